@@ -1,0 +1,105 @@
+//! The bridge: copies every catalog event into the checkout topic, so checkout's state stays a
+//! function of its own single ordered log.
+//!
+//! It rides on the catalog writer (an engine tap) instead of running a consumer of its own: the
+//! catalog is read once per process. Each copy names the catalog offset before it, and checkout
+//! applies a copy only if it continues that chain; so every replica may bridge, a restart resumes
+//! after the last copy checkout applied, and a copy that failed is re-sent, together with
+//! everything after it, without ever leaving a gap.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use prost::Message;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use shared::proto::{CatalogEvent, CatalogFactV1, CheckoutEvent, checkout_event};
+use tokio::sync::mpsc;
+
+use crate::catalog::CatalogFold;
+use crate::engine::Tap;
+use crate::kafka::ShopClientContext;
+use crate::shutdown::{self, Shutdown};
+
+/// Copies sent but not yet acknowledged, at most.
+const IN_FLIGHT: usize = 4096;
+
+/// The catalog writer's tap: hands every catalog event after `bridged_until` to the bridge task.
+pub fn tap(bridged_until: Option<i64>, copies: mpsc::Sender<CatalogFactV1>) -> Tap<CatalogFold> {
+    let mut previous = -1i64;
+    Box::new(move |offset: i64, event: Option<&CatalogEvent>| {
+        if bridged_until.is_none_or(|until| offset > until) {
+            let fact = CatalogFactV1 {
+                source_offset: offset,
+                event: event.cloned(),
+                previous_source_offset: previous,
+            };
+            // Blocks the catalog writer while the bridge is behind: back-pressure, never loss.
+            let _ = copies.blocking_send(fact);
+        }
+        previous = offset;
+    })
+}
+
+/// Produces the copies in order, re-sending from the first failure.
+pub async fn run(
+    mut copies: mpsc::Receiver<CatalogFactV1>,
+    producer: FutureProducer<ShopClientContext>,
+    topic: String,
+    shutdown: Shutdown,
+) {
+    let mut in_flight: VecDeque<(Vec<u8>, DeliveryFuture)> = VecDeque::new();
+    let stop = shutdown::requested(shutdown.clone());
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            fact = copies.recv(), if in_flight.len() < IN_FLIGHT => {
+                let Some(fact) = fact else { break };
+                let payload = CheckoutEvent { event: Some(checkout_event::Event::CatalogFactV1(fact)), meta: None }.encode_to_vec();
+                let delivery = enqueue(&producer, &topic, &payload).await;
+                in_flight.push_back((payload, delivery));
+            }
+            delivered = async { (&mut in_flight.front_mut().expect("guarded").1).await }, if !in_flight.is_empty() => {
+                match delivered {
+                    Ok(Ok(_)) => { in_flight.pop_front(); }
+                    Ok(Err((e, _))) => {
+                        tracing::warn!(%e, pending = in_flight.len(), "bridge copy failed; re-sending from it");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        for (payload, delivery) in in_flight.iter_mut() {
+                            *delivery = enqueue(&producer, &topic, payload).await;
+                        }
+                    }
+                    Err(_) => break, // the producer is gone: the process is stopping
+                }
+            }
+            _ = &mut stop => break,
+        }
+    }
+    // Copies still in flight are flushed with the producer in main; anything lost here is
+    // re-sent by the next start, which resumes after the last copy checkout applied.
+    tracing::debug!(pending = in_flight.len(), "bridge stopped");
+}
+
+/// Hands a copy to librdkafka, waiting while its queue is full.
+async fn enqueue(
+    producer: &FutureProducer<ShopClientContext>,
+    topic: &str,
+    payload: &[u8],
+) -> DeliveryFuture {
+    loop {
+        match producer.send_result(
+            FutureRecord::<(), [u8]>::to(topic)
+                .partition(0)
+                .payload(payload),
+        ) {
+            Ok(delivery) => return delivery,
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err((e, _)) => {
+                tracing::warn!(%e, "cannot hand a bridge copy to the producer; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,496 @@
+//! The catalog's model and its pure fold over the catalog topic.
+//!
+//! Products live in a persistent hash map; enabled products are also kept in three sorted
+//! persistent vectors (by name, price and id), globally and per category, so a page of any sort
+//! order is an index range. During the start-up replay only the map is maintained and the
+//! vectors are sorted once in `finalize`; afterwards each event updates them in place
+//! (binary search + insert/remove, O(log n) with structural sharing).
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use imbl::{HashMap, OrdMap, Vector};
+use shared::ids::category_slug;
+use shared::proto::{CatalogEvent, CommandMeta, ProductUpsertedV1, catalog_event::Event};
+
+use crate::engine::{Applied, Fold};
+
+/// One product as the catalog knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Product {
+    pub id: u64,
+    pub title: String,
+    pub description: String,
+    pub long_text: String,
+    pub category: String,
+    pub category_slug: String,
+    pub price_minor: i64,
+    pub currency: String,
+    pub image_urls: Vec<String>,
+    pub disabled: bool,
+    /// Lower-case title: the name sort key and what a prefix filter matches.
+    pub name_key: String,
+    /// Lower-case title and description: what a text search matches.
+    pub search_text: String,
+}
+
+impl Product {
+    fn from_event(e: &ProductUpsertedV1) -> Product {
+        Product {
+            id: e.product_id,
+            title: e.title.clone(),
+            description: e.description.clone(),
+            long_text: e.long_text.clone(),
+            category: e.category.clone(),
+            category_slug: category_slug(&e.category),
+            price_minor: e.price_minor,
+            currency: e.currency.clone(),
+            image_urls: e.image_urls.clone(),
+            disabled: false,
+            name_key: e.title.to_lowercase(),
+            search_text: format!("{}\n{}", e.title, e.description).to_lowercase(),
+        }
+    }
+}
+
+/// The orders a listing can be sorted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Name,
+    Price,
+    Id,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 3] = [SortKey::Name, SortKey::Price, SortKey::Id];
+
+    pub fn compare(self, a: &Product, b: &Product) -> Ordering {
+        match self {
+            SortKey::Name => a.name_key.cmp(&b.name_key).then(a.id.cmp(&b.id)),
+            SortKey::Price => a.price_minor.cmp(&b.price_minor).then(a.id.cmp(&b.id)),
+            SortKey::Id => a.id.cmp(&b.id),
+        }
+    }
+}
+
+/// Enabled products sorted three ways.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    sorted: [Vector<Arc<Product>>; 3],
+}
+
+impl Listing {
+    pub fn by(&self, key: SortKey) -> &Vector<Arc<Product>> {
+        &self.sorted[key as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.sorted[0].len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn build(mut products: Vec<Arc<Product>>) -> Listing {
+        let mut sorted: [Vector<Arc<Product>>; 3] = Default::default();
+        for key in SortKey::ALL {
+            products.sort_unstable_by(|a, b| key.compare(a, b));
+            sorted[key as usize] = products.iter().cloned().collect();
+        }
+        Listing { sorted }
+    }
+
+    fn insert(&mut self, p: &Arc<Product>) {
+        for key in SortKey::ALL {
+            let v = &mut self.sorted[key as usize];
+            let at = v
+                .binary_search_by(|x| key.compare(x, p))
+                .unwrap_or_else(|at| at);
+            v.insert(at, p.clone());
+        }
+    }
+
+    fn remove(&mut self, p: &Product) {
+        for key in SortKey::ALL {
+            let v = &mut self.sorted[key as usize];
+            if let Ok(at) = v.binary_search_by(|x| key.compare(x, p)) {
+                v.remove(at);
+            }
+        }
+    }
+}
+
+/// A category and its own listing.
+#[derive(Debug, Clone, Default)]
+pub struct Category {
+    pub name: String,
+    pub listing: Listing,
+}
+
+/// An admin command already applied, kept so the same idempotency key has one effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandRecord {
+    pub fingerprint: u64,
+    pub offset: i64,
+}
+
+/// The catalog model.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    products: HashMap<u64, Arc<Product>>,
+    all: Listing,
+    categories: OrdMap<String, Category>,
+    commands: HashMap<String, CommandRecord>,
+    /// False during the start-up replay: the listings are built by `finalize`.
+    indexed: bool,
+}
+
+impl Catalog {
+    /// A product by id, disabled ones included.
+    pub fn product(&self, id: u64) -> Option<&Arc<Product>> {
+        self.products.get(&id)
+    }
+
+    /// A product a shopper may see.
+    pub fn enabled_product(&self, id: u64) -> Option<&Arc<Product>> {
+        self.products.get(&id).filter(|p| !p.disabled)
+    }
+
+    pub fn listing(&self) -> &Listing {
+        &self.all
+    }
+
+    pub fn category(&self, slug: &str) -> Option<&Category> {
+        self.categories.get(slug)
+    }
+
+    /// Categories with at least one enabled product, ordered by slug.
+    pub fn categories(&self) -> impl Iterator<Item = (&String, &Category)> {
+        self.categories.iter()
+    }
+
+    pub fn command(&self, key: &str) -> Option<&CommandRecord> {
+        self.commands.get(key)
+    }
+
+    /// Number of products known, disabled ones included.
+    pub fn product_count(&self) -> usize {
+        self.products.len()
+    }
+
+    fn index(&mut self, p: &Arc<Product>) {
+        self.all.insert(p);
+        let cat = self
+            .categories
+            .entry(p.category_slug.clone())
+            .or_insert_with(|| Category {
+                name: p.category.clone(),
+                listing: Listing::default(),
+            });
+        cat.listing.insert(p);
+    }
+
+    fn unindex(&mut self, p: &Product) {
+        self.all.remove(p);
+        if let Some(cat) = self.categories.get_mut(&p.category_slug) {
+            cat.listing.remove(p);
+            if cat.listing.is_empty() {
+                self.categories.remove(&p.category_slug);
+            }
+        }
+    }
+
+    /// Replaces a product, keeping the listings in step when they are maintained.
+    fn put(&mut self, new: Product) {
+        let new = Arc::new(new);
+        let old = self.products.insert(new.id, new.clone());
+        if self.indexed {
+            if let Some(old) = old.filter(|o| !o.disabled) {
+                self.unindex(&old);
+            }
+            if !new.disabled {
+                self.index(&new);
+            }
+        }
+    }
+}
+
+/// Scope of admin idempotency keys in the catalog.
+pub fn admin_command_key(key: &str) -> String {
+    format!("admin/{key}")
+}
+
+/// The catalog's fold.
+pub struct CatalogFold;
+
+impl Fold for CatalogFold {
+    type Model = Catalog;
+    type Event = CatalogEvent;
+    const NAME: &'static str = "catalog";
+
+    fn apply(model: &mut Catalog, event: &CatalogEvent, offset: i64) -> Applied {
+        if let Some(CommandMeta {
+            idempotency_key,
+            fingerprint,
+            ..
+        }) = &event.meta
+            && !idempotency_key.is_empty()
+        {
+            let key = admin_command_key(idempotency_key);
+            if model.commands.contains_key(&key) {
+                return Applied::Ignored("duplicate command");
+            }
+            model.commands.insert(
+                key,
+                CommandRecord {
+                    fingerprint: *fingerprint,
+                    offset,
+                },
+            );
+        }
+        match &event.event {
+            Some(Event::ProductUpsertedV1(e)) => {
+                if e.product_id == 0 {
+                    return Applied::Ignored("product id 0");
+                }
+                model.put(Product::from_event(e));
+                Applied::Changed
+            }
+            Some(Event::PriceChangedV1(e)) => match model.products.get(&e.product_id) {
+                Some(p) if p.price_minor != e.price_minor => {
+                    let mut p = Product::clone(p);
+                    p.price_minor = e.price_minor;
+                    model.put(p);
+                    Applied::Changed
+                }
+                Some(_) => Applied::Ignored("same price"),
+                None => Applied::Ignored("price of unknown product"),
+            },
+            Some(Event::ProductDisabledV1(e)) => match model.products.get(&e.product_id) {
+                Some(p) if !p.disabled => {
+                    let mut p = Product::clone(p);
+                    p.disabled = true;
+                    model.put(p);
+                    Applied::Changed
+                }
+                Some(_) => Applied::Ignored("already disabled"),
+                None => Applied::Ignored("disable of unknown product"),
+            },
+            None => Applied::Ignored("unknown event kind"),
+        }
+    }
+
+    fn finalize(model: &mut Catalog) {
+        let enabled: Vec<Arc<Product>> = model
+            .products
+            .values()
+            .filter(|p| !p.disabled)
+            .cloned()
+            .collect();
+        let mut by_category: std::collections::BTreeMap<&str, Vec<Arc<Product>>> =
+            Default::default();
+        for p in &enabled {
+            by_category
+                .entry(&p.category_slug)
+                .or_default()
+                .push(p.clone());
+        }
+        model.categories = by_category
+            .into_iter()
+            .map(|(slug, products)| {
+                let name = products[0].category.clone();
+                (
+                    slug.to_owned(),
+                    Category {
+                        name,
+                        listing: Listing::build(products),
+                    },
+                )
+            })
+            .collect();
+        model.all = Listing::build(enabled);
+        model.indexed = true;
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use shared::proto::{PriceChangedV1, ProductDisabledV1};
+
+    pub fn upsert(id: u64, title: &str, category: &str, price: i64) -> CatalogEvent {
+        CatalogEvent {
+            event: Some(Event::ProductUpsertedV1(ProductUpsertedV1 {
+                product_id: id,
+                title: title.into(),
+                description: format!("About {title}"),
+                long_text: String::new(),
+                category: category.into(),
+                price_minor: price,
+                currency: "EUR".into(),
+                image_urls: vec![],
+            })),
+            meta: None,
+        }
+    }
+
+    pub fn price(id: u64, price: i64) -> CatalogEvent {
+        CatalogEvent {
+            event: Some(Event::PriceChangedV1(PriceChangedV1 {
+                product_id: id,
+                price_minor: price,
+            })),
+            meta: None,
+        }
+    }
+
+    pub fn disable(id: u64) -> CatalogEvent {
+        CatalogEvent {
+            event: Some(Event::ProductDisabledV1(ProductDisabledV1 {
+                product_id: id,
+            })),
+            meta: None,
+        }
+    }
+
+    /// Everything observable about a model, in a comparable form.
+    fn observable(
+        c: &Catalog,
+    ) -> (
+        Vec<Product>,
+        Vec<Vec<u64>>,
+        Vec<(String, String, Vec<Vec<u64>>)>,
+    ) {
+        let mut products: Vec<Product> = c.products.values().map(|p| Product::clone(p)).collect();
+        products.sort_by_key(|p| p.id);
+        let ids = |l: &Listing| {
+            SortKey::ALL
+                .iter()
+                .map(|&k| l.by(k).iter().map(|p| p.id).collect())
+                .collect::<Vec<Vec<u64>>>()
+        };
+        let cats = c
+            .categories
+            .iter()
+            .map(|(s, cat)| (s.clone(), cat.name.clone(), ids(&cat.listing)))
+            .collect();
+        (products, ids(&c.all), cats)
+    }
+
+    fn replay(events: &[CatalogEvent]) -> Catalog {
+        let mut c = Catalog::default();
+        for (i, e) in events.iter().enumerate() {
+            CatalogFold::apply(&mut c, e, i as i64);
+        }
+        CatalogFold::finalize(&mut c);
+        c
+    }
+
+    fn incremental(events: &[CatalogEvent]) -> Catalog {
+        let mut c = Catalog::default();
+        CatalogFold::finalize(&mut c);
+        for (i, e) in events.iter().enumerate() {
+            CatalogFold::apply(&mut c, e, i as i64);
+        }
+        c
+    }
+
+    #[test]
+    fn upsert_then_price_change_reorders_the_price_listing() {
+        let c = incremental(&[
+            upsert(1, "Lamp", "Home", 500),
+            upsert(2, "Chair", "Home", 300),
+            price(1, 100),
+        ]);
+        let by_price: Vec<u64> = c
+            .listing()
+            .by(SortKey::Price)
+            .iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(by_price, vec![1, 2]);
+        assert_eq!(c.enabled_product(1).unwrap().price_minor, 100);
+    }
+
+    #[test]
+    fn disabled_products_leave_listings_and_empty_categories_vanish() {
+        let c = incremental(&[upsert(1, "Lamp", "Home & Garden", 500), disable(1)]);
+        assert!(c.enabled_product(1).is_none());
+        assert!(c.product(1).unwrap().disabled);
+        assert!(c.listing().is_empty());
+        assert!(c.category("home-garden").is_none());
+    }
+
+    #[test]
+    fn upsert_re_enables_and_moves_category() {
+        let c = incremental(&[
+            upsert(1, "Lamp", "Home", 500),
+            disable(1),
+            upsert(1, "Lamp", "Lighting", 500),
+        ]);
+        assert!(c.enabled_product(1).is_some());
+        assert!(c.category("home").is_none());
+        assert_eq!(c.category("lighting").unwrap().listing.len(), 1);
+    }
+
+    #[test]
+    fn a_repeated_idempotency_key_has_one_effect() {
+        let mut first = price(1, 100);
+        first.meta = Some(CommandMeta {
+            idempotency_key: "k".into(),
+            fingerprint: 7,
+            requested_at_ms: 0,
+        });
+        let mut again = price(1, 900);
+        again.meta = first.meta.clone();
+        let c = incremental(&[upsert(1, "Lamp", "Home", 500), first, again]);
+        assert_eq!(c.product(1).unwrap().price_minor, 100);
+        assert_eq!(
+            c.command(&admin_command_key("k")),
+            Some(&CommandRecord {
+                fingerprint: 7,
+                offset: 1
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_event_kinds_are_ignored() {
+        let mut c = Catalog::default();
+        assert_eq!(
+            CatalogFold::apply(&mut c, &CatalogEvent::default(), 0),
+            Applied::Ignored("unknown event kind")
+        );
+    }
+
+    pub fn arb_event() -> impl Strategy<Value = CatalogEvent> {
+        let title = prop::sample::select(vec!["Lamp", "lamp", "Chair", "Desk", "Ärmel", "Zebra"]);
+        let cat = prop::sample::select(vec!["Home", "Office", "Garden"]);
+        prop_oneof![
+            4 => (1u64..12, title, cat, 0i64..1000).prop_map(|(id, t, c, p)| upsert(id, t, c, p)),
+            2 => (1u64..12, 0i64..1000).prop_map(|(id, p)| price(id, p)),
+            1 => (1u64..12).prop_map(disable),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn batch_replay_equals_incremental_apply(events in prop::collection::vec(arb_event(), 0..80)) {
+            prop_assert_eq!(observable(&replay(&events)), observable(&incremental(&events)));
+        }
+
+        #[test]
+        fn published_snapshots_never_change(events in prop::collection::vec(arb_event(), 1..40), cut in 0usize..40) {
+            let cut = cut.min(events.len());
+            let mut c = Catalog::default();
+            CatalogFold::finalize(&mut c);
+            for (i, e) in events[..cut].iter().enumerate() { CatalogFold::apply(&mut c, e, i as i64); }
+            let snapshot = c.clone();
+            let before = observable(&snapshot);
+            for (i, e) in events[cut..].iter().enumerate() { CatalogFold::apply(&mut c, e, (cut + i) as i64); }
+            prop_assert_eq!(observable(&snapshot), before);
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The catalog context: products, prices and categories, with the indexes that page, sort,
+//! filter and search them. `fold` is the pure model, `query` reads it, `http` serves it.
+
+pub mod fold;
+pub mod http;
+pub mod query;
+
+pub use fold::{Catalog, CatalogFold, Product};

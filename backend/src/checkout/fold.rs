@@ -1,0 +1,655 @@
+//! The checkout model and its pure fold over the checkout topic.
+//!
+//! Every decision that depends on state is taken here, in log order: whether an order is
+//! accepted (every line in stock, the cart version the shopper saw is current), and therefore
+//! how much stock is left. Replicas folding the same log agree, and stock can never go below
+//! zero. Collections are persistent (`imbl`) so the engine publishes by sharing structure.
+
+use std::sync::Arc;
+
+use imbl::{HashMap, Vector};
+use shared::ids::CartId;
+use shared::money;
+use shared::proto::{
+    CatalogEvent, CheckoutEvent, CommandMeta, OrderRejection, RejectionReason, catalog_event,
+    checkout_event::Event,
+};
+
+use crate::engine::{Applied, Fold};
+
+/// What checkout knows of a product: enough to price a cart and describe an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductInfo {
+    pub title: Arc<str>,
+    pub price_minor: i64,
+    pub currency: Arc<str>,
+    pub enabled: bool,
+}
+
+/// A shopper's cart: lines in the order they were first added.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cart {
+    pub lines: Vec<(u64, u32)>,
+    /// Bumped by every change, including the order that empties it.
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLine {
+    pub product_id: u64,
+    pub title: Arc<str>,
+    pub unit_price_minor: i64,
+    pub currency: Arc<str>,
+    pub quantity: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub id: u64,
+    pub cart: CartId,
+    pub lines: Vec<OrderLine>,
+    pub placed_at_ms: i64,
+}
+
+/// The result of a command, kept under its idempotency key so a retry gets the first answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    CartUpdated,
+    /// The line named a product checkout does not sell (unknown or disabled).
+    CartLineRefused,
+    StockAdded,
+    OrderPlaced(u64),
+    OrderRejected(OrderRejection),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandRecord {
+    pub fingerprint: u64,
+    pub offset: i64,
+    pub outcome: Outcome,
+}
+
+/// The checkout model.
+#[derive(Debug, Clone, Default)]
+pub struct Checkout {
+    products: HashMap<u64, ProductInfo>,
+    /// Highest catalog offset whose copy has been applied (-1: none yet).
+    bridged_until: Option<i64>,
+    stock: HashMap<u64, u64>,
+    carts: HashMap<CartId, Cart>,
+    orders: HashMap<u64, Arc<Order>>,
+    orders_by_cart: HashMap<CartId, Vector<u64>>,
+    last_order_id: u64,
+    commands: HashMap<String, CommandRecord>,
+}
+
+/// Idempotency keys are scoped: a cart's keys cannot collide with another cart's or the admin's.
+pub fn cart_command_key(cart: CartId, key: &str) -> String {
+    format!("{cart}/{key}")
+}
+
+pub fn admin_command_key(key: &str) -> String {
+    format!("admin/{key}")
+}
+
+impl Checkout {
+    pub fn product(&self, id: u64) -> Option<&ProductInfo> {
+        self.products.get(&id)
+    }
+
+    pub fn stock(&self, id: u64) -> u64 {
+        self.stock.get(&id).copied().unwrap_or(0)
+    }
+
+    pub fn cart(&self, id: CartId) -> Option<&Cart> {
+        self.carts.get(&id)
+    }
+
+    pub fn order(&self, id: u64) -> Option<&Arc<Order>> {
+        self.orders.get(&id)
+    }
+
+    /// A cart's orders, oldest first.
+    pub fn orders_of(&self, cart: CartId) -> impl DoubleEndedIterator<Item = &Arc<Order>> {
+        self.orders_by_cart
+            .get(&cart)
+            .into_iter()
+            .flat_map(|ids| ids.iter())
+            .filter_map(|id| self.orders.get(id))
+    }
+
+    pub fn command(&self, key: &str) -> Option<&CommandRecord> {
+        self.commands.get(key)
+    }
+
+    /// The catalog offset up to which the bridge's copies have been applied.
+    pub fn bridged_until(&self) -> Option<i64> {
+        self.bridged_until
+    }
+
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (self.carts.len(), self.orders.len(), self.stock.len())
+    }
+
+    fn apply_catalog(&mut self, event: &CatalogEvent) -> Applied {
+        match &event.event {
+            Some(catalog_event::Event::ProductUpsertedV1(e)) => {
+                self.products.insert(
+                    e.product_id,
+                    ProductInfo {
+                        title: e.title.as_str().into(),
+                        price_minor: e.price_minor,
+                        currency: e.currency.as_str().into(),
+                        enabled: true,
+                    },
+                );
+            }
+            Some(catalog_event::Event::PriceChangedV1(e)) => {
+                match self.products.get_mut(&e.product_id) {
+                    Some(p) => p.price_minor = e.price_minor,
+                    None => return Applied::Ignored("price of unknown product"),
+                }
+            }
+            Some(catalog_event::Event::ProductDisabledV1(e)) => {
+                match self.products.get_mut(&e.product_id) {
+                    Some(p) => p.enabled = false,
+                    None => return Applied::Ignored("disable of unknown product"),
+                }
+            }
+            None => return Applied::Ignored("unknown catalog event kind"),
+        }
+        Applied::Changed
+    }
+
+    fn sellable(&self, id: u64) -> bool {
+        self.products.get(&id).is_some_and(|p| p.enabled)
+    }
+
+    fn set_line(&mut self, cart_id: CartId, product_id: u64, quantity: u32) -> Outcome {
+        if quantity > 0 && !self.sellable(product_id) {
+            return Outcome::CartLineRefused;
+        }
+        let cart = self.carts.entry(cart_id).or_default();
+        let at = cart.lines.iter().position(|(p, _)| *p == product_id);
+        let changed = match (at, quantity) {
+            (None, 0) => false,
+            (None, q) => {
+                cart.lines.push((product_id, q));
+                true
+            }
+            (Some(i), 0) => {
+                cart.lines.remove(i);
+                true
+            }
+            (Some(i), q) => std::mem::replace(&mut cart.lines[i].1, q) != q,
+        };
+        if changed {
+            cart.version += 1;
+        }
+        Outcome::CartUpdated
+    }
+
+    fn place_order(&mut self, cart_id: CartId, seen_version: u64, placed_at_ms: i64) -> Outcome {
+        let reject = |reason: RejectionReason, f: &dyn Fn(&mut OrderRejection)| {
+            let mut r = OrderRejection {
+                reason: reason as i32,
+                ..Default::default()
+            };
+            f(&mut r);
+            Outcome::OrderRejected(r)
+        };
+        let cart = self.carts.get(&cart_id).cloned().unwrap_or_default();
+        if cart.version != seen_version {
+            return reject(RejectionReason::CartChanged, &|r| {
+                r.expected_version = seen_version;
+                r.current_version = cart.version;
+            });
+        }
+        if cart.lines.is_empty() {
+            return reject(RejectionReason::CartEmpty, &|_| {});
+        }
+        let mut lines = Vec::with_capacity(cart.lines.len());
+        for &(product_id, quantity) in &cart.lines {
+            let Some(p) = self.products.get(&product_id).filter(|p| p.enabled) else {
+                return reject(RejectionReason::ProductUnavailable, &|r| {
+                    r.product_id = product_id;
+                    r.requested = quantity;
+                });
+            };
+            let available = self.stock(product_id);
+            if available < u64::from(quantity) {
+                return reject(RejectionReason::OutOfStockLine, &|r| {
+                    r.product_id = product_id;
+                    r.requested = quantity;
+                    r.available = available;
+                });
+            }
+            if money::line_total(p.price_minor, quantity).is_err() {
+                return reject(RejectionReason::ProductUnavailable, &|r| {
+                    r.product_id = product_id
+                });
+            }
+            lines.push(OrderLine {
+                product_id,
+                title: p.title.clone(),
+                unit_price_minor: p.price_minor,
+                currency: p.currency.clone(),
+                quantity,
+            });
+        }
+        for line in &lines {
+            if let Some(s) = self.stock.get_mut(&line.product_id) {
+                *s -= u64::from(line.quantity);
+            }
+        }
+        self.last_order_id += 1;
+        let id = self.last_order_id;
+        self.orders.insert(
+            id,
+            Arc::new(Order {
+                id,
+                cart: cart_id,
+                lines,
+                placed_at_ms,
+            }),
+        );
+        self.orders_by_cart
+            .entry(cart_id)
+            .or_default()
+            .push_back(id);
+        let cart = self.carts.entry(cart_id).or_default();
+        cart.lines.clear();
+        cart.version += 1;
+        Outcome::OrderPlaced(id)
+    }
+}
+
+/// The checkout's fold.
+pub struct CheckoutFold;
+
+impl Fold for CheckoutFold {
+    type Model = Checkout;
+    type Event = CheckoutEvent;
+    const NAME: &'static str = "checkout";
+
+    fn apply(model: &mut Checkout, event: &CheckoutEvent, offset: i64) -> Applied {
+        let meta = event.meta.clone().unwrap_or_default();
+        let outcome = match &event.event {
+            Some(Event::CatalogFactV1(fact)) => {
+                if fact.previous_source_offset != model.bridged_until.unwrap_or(-1) {
+                    return Applied::Ignored("bridge copy out of chain (already applied)");
+                }
+                model.bridged_until = Some(fact.source_offset);
+                return match &fact.event {
+                    Some(e) => model.apply_catalog(e),
+                    None => Applied::Ignored("empty bridge copy"),
+                };
+            }
+            Some(Event::StockDeliveredV1(e)) => {
+                let key = admin_command_key(&meta.idempotency_key);
+                if model.commands.contains_key(&key) {
+                    return Applied::Ignored("duplicate command");
+                }
+                let stock = model.stock.entry(e.product_id).or_default();
+                *stock = stock.saturating_add(u64::from(e.quantity));
+                (key, Outcome::StockAdded)
+            }
+            Some(Event::CartLineSetV1(e)) => {
+                let Ok(cart) = e.cart_id.parse::<CartId>() else {
+                    return Applied::Ignored("bad cart id");
+                };
+                let key = cart_command_key(cart, &meta.idempotency_key);
+                if model.commands.contains_key(&key) {
+                    return Applied::Ignored("duplicate command");
+                }
+                (key, model.set_line(cart, e.product_id, e.quantity))
+            }
+            Some(Event::OrderRequestedV1(e)) => {
+                let Ok(cart) = e.cart_id.parse::<CartId>() else {
+                    return Applied::Ignored("bad cart id");
+                };
+                let key = cart_command_key(cart, &meta.idempotency_key);
+                if model.commands.contains_key(&key) {
+                    return Applied::Ignored("duplicate command");
+                }
+                (
+                    key,
+                    model.place_order(cart, e.cart_version, meta.requested_at_ms),
+                )
+            }
+            None => return Applied::Ignored("unknown event kind"),
+        };
+        let (key, outcome) = outcome;
+        let CommandMeta { fingerprint, .. } = meta;
+        model.commands.insert(
+            key,
+            CommandRecord {
+                fingerprint,
+                offset,
+                outcome,
+            },
+        );
+        Applied::Changed
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::catalog::fold::tests::{disable, price, upsert};
+    use proptest::prelude::*;
+    use shared::proto::{CartLineSetV1, CatalogFactV1, OrderRequestedV1, StockDeliveredV1};
+
+    pub const A: CartId = CartId(0xa);
+    pub const B: CartId = CartId(0xb);
+
+    fn meta(key: &str) -> Option<CommandMeta> {
+        Some(CommandMeta {
+            idempotency_key: key.into(),
+            fingerprint: 1,
+            requested_at_ms: 1_700_000_000_000,
+        })
+    }
+
+    pub fn fact(source_offset: i64, event: CatalogEvent) -> CheckoutEvent {
+        let previous_source_offset = source_offset - 1;
+        CheckoutEvent {
+            event: Some(Event::CatalogFactV1(CatalogFactV1 {
+                source_offset,
+                event: Some(event),
+                previous_source_offset,
+            })),
+            meta: None,
+        }
+    }
+
+    pub fn stock(key: &str, product_id: u64, quantity: u32) -> CheckoutEvent {
+        CheckoutEvent {
+            event: Some(Event::StockDeliveredV1(StockDeliveredV1 {
+                product_id,
+                quantity,
+            })),
+            meta: meta(key),
+        }
+    }
+
+    pub fn line(key: &str, cart: CartId, product_id: u64, quantity: u32) -> CheckoutEvent {
+        CheckoutEvent {
+            event: Some(Event::CartLineSetV1(CartLineSetV1 {
+                cart_id: cart.to_string(),
+                product_id,
+                quantity,
+            })),
+            meta: meta(key),
+        }
+    }
+
+    pub fn order(key: &str, cart: CartId, cart_version: u64) -> CheckoutEvent {
+        CheckoutEvent {
+            event: Some(Event::OrderRequestedV1(OrderRequestedV1 {
+                cart_id: cart.to_string(),
+                cart_version,
+            })),
+            meta: meta(key),
+        }
+    }
+
+    fn fold(events: &[CheckoutEvent]) -> Checkout {
+        let mut m = Checkout::default();
+        for (i, e) in events.iter().enumerate() {
+            CheckoutFold::apply(&mut m, e, i as i64);
+        }
+        CheckoutFold::finalize(&mut m);
+        m
+    }
+
+    fn outcome(m: &Checkout, cart: CartId, key: &str) -> Outcome {
+        m.command(&cart_command_key(cart, key))
+            .expect("command recorded")
+            .outcome
+            .clone()
+    }
+
+    fn given() -> Vec<CheckoutEvent> {
+        vec![
+            fact(0, upsert(1, "Lamp", "Home", 2500)),
+            fact(1, upsert(2, "Chair", "Home", 9900)),
+            stock("s1", 1, 3),
+        ]
+    }
+
+    #[test]
+    fn an_order_in_stock_is_accepted_and_decrements_stock() {
+        let mut events = given();
+        events.extend([line("l1", A, 1, 2), order("o1", A, 1)]);
+        let m = fold(&events);
+        assert_eq!(outcome(&m, A, "o1"), Outcome::OrderPlaced(1));
+        assert_eq!(m.stock(1), 1);
+        let cart = m.cart(A).unwrap();
+        assert!(cart.lines.is_empty());
+        assert_eq!(cart.version, 2);
+        let o = m.order(1).unwrap();
+        assert_eq!(
+            (
+                o.lines[0].quantity,
+                o.lines[0].unit_price_minor,
+                o.placed_at_ms
+            ),
+            (2, 2500, 1_700_000_000_000)
+        );
+        assert_eq!(m.orders_of(A).count(), 1);
+        assert_eq!(m.orders_of(B).count(), 0);
+    }
+
+    #[test]
+    fn an_order_beyond_stock_is_rejected_naming_the_line() {
+        let mut events = given();
+        events.extend([line("l1", A, 1, 5), order("o1", A, 1)]);
+        let m = fold(&events);
+        let Outcome::OrderRejected(r) = outcome(&m, A, "o1") else {
+            panic!("not rejected")
+        };
+        assert_eq!(
+            (r.reason(), r.product_id, r.requested, r.available),
+            (RejectionReason::OutOfStockLine, 1, 5, 3)
+        );
+        assert_eq!(m.stock(1), 3);
+        assert_eq!(m.cart(A).unwrap().lines, vec![(1, 5)]);
+    }
+
+    #[test]
+    fn an_order_for_a_cart_version_not_current_is_rejected() {
+        let mut events = given();
+        events.extend([line("l1", A, 1, 1), line("l2", A, 2, 1), order("o1", A, 1)]);
+        let m = fold(&events);
+        let Outcome::OrderRejected(r) = outcome(&m, A, "o1") else {
+            panic!("not rejected")
+        };
+        assert_eq!(
+            (r.reason(), r.expected_version, r.current_version),
+            (RejectionReason::CartChanged, 1, 2)
+        );
+    }
+
+    #[test]
+    fn empty_carts_and_disabled_products_are_rejected() {
+        let mut events = given();
+        events.extend([
+            order("o0", A, 0),
+            line("l1", A, 1, 1),
+            fact(2, disable(1)),
+            order("o1", A, 1),
+        ]);
+        let m = fold(&events);
+        let Outcome::OrderRejected(r) = outcome(&m, A, "o0") else {
+            panic!()
+        };
+        assert_eq!(r.reason(), RejectionReason::CartEmpty);
+        let Outcome::OrderRejected(r) = outcome(&m, A, "o1") else {
+            panic!()
+        };
+        assert_eq!(
+            (r.reason(), r.product_id),
+            (RejectionReason::ProductUnavailable, 1)
+        );
+    }
+
+    #[test]
+    fn the_same_key_twice_has_one_effect() {
+        let mut events = given();
+        events.extend([
+            line("l1", A, 1, 1),
+            order("o1", A, 1),
+            line("l2", A, 1, 1),
+            order("o1", A, 3),
+            stock("s1", 1, 3),
+        ]);
+        let m = fold(&events);
+        assert_eq!(m.orders_of(A).count(), 1);
+        assert_eq!(m.stock(1), 2, "the repeated delivery key added nothing");
+    }
+
+    #[test]
+    fn keys_are_scoped_per_cart() {
+        let mut events = given();
+        events.extend([line("k", A, 1, 1), line("k", B, 2, 1)]);
+        let m = fold(&events);
+        assert_eq!(m.cart(A).unwrap().lines, vec![(1, 1)]);
+        assert_eq!(m.cart(B).unwrap().lines, vec![(2, 1)]);
+    }
+
+    #[test]
+    fn lines_for_unknown_products_are_refused_and_change_nothing() {
+        let m = fold(&[line("l", A, 42, 1)]);
+        assert_eq!(outcome(&m, A, "l"), Outcome::CartLineRefused);
+        assert_eq!(m.cart(A).map(|c| c.version), None);
+    }
+
+    #[test]
+    fn setting_the_same_quantity_keeps_the_version() {
+        let mut events = given();
+        events.extend([
+            line("l1", A, 1, 2),
+            line("l2", A, 1, 2),
+            line("l3", A, 1, 0),
+            line("l4", A, 1, 0),
+        ]);
+        let m = fold(&events);
+        assert_eq!(m.cart(A).unwrap().version, 2);
+    }
+
+    #[test]
+    fn bridge_copies_count_once_and_prices_follow() {
+        let events = [
+            fact(0, upsert(1, "Lamp", "Home", 2500)),
+            fact(1, price(1, 100)),
+            fact(0, upsert(1, "Lamp", "Home", 2500)),
+            fact(1, price(1, 100)),
+        ];
+        let m = fold(&events);
+        assert_eq!(m.product(1).unwrap().price_minor, 100);
+        assert_eq!(m.bridged_until(), Some(1));
+    }
+
+    #[test]
+    fn a_copy_after_a_lost_one_waits_for_the_resend() {
+        let lost_then_resent = [
+            fact(0, upsert(1, "Lamp", "Home", 2500)),
+            fact(2, price(1, 300)),
+            fact(1, price(1, 100)),
+            fact(2, price(1, 300)),
+        ];
+        let m = fold(&lost_then_resent[..2]);
+        assert_eq!(
+            (m.bridged_until(), m.product(1).unwrap().price_minor),
+            (Some(0), 2500),
+            "offset 2 does not skip 1"
+        );
+        let m = fold(&lost_then_resent);
+        assert_eq!(
+            (m.bridged_until(), m.product(1).unwrap().price_minor),
+            (Some(2), 300)
+        );
+    }
+
+    /// Any interleaving of shopper and admin commands for a few carts and products.
+    pub fn arb_event() -> impl Strategy<Value = CheckoutEvent> {
+        let cart = prop::sample::select(vec![A, B, CartId(0xc)]);
+        let key = (0u32..30).prop_map(|k| format!("k{k}"));
+        prop_oneof![
+            2 => (key.clone(), 1u64..4, 0u32..6).prop_map(|(k, p, q)| stock(&k, p, q)),
+            4 => (key.clone(), cart.clone(), 1u64..5, 0u32..5).prop_map(|(k, c, p, q)| line(&k, c, p, q)),
+            3 => (key, cart, 0u64..6).prop_map(|(k, c, v)| order(&k, c, v)),
+            1 => (1u64..4).prop_map(|p| fact(p as i64 + 3, disable(p))),
+        ]
+    }
+
+    fn with_products(mut events: Vec<CheckoutEvent>) -> Vec<CheckoutEvent> {
+        let mut all: Vec<CheckoutEvent> = (1..4)
+            .map(|p| fact(p as i64 - 1, upsert(p, "P", "C", 100 * p as i64)))
+            .collect();
+        all.append(&mut events);
+        all
+    }
+
+    proptest! {
+        #[test]
+        fn stock_never_goes_negative_nor_oversells(events in prop::collection::vec(arb_event(), 0..120)) {
+            let events = with_products(events);
+            let mut m = Checkout::default();
+            let mut delivered = std::collections::HashMap::<u64, u64>::new();
+            for (i, e) in events.iter().enumerate() {
+                if let Some(Event::StockDeliveredV1(d)) = &e.event
+                    && m.command(&admin_command_key(&e.meta.as_ref().unwrap().idempotency_key)).is_none() {
+                    *delivered.entry(d.product_id).or_default() += u64::from(d.quantity);
+                }
+                CheckoutFold::apply(&mut m, e, i as i64);
+            }
+            for p in 1..5u64 {
+                let sold: u64 = (1..=m.counts().1 as u64)
+                    .filter_map(|id| m.order(id))
+                    .flat_map(|o| o.lines.iter())
+                    .filter(|l| l.product_id == p)
+                    .map(|l| u64::from(l.quantity))
+                    .sum();
+                let got = delivered.get(&p).copied().unwrap_or(0);
+                prop_assert!(sold <= got, "product {} sold {} of {}", p, sold, got);
+                prop_assert_eq!(m.stock(p), got - sold);
+            }
+        }
+
+        #[test]
+        fn batch_replay_equals_incremental_apply(events in prop::collection::vec(arb_event(), 0..120), publish_every in 1usize..10) {
+            let events = with_products(events);
+            let batch = fold(&events);
+            // Incremental: finalize first, then apply one by one, publishing (cloning) as the engine does.
+            let mut live = Checkout::default();
+            CheckoutFold::finalize(&mut live);
+            let mut published = Vec::new();
+            for (i, e) in events.iter().enumerate() {
+                CheckoutFold::apply(&mut live, e, i as i64);
+                if i % publish_every == 0 { published.push(live.clone()); }
+            }
+            prop_assert_eq!(format!("{:?}", sorted(&batch)), format!("{:?}", sorted(&live)));
+        }
+    }
+
+    /// The model with hash maps in key order, so two models compare by content.
+    fn sorted(m: &Checkout) -> impl std::fmt::Debug {
+        fn s<K: Ord + Clone, V: Clone>(h: &HashMap<K, V>) -> Vec<(K, V)> {
+            let mut v: Vec<(K, V)> = h.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        }
+        (
+            s(&m.products),
+            m.bridged_until,
+            s(&m.stock),
+            s(&m.carts),
+            s(&m.orders),
+            s(&m.orders_by_cart),
+            m.last_order_id,
+            s(&m.commands),
+        )
+    }
+}

@@ -1,0 +1,289 @@
+//! The checkout's endpoints: the shopper's cart and orders (named only by the cart cookie), and
+//! the admin's stock deliveries.
+
+use http::header::{HeaderValue, SET_COOKIE};
+use http::{Request, StatusCode};
+use hyper::body::Incoming;
+use prost::Message;
+use shared::ids::{CartId, OrderId};
+use shared::proto::{
+    CartLineSetV1, CheckoutEvent, OrderList, OrderRejection, OrderRequestedV1, PlaceOrder,
+    RejectionReason, SetCartLine, StockDeliveredV1, StockDelivery, StockLevelView,
+    checkout_event::Event,
+};
+
+use super::fold::{Checkout, Outcome, admin_command_key, cart_command_key};
+use super::query::{availability, cart_view, order_view};
+use crate::app::App;
+use crate::commands::{self, Submission};
+use crate::http::cart_cookie;
+use crate::http::wire::{ApiError, Format, Resp, reply};
+use crate::http::{product_id, read_command, require_admin};
+
+/// The request's cart, or a new id and the cookie that names it.
+fn cart_of(app: &App, req_headers: &http::HeaderMap) -> (CartId, Option<HeaderValue>) {
+    match cart_cookie::read(req_headers) {
+        Some(id) => (id, None),
+        None => {
+            let id = cart_cookie::new_cart_id();
+            (
+                id,
+                Some(cart_cookie::set_cookie(id, app.config.cookie_secure)),
+            )
+        }
+    }
+}
+
+fn with_cookie(mut resp: Resp, cookie: Option<HeaderValue>) -> Resp {
+    if let Some(c) = cookie {
+        resp.headers_mut().insert(SET_COOKIE, c);
+    }
+    resp
+}
+
+fn cart_response(
+    app: &App,
+    model: &Checkout,
+    cart: CartId,
+    format: Format,
+) -> Result<Resp, ApiError> {
+    let view = cart_view(model, cart, app.config.low_stock_threshold)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(reply(format, StatusCode::OK, &view))
+}
+
+pub fn cart(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+    let (cart, cookie) = cart_of(app, req.headers());
+    let resp = cart_response(
+        app,
+        &app.checkout.model(),
+        cart,
+        Format::accepted(req.headers()),
+    )?;
+    Ok(with_cookie(resp, cookie))
+}
+
+/// Produces a checkout command and returns the outcome recorded under its scoped key.
+async fn run(
+    app: &App,
+    scoped: String,
+    key: String,
+    kind: &[u8],
+    kafka_key: &[u8],
+    event: Event,
+) -> Result<Outcome, ApiError> {
+    let fingerprint = commands::fingerprint(&[
+        kind,
+        &CheckoutEvent {
+            event: Some(event.clone()),
+            meta: None,
+        }
+        .encode_to_vec(),
+    ]);
+    let payload = CheckoutEvent {
+        event: Some(event),
+        meta: Some(commands::meta(key, fingerprint)),
+    }
+    .encode_to_vec();
+    let submission = Submission {
+        topic: &app.config.kafka.checkout_topic,
+        key: kafka_key,
+        payload,
+        fingerprint,
+    };
+    let (outcome, _) = commands::execute(app, &app.checkout, submission, |m| {
+        m.command(&scoped)
+            .map(|r| (r.fingerprint, r.outcome.clone()))
+    })
+    .await?;
+    Ok(outcome)
+}
+
+pub async fn set_line(app: &App, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
+    let product = product_id(id)?;
+    let (cart, cookie) = cart_of(app, req.headers());
+    let cmd = read_command::<SetCartLine>(app, req).await?;
+    let quantity = cmd.body.quantity;
+    if quantity > app.config.max_line_quantity {
+        return Err(ApiError::bad_request(format!(
+            "quantity must be between 0 and {}, got {quantity}",
+            app.config.max_line_quantity
+        )));
+    }
+    let in_cart = app
+        .checkout
+        .model()
+        .cart(cart)
+        .is_some_and(|c| c.lines.iter().any(|(p, _)| *p == product));
+    if app.catalog.model().enabled_product(product).is_none() && !(quantity == 0 && in_cart) {
+        return Err(ApiError::not_found(format!("no product {product}")));
+    }
+    let cart_id = cart.to_string();
+    let event = Event::CartLineSetV1(CartLineSetV1 {
+        cart_id: cart_id.clone(),
+        product_id: product,
+        quantity,
+    });
+    match run(
+        app,
+        cart_command_key(cart, &cmd.key),
+        cmd.key,
+        b"cart-line",
+        cart_id.as_bytes(),
+        event,
+    )
+    .await?
+    {
+        Outcome::CartLineRefused => Err(ApiError::not_found(format!(
+            "product {product} is not for sale"
+        ))),
+        _ => Ok(with_cookie(
+            cart_response(app, &app.checkout.model(), cart, cmd.format)?,
+            cookie,
+        )),
+    }
+}
+
+fn rejection_error(model: &Checkout, r: OrderRejection) -> ApiError {
+    let title = |id: u64| {
+        model
+            .product(id)
+            .map(|p| format!("“{}”", p.title))
+            .unwrap_or_else(|| format!("product {id}"))
+    };
+    let (code, message) = match r.reason() {
+        RejectionReason::OutOfStockLine if r.available == 0 => (
+            "out_of_stock",
+            format!("{} is sold out", title(r.product_id)),
+        ),
+        RejectionReason::OutOfStockLine => (
+            "out_of_stock",
+            format!(
+                "only {} of {} left, your cart has {}",
+                r.available,
+                title(r.product_id),
+                r.requested
+            ),
+        ),
+        RejectionReason::CartChanged => (
+            "cart_changed",
+            format!(
+                "your cart changed since you saw it (version {} now, {} seen); please review it and order again",
+                r.current_version, r.expected_version
+            ),
+        ),
+        RejectionReason::CartEmpty => ("cart_empty", "your cart is empty".to_owned()),
+        RejectionReason::ProductUnavailable | RejectionReason::Unspecified => (
+            "product_unavailable",
+            format!("{} is no longer available", title(r.product_id)),
+        ),
+    };
+    ApiError {
+        rejection: Some(r),
+        ..ApiError::new(StatusCode::CONFLICT, code, message)
+    }
+}
+
+pub async fn place_order(app: &App, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let cart = cart_cookie::read(req.headers());
+    let cmd = read_command::<PlaceOrder>(app, req).await?;
+    let Some(cart) = cart else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "cart_empty",
+            "your cart is empty",
+        ));
+    };
+    let cart_id = cart.to_string();
+    let event = Event::OrderRequestedV1(OrderRequestedV1 {
+        cart_id: cart_id.clone(),
+        cart_version: cmd.body.cart_version,
+    });
+    let outcome = run(
+        app,
+        cart_command_key(cart, &cmd.key),
+        cmd.key,
+        b"order",
+        cart_id.as_bytes(),
+        event,
+    )
+    .await?;
+    let model = app.checkout.model();
+    match outcome {
+        Outcome::OrderPlaced(id) => {
+            let order = model
+                .order(id)
+                .ok_or_else(|| ApiError::internal("order vanished"))?;
+            Ok(reply(cmd.format, StatusCode::CREATED, &order_view(order)))
+        }
+        Outcome::OrderRejected(r) => Err(rejection_error(&model, r)),
+        other => Err(ApiError::internal(format!("unexpected outcome {other:?}"))),
+    }
+}
+
+pub fn orders(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+    let model = app.checkout.model();
+    let orders = match cart_cookie::read(req.headers()) {
+        Some(cart) => model.orders_of(cart).rev().map(|o| order_view(o)).collect(),
+        None => vec![],
+    };
+    Ok(reply(
+        Format::accepted(req.headers()),
+        StatusCode::OK,
+        &OrderList { orders },
+    ))
+}
+
+pub fn order(app: &App, req: &Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
+    let id: OrderId = id
+        .parse()
+        .map_err(|e: shared::ids::IdError| ApiError::bad_request(e.to_string()))?;
+    let model = app.checkout.model();
+    let cart = cart_cookie::read(req.headers());
+    // Another cart's order answers exactly like a missing one.
+    match model.order(id.0).filter(|o| Some(o.cart) == cart) {
+        Some(o) => Ok(reply(
+            Format::accepted(req.headers()),
+            StatusCode::OK,
+            &order_view(o),
+        )),
+        None => Err(ApiError::not_found(format!("no order {id}"))),
+    }
+}
+
+pub async fn deliver_stock(app: &App, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    require_admin(app, &req)?;
+    let cmd = read_command::<StockDelivery>(app, req).await?;
+    let StockDelivery {
+        product_id,
+        quantity,
+    } = cmd.body;
+    if quantity == 0 || quantity > app.config.max_delivery_quantity {
+        return Err(ApiError::bad_request(format!(
+            "quantity must be between 1 and {}, got {quantity}",
+            app.config.max_delivery_quantity
+        )));
+    }
+    if product_id == 0 || app.catalog.model().product(product_id).is_none() {
+        return Err(ApiError::not_found(format!("no product {product_id}")));
+    }
+    let event = Event::StockDeliveredV1(StockDeliveredV1 {
+        product_id,
+        quantity,
+    });
+    run(
+        app,
+        admin_command_key(&cmd.key),
+        cmd.key,
+        b"stock",
+        &product_id.to_be_bytes(),
+        event,
+    )
+    .await?;
+    let stock = app.checkout.model().stock(product_id);
+    let view = StockLevelView {
+        product_id,
+        availability: Some(availability(stock, 1, app.config.low_stock_threshold)),
+    };
+    Ok(reply(cmd.format, StatusCode::OK, &view))
+}

@@ -1,0 +1,236 @@
+//! The HTTP server (hyper 1.x): accepts connections, routes `/api/` to the contexts' handlers,
+//! answers health probes, serves the browser app's files, and drains connections on shutdown.
+
+pub mod cart_cookie;
+pub mod route;
+pub mod static_files;
+pub mod wire;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use crate::app::App;
+use crate::shutdown::{self, Shutdown};
+use crate::{catalog, checkout};
+use route::Route;
+use wire::{ApiError, Format, Resp};
+
+/// Accepts connections until shutdown, then lets open requests finish (up to 10 s).
+pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: Shutdown) {
+    let graceful = GracefulShutdown::new();
+    let stop = shutdown::requested(shutdown);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(%e, "accept failed");
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let app = app.clone();
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(30))
+                    .serve_connection(TokioIo::new(stream), service_fn(move |req| {
+                        let app = app.clone();
+                        async move { Ok::<_, std::convert::Infallible>(handle(&app, req).await) }
+                    }));
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(%e, "connection ended with an error");
+                    }
+                });
+            }
+            _ = &mut stop => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after 10 s; closing them");
+    }
+}
+
+/// Answers one request.
+pub async fn handle(app: &App, req: Request<Incoming>) -> Resp {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let resp = match path.strip_prefix("/api/") {
+        Some(api_path) => {
+            let format = Format::accepted(req.headers());
+            match route::route(&method, api_path) {
+                Ok(route) => {
+                    let name = route.name();
+                    let resp = match api(app, route, req).await {
+                        Ok(resp) => resp,
+                        Err(e) => e.into_response(format),
+                    };
+                    tracing::debug!(route = name, %method, status = resp.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+                    resp
+                }
+                Err(e) => e.into_response(format),
+            }
+        }
+        None => match path.as_str() {
+            "/healthz" => text(StatusCode::OK, "ok\n"),
+            "/readyz" => match app.not_ready() {
+                None if app.broker.is_up() => text(StatusCode::OK, "ready\n"),
+                None => text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the Kafka broker is unreachable; reads are served, commands are not\n",
+                ),
+                Some(why) => text(StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")),
+            },
+            _ if method == Method::GET || method == Method::HEAD => {
+                static_files::serve(&app.config.static_dir, &path).await
+            }
+            _ => {
+                let mut r = text(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "only GET and HEAD are allowed here\n",
+                );
+                r.headers_mut()
+                    .insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD"));
+                r
+            }
+        },
+    };
+    if method == Method::HEAD {
+        let (parts, _) = resp.into_parts();
+        return Response::from_parts(parts, Full::new(Bytes::new()));
+    }
+    resp
+}
+
+fn text(status: StatusCode, body: impl Into<String>) -> Resp {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Full::new(Bytes::from(body.into())))
+        .expect("static headers")
+}
+
+async fn api(app: &App, route: Route<'_>, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    if let Some(why) = app.not_ready() {
+        return Err(ApiError::unavailable(
+            format!("the shop is starting: {why}"),
+            1,
+        ));
+    }
+    match route {
+        Route::ListProducts => catalog::http::list(app, &req),
+        Route::GetProduct(id) => catalog::http::get(app, &req, id),
+        Route::ListCategories => catalog::http::categories(app, &req),
+        Route::UpsertProduct(id) => catalog::http::upsert(app, req, id).await,
+        Route::SetPrice(id) => catalog::http::set_price(app, req, id).await,
+        Route::DisableProduct(id) => catalog::http::disable(app, req, id).await,
+        Route::GetCart => checkout::http::cart(app, &req),
+        Route::SetCartLine(id) => checkout::http::set_line(app, req, id).await,
+        Route::ListOrders => checkout::http::orders(app, &req),
+        Route::PlaceOrder => checkout::http::place_order(app, req).await,
+        Route::GetOrder(id) => checkout::http::order(app, &req, id),
+        Route::DeliverStock => checkout::http::deliver_stock(app, req).await,
+    }
+}
+
+/// Checks the admin bearer token (compared in constant time).
+pub fn require_admin(app: &App, req: &Request<Incoming>) -> Result<(), ApiError> {
+    let Some(token) = app.config.admin_token.as_deref().filter(|t| !t.is_empty()) else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "admin_disabled",
+            "the admin API is switched off: start the server with ADMIN_TOKEN set",
+        ));
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let same = given.len() == token.len()
+        && given
+            .bytes()
+            .zip(token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "admin commands need Authorization: Bearer <ADMIN_TOKEN>",
+        ))
+    }
+}
+
+/// A request's query parameters, refusing any name the endpoint does not know.
+pub fn query_params<'a>(
+    req: &'a Request<Incoming>,
+    known: &[&str],
+) -> Result<Vec<(String, String)>, ApiError> {
+    let pairs: Vec<(String, String)> =
+        form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+    if let Some((k, _)) = pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+        return Err(ApiError::bad_request(format!(
+            "unknown query parameter {k:?}; known: {}",
+            known.join(", ")
+        )));
+    }
+    Ok(pairs)
+}
+
+/// A command request read and checked: its idempotency key, decoded body and response format.
+pub struct Command<M> {
+    pub key: String,
+    pub body: M,
+    pub format: Format,
+    pub headers: http::HeaderMap,
+}
+
+/// Reads a command: the Idempotency-Key first (cheap), then the bounded, decoded body.
+pub async fn read_command<M>(app: &App, req: Request<Incoming>) -> Result<Command<M>, ApiError>
+where
+    M: prost::Message + Default + serde::de::DeserializeOwned,
+{
+    let (parts, body) = req.into_parts();
+    let key = crate::commands::idempotency_key(&parts.headers)?;
+    let input = Format::of_body(&parts.headers)?;
+    let bytes = wire::read_body(body, &parts.headers, app.config.max_body_bytes).await?;
+    let body = wire::decode(input, &bytes)?;
+    Ok(Command {
+        key,
+        body,
+        format: Format::accepted(&parts.headers),
+        headers: parts.headers,
+    })
+}
+
+/// Parses a product id from a path segment.
+pub fn product_id(segment: &str) -> Result<u64, ApiError> {
+    segment
+        .parse::<shared::ids::ProductId>()
+        .map(|p| p.0)
+        .map_err(|e| ApiError::bad_request(e.to_string()))
+}

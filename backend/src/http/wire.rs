@@ -1,0 +1,280 @@
+//! Bodies on the wire: protobuf or proto3 JSON chosen by `Content-Type` and `Accept`, bounded
+//! request bodies, and the one error type every handler answers with.
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use shared::PROTOBUF;
+use shared::proto::{Error as ErrorBody, OrderRejection};
+
+pub type Resp = Response<Full<Bytes>>;
+
+/// The body format of a request or response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Protobuf,
+    Json,
+}
+
+fn is_protobuf(value: &str) -> bool {
+    let v = value.trim().to_ascii_lowercase();
+    v.starts_with(PROTOBUF)
+        || v.starts_with("application/protobuf")
+        || v.starts_with("application/vnd.google.protobuf")
+}
+
+impl Format {
+    /// The response format: protobuf when the client accepts it, JSON otherwise (curl's default).
+    pub fn accepted(headers: &HeaderMap) -> Format {
+        let protobuf = headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(is_protobuf);
+        if protobuf {
+            Format::Protobuf
+        } else {
+            Format::Json
+        }
+    }
+
+    /// The request body's format from `Content-Type`; JSON when absent.
+    pub fn of_body(headers: &HeaderMap) -> Result<Format, ApiError> {
+        match headers
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or(""))
+        {
+            None => Ok(Format::Json),
+            Some(v) if is_protobuf(v) => Ok(Format::Protobuf),
+            Some(v)
+                if v.trim()
+                    .to_ascii_lowercase()
+                    .starts_with("application/json") =>
+            {
+                Ok(Format::Json)
+            }
+            Some(v) => Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("Content-Type {v:?} is not supported; send application/json or {PROTOBUF}"),
+            )),
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Format::Protobuf => PROTOBUF,
+            Format::Json => "application/json",
+        }
+    }
+}
+
+/// An answer other than success: status, a stable code and a sentence for a person.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub rejection: Option<OrderRejection>,
+    pub retry_after: Option<u32>,
+    pub allow: Option<&'static str>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            rejection: None,
+            retry_after: None,
+            allow: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        ApiError {
+            allow: Some(allow),
+            ..Self::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("allowed methods: {allow}"),
+            )
+        }
+    }
+
+    /// 503 with a retry hint: the shopper may retry with the same idempotency key.
+    pub fn unavailable(message: impl Into<String>, retry_after: u32) -> Self {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+
+    pub fn into_response(self, format: Format) -> Resp {
+        let body = ErrorBody {
+            code: self.code.to_owned(),
+            message: self.message,
+            rejection: self.rejection,
+            retry_after_seconds: self.retry_after.unwrap_or(0),
+        };
+        let mut resp = reply(format, self.status, &body);
+        let h = resp.headers_mut();
+        if let Some(s) = self.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if let Some(allow) = self.allow {
+            h.insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"shop-admin\""),
+            );
+        }
+        resp
+    }
+}
+
+/// Encodes a message in the negotiated format.
+pub fn reply<M: prost::Message + serde::Serialize>(
+    format: Format,
+    status: StatusCode,
+    msg: &M,
+) -> Resp {
+    let body = match format {
+        Format::Protobuf => Bytes::from(msg.encode_to_vec()),
+        Format::Json => match serde_json::to_vec(msg) {
+            Ok(v) => Bytes::from(v),
+            Err(e) => {
+                return ApiError::internal(format!("encoding JSON: {e}"))
+                    .into_response(Format::Protobuf);
+            }
+        },
+    };
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, format.content_type())
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Full::new(body))
+        .expect("static headers are valid")
+}
+
+/// Reads a request body of at most `limit` bytes (413 above).
+pub async fn read_body(
+    body: Incoming,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request body exceeds {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "reading the request body: {e}"
+        ))),
+    }
+}
+
+/// Decodes a request body as protobuf or proto3 JSON, naming the problem when it does not parse.
+pub fn decode<M>(format: Format, body: &[u8]) -> Result<M, ApiError>
+where
+    M: prost::Message + Default + serde::de::DeserializeOwned,
+{
+    match format {
+        Format::Protobuf => M::decode(body)
+            .map_err(|e| ApiError::bad_request(format!("malformed protobuf body: {e}"))),
+        Format::Json => {
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Err(ApiError::bad_request("a JSON body is required"));
+            }
+            serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+        }
+    }
+}
+
+impl PartialEq for ApiError {
+    fn eq(&self, other: &Self) -> bool {
+        self.status == other.status && self.code == other.code && self.message == other.message
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::proto::SetCartLine;
+
+    #[test]
+    fn negotiates_by_accept_and_content_type() {
+        let mut h = HeaderMap::new();
+        assert_eq!(Format::accepted(&h), Format::Json);
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/html, application/x-protobuf;q=0.9"),
+        );
+        assert_eq!(Format::accepted(&h), Format::Protobuf);
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        assert_eq!(Format::of_body(&h).unwrap(), Format::Json);
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        assert_eq!(
+            Format::of_body(&h).unwrap_err().status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+    }
+
+    #[test]
+    fn decode_names_the_problem() {
+        let e = decode::<SetCartLine>(Format::Json, br#"{"quantity": -1}"#).unwrap_err();
+        assert!(
+            e.message.starts_with("malformed JSON body"),
+            "{}",
+            e.message
+        );
+        let e = decode::<SetCartLine>(Format::Json, b"").unwrap_err();
+        assert_eq!(e.message, "a JSON body is required");
+        let e = decode::<SetCartLine>(Format::Protobuf, &[0x08]).unwrap_err();
+        assert!(
+            e.message.starts_with("malformed protobuf body"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            decode::<SetCartLine>(Format::Json, br#"{"quantity": 3}"#)
+                .unwrap()
+                .quantity,
+            3
+        );
+    }
+}

@@ -1,0 +1,232 @@
+//! Everything the shop says to Kafka goes through here: the client settings (kept in one place,
+//! as plain librdkafka key/values), broker reachability as the clients see it, topic creation,
+//! and the producer every command and import uses (acks=all, idempotent, delivery awaited).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::ClientContext;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::consumer::{BaseConsumer, ConsumerContext};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::statistics::Statistics;
+
+use crate::config::KafkaConfig;
+
+/// A failed produce, as a command handler needs to tell it apart.
+#[derive(Debug, thiserror::Error)]
+pub enum ProduceError {
+    #[error("the Kafka broker is unreachable")]
+    BrokerDown,
+    #[error("Kafka did not acknowledge the event in time")]
+    Timeout,
+    #[error("Kafka refused the event: {0}")]
+    Kafka(KafkaError),
+}
+
+/// Whether the brokers are reachable, as the clients last saw them. Set down at once when
+/// librdkafka reports all brokers down; set up again by the next statistics report that shows a
+/// connected broker. Commands read it to fail fast instead of queueing into a dead link.
+#[derive(Debug)]
+pub struct BrokerStatus {
+    up: AtomicBool,
+}
+
+impl BrokerStatus {
+    pub fn new() -> Arc<Self> {
+        Arc::new(BrokerStatus {
+            up: AtomicBool::new(true),
+        })
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, up: bool, client: &str) {
+        if self.up.swap(up, Ordering::Relaxed) != up {
+            if up {
+                tracing::info!(client, "Kafka broker reachable again");
+            } else {
+                tracing::warn!(client, "Kafka broker unreachable");
+            }
+        }
+    }
+}
+
+/// The librdkafka client context of every client: routes errors and statistics into
+/// [`BrokerStatus`] and librdkafka's log lines into `tracing`.
+#[derive(Clone)]
+pub struct ShopClientContext {
+    pub name: &'static str,
+    pub status: Arc<BrokerStatus>,
+}
+
+impl ClientContext for ShopClientContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
+                tracing::error!(client = self.name, fac, "{log_message}")
+            }
+            RDKafkaLogLevel::Warning => tracing::warn!(client = self.name, fac, "{log_message}"),
+            _ => tracing::debug!(client = self.name, fac, "{log_message}"),
+        }
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        // Bootstrap entries have nodeid -1; a learned broker in state UP means a live connection.
+        let up = statistics
+            .brokers
+            .values()
+            .any(|b| b.nodeid >= 0 && b.state == "UP");
+        if up {
+            self.status.set(true, self.name);
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        if matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::AllBrokersDown)
+        ) {
+            self.status.set(false, self.name);
+        } else {
+            tracing::warn!(client = self.name, %error, reason, "Kafka client error");
+        }
+    }
+}
+
+impl ConsumerContext for ShopClientContext {}
+
+pub type ShopConsumer = BaseConsumer<ShopClientContext>;
+
+/// Settings common to every client.
+fn base(cfg: &KafkaConfig) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &cfg.brokers)
+        .set("statistics.interval.ms", "1000")
+        // Come back quickly after a broker restart (librdkafka's default backs off up to 10 s).
+        .set("reconnect.backoff.ms", "50")
+        .set("reconnect.backoff.max.ms", "1000")
+        .set("socket.keepalive.enable", "true");
+    for (k, v) in &cfg.extra {
+        c.set(k, v);
+    }
+    c
+}
+
+/// The consumer a context's writer reads its topic partition with. It is assigned, never
+/// subscribed: no consumer group, no committed offsets; every start replays from offset 0.
+pub fn consumer(
+    cfg: &KafkaConfig,
+    name: &'static str,
+    status: Arc<BrokerStatus>,
+) -> Result<ShopConsumer, KafkaError> {
+    base(cfg)
+        .set("group.id", format!("shop-{name}"))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false")
+        // The longest a fetch waits for new data. Real Kafka answers as soon as data arrives; a
+        // broker that holds every fetch for this long makes it the read-your-writes latency.
+        .set("fetch.wait.max.ms", cfg.fetch_wait_max_ms.to_string())
+        .set("fetch.min.bytes", "1")
+        .set("max.partition.fetch.bytes", "8388608")
+        .set("queued.max.messages.kbytes", "262144")
+        .create_with_context(ShopClientContext { name, status })
+}
+
+/// The producer of commands, bridge copies and imports: every event acknowledged by all in-sync
+/// replicas, idempotent so librdkafka's retries never duplicate or reorder.
+pub fn producer(
+    cfg: &KafkaConfig,
+    status: Arc<BrokerStatus>,
+) -> Result<FutureProducer<ShopClientContext>, KafkaError> {
+    base(cfg)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", cfg.linger_ms.to_string())
+        .set(
+            "message.timeout.ms",
+            cfg.produce_timeout.as_millis().to_string(),
+        )
+        .set("compression.type", "none")
+        .create_with_context(ShopClientContext {
+            name: "producer",
+            status,
+        })
+}
+
+/// Produces one event and waits for its acknowledgement; returns its offset.
+pub async fn produce(
+    producer: &FutureProducer<ShopClientContext>,
+    status: &BrokerStatus,
+    topic: &str,
+    key: &[u8],
+    payload: &[u8],
+) -> Result<i64, ProduceError> {
+    if !status.is_up() {
+        return Err(ProduceError::BrokerDown);
+    }
+    let record = FutureRecord::to(topic)
+        .partition(0)
+        .key(key)
+        .payload(payload);
+    match producer.send(record, Duration::from_secs(0)).await {
+        Ok(delivery) => Ok(delivery.offset),
+        Err((e, _)) => Err(match e.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::MessageTimedOut) => ProduceError::Timeout,
+            Some(RDKafkaErrorCode::AllBrokersDown | RDKafkaErrorCode::BrokerTransportFailure) => {
+                ProduceError::BrokerDown
+            }
+            _ => ProduceError::Kafka(e),
+        }),
+    }
+}
+
+/// Creates the shop's topics where missing (one partition each: a context's log is one total
+/// order). Existing topics are left alone.
+pub async fn ensure_topics(cfg: &KafkaConfig, topics: &[&str]) -> Result<(), KafkaError> {
+    let admin: AdminClient<_> = base(cfg).create()?;
+    let new: Vec<NewTopic> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, 1, TopicReplication::Fixed(cfg.replication_factor)))
+        .collect();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    for result in admin.create_topics(&new, &opts).await? {
+        match result {
+            Ok(topic) => tracing::info!(topic, "created topic"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(KafkaError::AdminOp(code))
+                    .inspect_err(|_| tracing::error!(topic, %code, "cannot create topic"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Number of events in a topic's partition 0 (its high watermark).
+pub fn high_watermark(
+    consumer: &ShopConsumer,
+    topic: &str,
+    timeout: Duration,
+) -> Result<i64, KafkaError> {
+    use rdkafka::consumer::Consumer;
+    consumer
+        .fetch_watermarks(topic, 0, timeout)
+        .map(|(_, high)| high)
+}
+
+/// Flushes a producer before exit so nothing handed to it is dropped.
+pub fn flush(producer: &FutureProducer<ShopClientContext>, timeout: Duration) {
+    if let Err(e) = producer.flush(timeout) {
+        tracing::warn!(%e, "producer flush incomplete");
+    }
+}

@@ -1,0 +1,13 @@
+//! The shop's backend: Kafka-sourced contexts (catalog, checkout) behind an HTTP API, and the
+//! tools that feed them (import, demo data).
+
+pub mod app;
+pub mod bridge;
+pub mod catalog;
+pub mod checkout;
+pub mod commands;
+pub mod config;
+pub mod engine;
+pub mod http;
+pub mod kafka;
+pub mod shutdown;

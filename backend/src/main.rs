@@ -1,0 +1,63 @@
+//! The `shop` command: `serve` runs the shop; `import` and `generate` feed it.
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use backend::app::Server;
+use backend::config::Config;
+use backend::shutdown;
+
+#[derive(Parser)]
+#[command(
+    name = "shop",
+    version,
+    about = "A web shop whose only source of truth is Kafka"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the shop's API and browser app.
+    Serve(Config),
+}
+
+fn init_logs() {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,librdkafka=warn"));
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json");
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    if json { fmt.json().init() } else { fmt.init() }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_logs();
+    match Cli::parse().command {
+        Command::Serve(mut config) => {
+            // Held until exit: the in-process cluster lives as long as this value.
+            let _memory = if config.kafka.brokers == "memory" {
+                let cluster = rdkafka::mocking::MockCluster::new(1)?;
+                config.kafka.brokers = cluster.bootstrap_servers();
+                tracing::warn!(
+                    "KAFKA_BROKERS=memory: an in-process mock cluster; everything is lost on exit"
+                );
+                Some(cluster)
+            } else {
+                None
+            };
+            let (stop, shutdown) = shutdown::channel();
+            let server = Server::start(config, shutdown).await?;
+            println!("shop listening on http://{}", server.addr);
+            shutdown::signal().await;
+            tracing::info!("stopping");
+            let _ = stop.send(true);
+            server.stopped().await;
+        }
+    }
+    Ok(())
+}

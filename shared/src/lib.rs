@@ -1,0 +1,17 @@
+//! The types both the backend and the browser app use: the protobuf messages generated from
+//! `proto/` (with their proto3 JSON mapping), ids, money and paging maths. Pure and
+//! wasm-compatible: nothing here does I/O.
+
+pub mod ids;
+pub mod money;
+pub mod paging;
+
+/// Messages generated from `proto/` (package `shop`).
+#[allow(clippy::all, missing_docs)]
+pub mod proto {
+    include!(concat!(env!("OUT_DIR"), "/shop.rs"));
+    include!(concat!(env!("OUT_DIR"), "/shop.serde.rs"));
+}
+
+/// Content type of protobuf bodies.
+pub const PROTOBUF: &str = "application/x-protobuf";
