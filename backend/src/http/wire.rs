@@ -59,7 +59,14 @@ impl Format {
             Some(v) => Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
-                format!("Content-Type {v:?} is not supported; send application/json or {PROTOBUF}"),
+                format!(
+                    "Content-Type {v:?} is not supported; send application/json or {PROTOBUF}{}",
+                    if v.starts_with("application/x-www-form-urlencoded") {
+                        " (with curl: --json '{...}')"
+                    } else {
+                        ""
+                    }
+                ),
             )),
         }
     }
