@@ -129,6 +129,7 @@ pub fn consumer(
     status: Arc<BrokerStatus>,
 ) -> Result<ShopConsumer, KafkaError> {
     base(cfg)
+        // librdkafka wants a group even for assign(); nothing is ever committed to it.
         .set("group.id", format!("shop-{name}"))
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -194,11 +195,28 @@ pub async fn produce(
 /// order). Existing topics are left alone.
 pub async fn ensure_topics(cfg: &KafkaConfig, topics: &[&str]) -> Result<(), KafkaError> {
     let admin: AdminClient<_> = base(cfg).create()?;
-    let new: Vec<NewTopic> = topics
+    let cfg_timeout = Duration::from_secs(10);
+    let metadata = admin.inner().fetch_metadata(None, cfg_timeout)?;
+    let missing: Vec<&str> = topics
+        .iter()
+        .copied()
+        .filter(|t| {
+            !metadata
+                .topics()
+                .iter()
+                .any(|m| m.name() == *t && m.error().is_none())
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let new: Vec<NewTopic> = missing
         .iter()
         .map(|t| NewTopic::new(t, 1, TopicReplication::Fixed(cfg.replication_factor)))
         .collect();
-    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let opts = AdminOptions::new()
+        .operation_timeout(Some(cfg_timeout))
+        .request_timeout(Some(cfg_timeout));
     for result in admin.create_topics(&new, &opts).await? {
         match result {
             Ok(topic) => tracing::info!(topic, "created topic"),

@@ -8,6 +8,8 @@ pub mod checkout;
 pub mod commands;
 pub mod config;
 pub mod engine;
+pub mod generate;
 pub mod http;
+pub mod import;
 pub mod kafka;
 pub mod shutdown;

@@ -5,6 +5,8 @@ use tracing_subscriber::EnvFilter;
 
 use backend::app::Server;
 use backend::config::Config;
+use backend::generate::{self, GenerateArgs};
+use backend::import::{self, ImportCommand};
 use backend::shutdown;
 
 #[derive(Parser)]
@@ -22,6 +24,11 @@ struct Cli {
 enum Command {
     /// Serve the shop's API and browser app.
     Serve(Config),
+    /// Load products or stock from a CSV file into Kafka (all rows valid, or nothing written).
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Produce deterministic demo products and stock, or write them as CSV files.
+    Generate(GenerateArgs),
 }
 
 fn init_logs() {
@@ -42,6 +49,9 @@ async fn main() -> anyhow::Result<()> {
             // Held until exit: the in-process cluster lives as long as this value.
             let _memory = if config.kafka.brokers == "memory" {
                 let cluster = rdkafka::mocking::MockCluster::new(1)?;
+                for topic in [&config.kafka.catalog_topic, &config.kafka.checkout_topic] {
+                    cluster.create_topic(topic, 1, 1)?;
+                }
                 config.kafka.brokers = cluster.bootstrap_servers();
                 tracing::warn!(
                     "KAFKA_BROKERS=memory: an in-process mock cluster; everything is lost on exit"
@@ -58,6 +68,8 @@ async fn main() -> anyhow::Result<()> {
             let _ = stop.send(true);
             server.stopped().await;
         }
+        Command::Import(command) => import::run(command).await?,
+        Command::Generate(args) => generate::run(args).await?,
     }
     Ok(())
 }

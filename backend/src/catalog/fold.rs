@@ -355,14 +355,11 @@ pub(crate) mod tests {
         }
     }
 
+    /// Sorted ids of each listing.
+    type Orders = Vec<Vec<u64>>;
+
     /// Everything observable about a model, in a comparable form.
-    fn observable(
-        c: &Catalog,
-    ) -> (
-        Vec<Product>,
-        Vec<Vec<u64>>,
-        Vec<(String, String, Vec<Vec<u64>>)>,
-    ) {
+    fn observable(c: &Catalog) -> (Vec<Product>, Orders, Vec<(String, String, Orders)>) {
         let mut products: Vec<Product> = c.products.values().map(|p| Product::clone(p)).collect();
         products.sort_by_key(|p| p.id);
         let ids = |l: &Listing| {

@@ -184,8 +184,8 @@ pub fn require_admin(app: &App, req: &Request<Incoming>) -> Result<(), ApiError>
 }
 
 /// A request's query parameters, refusing any name the endpoint does not know.
-pub fn query_params<'a>(
-    req: &'a Request<Incoming>,
+pub fn query_params(
+    req: &Request<Incoming>,
     known: &[&str],
 ) -> Result<Vec<(String, String)>, ApiError> {
     let pairs: Vec<(String, String)> =

@@ -1,0 +1,470 @@
+//! What the integration and end-to-end tests share: a small HTTP client that keeps a cart
+//! cookie, an in-process shop on librdkafka's mock cluster, and the real broker and backend as
+//! child processes on spare ports.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::Parser;
+use http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use backend::app::Server;
+use backend::config::Config;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// A response as the tests look at it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn decode<M: prost::Message + Default>(&self) -> M {
+        M::decode(self.body.clone()).expect("protobuf body")
+    }
+
+    #[track_caller]
+    pub fn expect(self, status: StatusCode) -> Self {
+        assert_eq!(
+            self.status,
+            status,
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        self
+    }
+}
+
+/// A browser-like client of one shop address: keeps the cart cookie it is given.
+#[derive(Clone)]
+pub struct Shopper {
+    pub base: String,
+    pub cookie: Option<String>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Shopper {
+    pub fn new(addr: SocketAddr) -> Self {
+        Shopper {
+            base: format!("http://{addr}"),
+            cookie: None,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// The same cart, through another address (another replica).
+    pub fn via(&self, addr: SocketAddr) -> Self {
+        Shopper {
+            base: format!("http://{addr}"),
+            ..self.clone()
+        }
+    }
+
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Reply {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        if let Some(c) = &self.cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = self
+            .client
+            .request(req.body(Full::new(body.into())).unwrap())
+            .await
+            .expect("request sent");
+        let (parts, body) = resp.into_parts();
+        if let Some(set) = parts.headers.get(header::SET_COOKIE) {
+            let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
+            self.cookie = Some(pair);
+        }
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body: body.collect().await.expect("body").to_bytes(),
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Reply {
+        self.send(Method::GET, path, &[], Bytes::new()).await
+    }
+
+    /// A JSON command with a fresh or given idempotency key.
+    pub async fn command(
+        &mut self,
+        method: Method,
+        path: &str,
+        key: &str,
+        json: serde_json::Value,
+    ) -> Reply {
+        let body = serde_json::to_vec(&json).unwrap();
+        self.send(
+            method,
+            path,
+            &[
+                ("content-type", "application/json"),
+                ("idempotency-key", key),
+            ],
+            body,
+        )
+        .await
+    }
+
+    pub async fn admin(
+        &mut self,
+        method: Method,
+        path: &str,
+        key: &str,
+        json: serde_json::Value,
+    ) -> Reply {
+        let body = serde_json::to_vec(&json).unwrap();
+        let auth = format!("Bearer {ADMIN_TOKEN}");
+        self.send(
+            method,
+            path,
+            &[
+                ("content-type", "application/json"),
+                ("idempotency-key", key),
+                ("authorization", &auth),
+            ],
+            body,
+        )
+        .await
+    }
+
+    pub async fn add_product(
+        &mut self,
+        id: u64,
+        title: &str,
+        category: &str,
+        price: i64,
+        stock: u32,
+    ) {
+        let p = serde_json::json!({"title": title, "description": format!("A fine {title}"), "category": category,
+            "price": {"minor": price, "currency": "EUR"}});
+        self.admin(
+            Method::PUT,
+            &format!("/api/admin/products/{id}"),
+            &format!("p{id}-{price}"),
+            p,
+        )
+        .await
+        .expect(StatusCode::OK);
+        if stock > 0 {
+            let s = serde_json::json!({"productId": id.to_string(), "quantity": stock});
+            self.admin(
+                Method::POST,
+                "/api/admin/stock",
+                &format!("s{id}-{stock}"),
+                s,
+            )
+            .await
+            .expect(StatusCode::OK);
+        }
+    }
+
+    pub async fn set_line(&mut self, product: u64, quantity: u32, key: &str) -> Reply {
+        self.command(
+            Method::PUT,
+            &format!("/api/cart/lines/{product}"),
+            key,
+            serde_json::json!({"quantity": quantity}),
+        )
+        .await
+    }
+
+    pub async fn place_order(&mut self, version: u64, key: &str) -> Reply {
+        self.command(
+            Method::POST,
+            "/api/orders",
+            key,
+            serde_json::json!({"cartVersion": version.to_string()}),
+        )
+        .await
+    }
+
+    /// The cart's current version.
+    pub async fn cart_version(&mut self) -> u64 {
+        self.get("/api/cart").await.expect(StatusCode::OK).json()["version"]
+            .as_str()
+            .unwrap_or("0")
+            .parse()
+            .unwrap()
+    }
+}
+
+/// Waits until `check` holds, polling every 20 ms, or panics after `limit` naming `what`.
+pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while !check().await {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    config: Config,
+}
+
+/// The server's configuration for tests: port 0, admin token set, the given brokers and topics.
+pub fn config(brokers: &str, extra: &[&str]) -> Config {
+    let mut args = vec![
+        "shop",
+        "--kafka-brokers",
+        brokers,
+        "--http-addr",
+        "127.0.0.1:0",
+        "--admin-token",
+        ADMIN_TOKEN,
+        "--static-dir",
+        "/nonexistent",
+    ];
+    args.extend_from_slice(extra);
+    Args::parse_from(args).config
+}
+
+/// A shop running in this process on librdkafka's mock cluster.
+pub struct InProcess {
+    pub server: Option<Server>,
+    pub addr: SocketAddr,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// Logs of in-process servers, shown for failing tests; `RUST_LOG` filters (default: warn).
+pub fn init_logs() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
+impl InProcess {
+    pub async fn start(config: Config) -> InProcess {
+        init_logs();
+        let (stop, shutdown) = backend::shutdown::channel();
+        let server = Server::start(config, shutdown)
+            .await
+            .expect("server starts");
+        let addr = server.addr;
+        let mut me = InProcess {
+            server: Some(server),
+            addr,
+            stop,
+        };
+        me.wait_ready().await;
+        me
+    }
+
+    pub async fn wait_ready(&mut self) {
+        let mut s = Shopper::new(self.addr);
+        eventually(Duration::from_secs(20), "shop ready", || {
+            let mut s = s.clone();
+            async move { s.get("/readyz").await.status == StatusCode::OK }
+        })
+        .await;
+        let _ = &mut s;
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(s) = self.server.take() {
+            s.stopped().await;
+        }
+    }
+}
+
+/// The real Kafka-protocol broker (tansu) as a child process with its data in a temp dir.
+pub struct Broker {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+fn tansu_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("TANSU_BIN") {
+        return p.into();
+    }
+    let home = std::env::var_os("HOME").expect("HOME");
+    let p = PathBuf::from(home).join(".cache/kafka-shop/tools/bin/tansu");
+    assert!(
+        p.exists(),
+        "the local broker is not installed: run `make test` (it installs tansu) or set TANSU_BIN"
+    );
+    p
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Broker {
+    pub async fn start() -> Broker {
+        let mut b = Broker {
+            port: free_port(),
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+        };
+        b.restart().await;
+        b
+    }
+
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Starts (again) on the same port and data.
+    pub async fn restart(&mut self) {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let child = Command::new(tansu_bin())
+            .current_dir(self.dir.path())
+            .args([
+                "broker",
+                "--cluster-id",
+                "shop-test",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "sqlite://tansu.db",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tansu");
+        self.child = Some(child);
+        let addr: SocketAddr = format!("127.0.0.1:{}", self.port).parse().unwrap();
+        eventually(
+            Duration::from_secs(20),
+            "broker accepting connections",
+            || async move { tokio::net::TcpStream::connect(addr).await.is_ok() },
+        )
+        .await;
+    }
+
+    /// SIGKILL: the harshest stop.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The shop binary as a child process.
+pub struct Backend {
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+impl Backend {
+    pub async fn start(brokers: &str, extra_env: &[(&str, &str)]) -> Backend {
+        use std::io::BufRead;
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_shop"));
+        cmd.arg("serve")
+            .env("KAFKA_BROKERS", brokers)
+            .env("HTTP_ADDR", "127.0.0.1:0")
+            .env("ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("STATIC_DIR", "/nonexistent")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start the shop binary");
+        let stdout = child.stdout.take().unwrap();
+        let line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufReader::new(stdout)
+                .read_line(&mut line)
+                .unwrap();
+            line
+        })
+        .await
+        .unwrap();
+        let addr = line
+            .trim()
+            .rsplit("http://")
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("unexpected first line {line:?}"));
+        let b = Backend { addr, child };
+        let s = Shopper::new(addr);
+        eventually(Duration::from_secs(60), "backend ready", || {
+            let mut s = s.clone();
+            async move { s.get("/readyz").await.status == StatusCode::OK }
+        })
+        .await;
+        b
+    }
+
+    /// SIGTERM and wait: the graceful path.
+    pub fn terminate(mut self) {
+        unsafe { libc_kill(self.child.id() as i32, 15) };
+        let _ = self.child.wait();
+    }
+
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
