@@ -83,6 +83,9 @@ pub struct Config {
     /// Mark the cart cookie `Secure` (set when served over HTTPS).
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false)]
     pub cookie_secure: bool,
+    /// Before serving, generate this many demo products (seed 42) if the catalog is empty.
+    #[arg(long, env = "DEMO_PRODUCTS", default_value_t = 0)]
+    pub demo_products: u64,
     /// Let this process copy catalog events into the checkout topic. Every replica may; copies
     /// are deduplicated in the checkout log.
     #[arg(long, env = "BRIDGE", default_value_t = true, action = clap::ArgAction::Set)]

@@ -68,7 +68,9 @@ pub async fn run(args: GenerateArgs) -> anyhow::Result<()> {
     let products = (1..=n).map(|id| {
         let event = CatalogEvent {
             event: Some(catalog_event::Event::ProductUpsertedV1(product(seed, id))),
-            meta: Some(commands::meta(format!("generate-{seed}-{id}"), 0)),
+            // An upsert is idempotent by its content; a key would only cost the catalog model a
+            // record per product.
+            meta: None,
         };
         (id.to_be_bytes(), event.encode_to_vec())
     });

@@ -321,15 +321,16 @@ fn read_valid<T>(
 }
 
 async fn import_products(args: ImportArgs) -> anyhow::Result<()> {
-    let (rows, hash) = read_valid(&args.file, |b| parse_products(b))?;
+    let (rows, _) = read_valid(&args.file, |b| parse_products(b))?;
     prepare_topics(&args.kafka).await?;
     let total = rows.len() as u64;
     let records = rows.into_iter().map(|row| {
-        let key = format!("import-products-{hash:016x}-{}", row.line);
         let id = row.event.product_id;
         let event = CatalogEvent {
             event: Some(catalog_event::Event::ProductUpsertedV1(row.event)),
-            meta: Some(commands::meta(key, 0)),
+            // An upsert is idempotent by its content (re-importing sets the same fields); a key
+            // would only cost the catalog model a record per product.
+            meta: None,
         };
         (id.to_be_bytes(), event.encode_to_vec())
     });

@@ -60,6 +60,17 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 None
             };
+            if config.demo_products > 0 {
+                backend::generate::run(backend::generate::GenerateArgs {
+                    products: config.demo_products,
+                    seed: 42,
+                    stock_max: 50,
+                    csv: None,
+                    if_empty: true,
+                    kafka: config.kafka.clone(),
+                })
+                .await?;
+            }
             let (stop, shutdown) = shutdown::channel();
             let server = Server::start(config, shutdown).await?;
             println!("shop listening on http://{}", server.addr);
