@@ -49,4 +49,13 @@ else
 fi
 
 echo "admin token: $ADMIN_TOKEN   (admin API: Authorization: Bearer \$ADMIN_TOKEN)"
-./target/release/shop serve
+# Ctrl-C goes to the shop alone; the broker is stopped only after the shop has finished
+# shutting down (it flushes to the broker on its way out).
+./target/release/shop serve &
+shop_pid=$!
+trap 'kill -INT "$shop_pid" 2>/dev/null || true' INT TERM
+status=0
+while kill -0 "$shop_pid" 2>/dev/null; do
+  wait "$shop_pid" || status=$?
+done
+exit "$status"

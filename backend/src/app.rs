@@ -132,12 +132,20 @@ impl Server {
                 Err(_) => vec![],
             };
             let _ = tokio::task::spawn_blocking(move || {
-                for w in writers {
-                    let _ = w.join();
-                }
-                kafka::flush(&producer, Duration::from_secs(5));
+                kafka::flush(&producer, Duration::from_secs(5))
             })
             .await;
+            // A writer stops within one poll; closing its consumer can take long when the broker
+            // is gone. The model needs no saving (it is in Kafka), so a slow close is not waited for.
+            let joined = tokio::task::spawn_blocking(move || {
+                writers.into_iter().for_each(|w| drop(w.join()))
+            });
+            if tokio::time::timeout(Duration::from_secs(3), joined)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a context's Kafka consumer is slow to close; exiting without it");
+            }
         });
         tracing::info!(%addr, "listening");
         Ok(Server { addr, app, done })

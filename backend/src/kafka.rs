@@ -192,7 +192,7 @@ pub async fn produce(
 }
 
 /// Creates the shop's topics where missing (one partition each: a context's log is one total
-/// order). Existing topics are left alone.
+/// order; unlimited retention). Existing topics are left alone.
 pub async fn ensure_topics(cfg: &KafkaConfig, topics: &[&str]) -> Result<(), KafkaError> {
     let admin: AdminClient<_> = base(cfg).create()?;
     let cfg_timeout = Duration::from_secs(10);
@@ -210,9 +210,15 @@ pub async fn ensure_topics(cfg: &KafkaConfig, topics: &[&str]) -> Result<(), Kaf
     if missing.is_empty() {
         return Ok(());
     }
+    // Kafka is the only copy of the shop's state: events are kept forever, never compacted away.
     let new: Vec<NewTopic> = missing
         .iter()
-        .map(|t| NewTopic::new(t, 1, TopicReplication::Fixed(cfg.replication_factor)))
+        .map(|t| {
+            NewTopic::new(t, 1, TopicReplication::Fixed(cfg.replication_factor))
+                .set("retention.ms", "-1")
+                .set("retention.bytes", "-1")
+                .set("cleanup.policy", "delete")
+        })
         .collect();
     let opts = AdminOptions::new()
         .operation_timeout(Some(cfg_timeout))
