@@ -12,7 +12,7 @@ export TANSU_BIN := $(TANSU)
 
 CARGO ?= cargo
 
-.PHONY: help run test bench lint fmt tools broker-tool rust-targets
+.PHONY: help run test bench lint fmt tools broker-tool rust-targets system-packages
 
 help:
 	@echo "make run     start the shop on http://127.0.0.1:8080 (local broker, demo data on first run)"
@@ -36,7 +36,17 @@ broker-tool:
 rust-targets:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
-tools: broker-tool rust-targets
+# Debian packages the tests use: Prometheus (promtool and a real server) and Go (go tool pprof).
+APT_TOOLS := promtool:prometheus go:golang-go
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system-packages:
+	@missing=""; for pair in $(APT_TOOLS); do command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo ">>> installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+tools: broker-tool rust-targets system-packages
 
 ## Run -----------------------------------------------------------------------------------------
 
@@ -51,7 +61,9 @@ test: tools
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(CARGO) build --locked -p shared --target wasm32-unknown-unknown
-	$(CARGO) test --workspace --locked
+	@mkdir -p target
+	set -o pipefail; $(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log
+	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' target/test-output.log
 
 lint:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use prost::Message;
 use shared::paging::PageRequest;
-use shared::proto::{CatalogEvent, CommandMeta, catalog_event};
+use shared::proto::{CatalogEvent, catalog_event};
 
 use backend::catalog::fold::{Product, SortKey};
 use backend::catalog::query::{self, ListQuery};
@@ -35,11 +35,8 @@ fn encoded_events() -> Vec<Vec<u8>> {
                 event: Some(catalog_event::Event::ProductUpsertedV1(generate::product(
                     SEED, id,
                 ))),
-                meta: Some(CommandMeta {
-                    idempotency_key: format!("generate-{SEED}-{id}"),
-                    fingerprint: 0,
-                    requested_at_ms: 0,
-                }),
+                // As `shop generate` writes them: a bulk load carries no idempotency key.
+                meta: None,
             }
             .encode_to_vec()
         })

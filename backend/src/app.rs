@@ -12,8 +12,9 @@ use tokio::sync::mpsc;
 use crate::catalog::CatalogFold;
 use crate::checkout::CheckoutFold;
 use crate::config::Config;
-use crate::engine::{self, Context};
+use crate::engine::{self, Context, Fold};
 use crate::kafka::{self, BrokerStatus, ShopClientContext};
+use crate::metrics::Metrics;
 use crate::shutdown::{self, Shutdown};
 use crate::{bridge, http};
 
@@ -24,19 +25,59 @@ pub struct App {
     pub checkout: Context<CheckoutFold>,
     pub producer: FutureProducer<ShopClientContext>,
     pub broker: Arc<BrokerStatus>,
+    pub metrics: Metrics,
 }
 
 impl App {
     pub fn new(config: Config) -> anyhow::Result<Arc<App>> {
         let broker = BrokerStatus::new();
-        let producer = kafka::producer(&config.kafka, broker.clone())?;
+        let metrics = Metrics::new()?;
+        let producer = kafka::producer_with(
+            &config.kafka,
+            ShopClientContext::new("producer", broker.clone(), Some(metrics.kafka.clone())),
+        )?;
+        let catalog = Context::with_metrics(
+            &config.kafka.catalog_topic,
+            metrics.engine(CatalogFold::NAME),
+        );
+        let checkout = Context::with_metrics(
+            &config.kafka.checkout_topic,
+            metrics.engine(CheckoutFold::NAME),
+        );
+        metrics.observe_contexts(vec![Box::new(catalog.clone()), Box::new(checkout.clone())])?;
         Ok(Arc::new(App {
-            catalog: Context::new(&config.kafka.catalog_topic),
-            checkout: Context::new(&config.kafka.checkout_topic),
+            catalog,
+            checkout,
             producer,
             broker,
+            metrics,
             config,
         }))
+    }
+
+    /// A consumer for a context's writer whose statistics go into the metrics.
+    fn consumer(&self, name: &'static str) -> anyhow::Result<kafka::ShopConsumer> {
+        let context =
+            ShopClientContext::new(name, self.broker.clone(), Some(self.metrics.kafka.clone()));
+        Ok(kafka::consumer_with(&self.config.kafka, context)?)
+    }
+
+    /// The first context whose writer is stuck or dead, for `/healthz`. A writer that waits for
+    /// an unreachable broker is not stuck: readiness reports that.
+    pub fn unhealthy(&self) -> Option<(&'static str, engine::WriterHealth)> {
+        fn check<F: engine::Fold>(
+            c: &Context<F>,
+            stuck_after: Duration,
+            broker_up: bool,
+        ) -> Option<(&'static str, engine::WriterHealth)> {
+            match c.health(stuck_after) {
+                engine::WriterHealth::Healthy => None,
+                engine::WriterHealth::Stuck { .. } if !broker_up => None,
+                h => Some((F::NAME, h)),
+            }
+        }
+        let (after, up) = (self.config.stuck_after, self.broker.is_up());
+        check(&self.checkout, after, up).or_else(|| check(&self.catalog, after, up))
     }
 
     /// Why the shop cannot serve yet, or None when both contexts have replayed.
@@ -75,7 +116,7 @@ impl App {
         }
         let mut writers = vec![engine::spawn(
             &self.checkout,
-            kafka::consumer(k, "checkout", self.broker.clone())?,
+            self.consumer("checkout")?,
             None,
             shutdown.clone(),
         )?];
@@ -97,7 +138,7 @@ impl App {
         };
         writers.push(engine::spawn(
             &self.catalog,
-            kafka::consumer(k, "catalog", self.broker.clone())?,
+            self.consumer("catalog")?,
             tap,
             shutdown,
         )?);

@@ -1,9 +1,10 @@
 //! The path every command takes: an idempotency key from the request, a fingerprint of its
 //! content, a produce to Kafka (acks=all), a wait until the context has applied the event, and an
 //! answer read from the model. A key already applied is answered from its first result without
-//! producing again; the same key with other content is refused.
+//! producing again; the same key with other content is refused. Every command is counted by kind
+//! and result, and its produce and apply-wait times are measured.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, StatusCode};
 use shared::proto::CommandMeta;
@@ -12,6 +13,7 @@ use crate::app::App;
 use crate::engine::{Context, Fold, WaitError};
 use crate::http::wire::ApiError;
 use crate::kafka::{self, ProduceError};
+use crate::metrics::CommandResult;
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 const MAX_KEY_LEN: usize = 128;
@@ -69,11 +71,32 @@ pub struct Submission<'a> {
     pub fingerprint: u64,
 }
 
-/// Runs a command against a context. `recorded` finds the command's record in a model (by its
-/// scoped idempotency key) and returns the fingerprint it was first sent with and the result.
-/// Returns the result and whether it was applied now (false: an earlier identical request).
+/// Runs a command against a context. `kind` names the command in metrics (`cart_line`, ...).
+/// `recorded` finds the command's record in a model (by its scoped idempotency key) and
+/// returns the fingerprint it was first sent with and the result. Returns the result and the
+/// offset of its event if it was applied now (None: an earlier identical request).
 pub async fn execute<F: Fold, R>(
     app: &App,
+    kind: &'static str,
+    context: &Context<F>,
+    submission: Submission<'_>,
+    recorded: impl Fn(&F::Model) -> Option<(u64, R)>,
+) -> Result<(R, Option<i64>), ApiError> {
+    let result = run(app, kind, context, submission, recorded).await;
+    let label = match &result {
+        Ok((_, Some(_))) => CommandResult::Applied,
+        Ok((_, None)) => CommandResult::Replayed,
+        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => CommandResult::Rejected,
+        Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => CommandResult::Unavailable,
+        Err(_) => CommandResult::Error,
+    };
+    app.metrics.command(kind, label);
+    result
+}
+
+async fn run<F: Fold, R>(
+    app: &App,
+    kind: &'static str,
     context: &Context<F>,
     submission: Submission<'_>,
     recorded: impl Fn(&F::Model) -> Option<(u64, R)>,
@@ -92,15 +115,19 @@ pub async fn execute<F: Fold, R>(
     if let Some(first) = recorded(&context.model()) {
         return check(first).map(|r| (r, None));
     }
-    let offset = kafka::produce(
+    let started = Instant::now();
+    let produced = kafka::produce(
         &app.producer,
         &app.broker,
         submission.topic,
         submission.key,
         &submission.payload,
     )
-    .await
-    .map_err(|e| match e {
+    .await;
+    if !matches!(produced, Err(ProduceError::BrokerDown)) {
+        app.metrics.command_produced(kind, started.elapsed());
+    }
+    let offset = produced.map_err(|e| match e {
         ProduceError::BrokerDown | ProduceError::Timeout => {
             ApiError::unavailable(format!("{e}; retry with the same Idempotency-Key"), 2)
         }
@@ -109,8 +136,14 @@ pub async fn execute<F: Fold, R>(
             2,
         ),
     })?;
-    context.wait_for(offset, app.config.command_timeout).await.map_err(|e| match e {
-        WaitError::Timeout => ApiError::unavailable("the command was accepted but is not applied yet; retry with the same Idempotency-Key", 1),
+    let acknowledged = Instant::now();
+    let applied = context.wait_for(offset, app.config.command_timeout).await;
+    app.metrics.command_waited(kind, acknowledged.elapsed());
+    applied.map_err(|e| match e {
+        WaitError::Timeout => ApiError::unavailable(
+            "the command was accepted but is not applied yet; retry with the same Idempotency-Key",
+            1,
+        ),
         WaitError::Stopped => ApiError::unavailable("the server is shutting down", 1),
     })?;
     match recorded(&context.model()) {

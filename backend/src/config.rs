@@ -11,6 +11,12 @@ fn millis(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("milliseconds: {e}"))
 }
 
+fn seconds(s: &str) -> Result<Duration, String> {
+    s.parse::<u64>()
+        .map(Duration::from_secs)
+        .map_err(|e| format!("seconds: {e}"))
+}
+
 fn key_value(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
@@ -90,4 +96,8 @@ pub struct Config {
     /// are deduplicated in the checkout log.
     #[arg(long, env = "BRIDGE", default_value_t = true, action = clap::ArgAction::Set)]
     pub bridge: bool,
+    /// `/healthz` fails when a context has events to apply but its writer made no progress for
+    /// this many seconds.
+    #[arg(long = "stuck-after-secs", env = "STUCK_AFTER_SECS", default_value = "30", value_parser = seconds)]
+    pub stuck_after: Duration,
 }

@@ -17,9 +17,12 @@
 //! - **Poison.** An event that does not decode is logged with its topic and offset, counted and
 //!   skipped. A broker that goes away stops nothing but the writer's progress: librdkafka
 //!   reconnects by itself and reads go on from the last published model.
+//! - **Health.** The writer records when it last made progress, the highest offset it knows to
+//!   exist, and whether its thread still runs (a drop guard notices a panic), so liveness can
+//!   tell a stuck or dead writer from an idle one ([`Context::health`]).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -29,6 +32,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
 use crate::kafka::{self, ShopConsumer};
+use crate::metrics::EngineMetrics;
 use crate::shutdown::Shutdown;
 
 /// What one event did to a model.
@@ -48,8 +52,16 @@ pub trait Fold: Send + Sync + 'static {
 
     fn apply(model: &mut Self::Model, event: &Self::Event, offset: i64) -> Applied;
 
+    /// The event's kind, a short snake_case name for metrics (`product_upserted`, ...).
+    fn kind(event: &Self::Event) -> &'static str;
+
     /// Called once after the start-up replay, before the first publish.
     fn finalize(_model: &mut Self::Model) {}
+
+    /// The model's sizes by kind of entry (`products`, `carts`, ...), read at metrics scrape time.
+    fn entries(_model: &Self::Model) -> Vec<(&'static str, usize)> {
+        Vec::new()
+    }
 }
 
 /// Called on the writer thread with every event after it was applied, in offset order (the
@@ -75,6 +87,64 @@ pub struct EngineStats {
     /// The high watermark read at start-up: the offset the replay must reach.
     pub replay_target: AtomicI64,
     pub replay_millis: AtomicU64,
+    /// Events applied by the start-up replay.
+    pub replayed: AtomicU64,
+    /// The highest offset (exclusive) the writer knows to exist in its partition: the start-up
+    /// watermark, the consumer's latest fetch statistics, and every event it has received.
+    pub high_watermark: AtomicI64,
+    /// When the writer last made progress (received an event or published), in milliseconds
+    /// since the context was created.
+    pub last_progress_ms: AtomicU64,
+    /// The writer thread's state: one of the `WRITER_*` constants.
+    pub writer: AtomicU8,
+}
+
+/// [`EngineStats::writer`]: no writer was started yet.
+pub const WRITER_NOT_STARTED: u8 = 0;
+/// [`EngineStats::writer`]: the writer thread runs.
+pub const WRITER_RUNNING: u8 = 1;
+/// [`EngineStats::writer`]: the writer stopped because the server is shutting down.
+pub const WRITER_STOPPED: u8 = 2;
+/// [`EngineStats::writer`]: the writer returned while the server was not shutting down.
+pub const WRITER_EXITED: u8 = 3;
+/// [`EngineStats::writer`]: the writer thread panicked.
+pub const WRITER_PANICKED: u8 = 4;
+
+/// What liveness makes of a context's writer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriterHealth {
+    /// Making progress, idle with nothing to apply, or not started yet.
+    Healthy,
+    /// There are events to apply but the writer has made no progress for `idle_for`.
+    Stuck { offset: i64, idle_for: Duration },
+    /// The writer thread is gone although the server is not shutting down.
+    Dead { offset: i64, panicked: bool },
+}
+
+/// The liveness rule on plain numbers: `applied` is the next offset to apply, `high` the
+/// highest known offset (exclusive); `idle_for` is the time since the last progress.
+pub fn writer_health(
+    state: u8,
+    applied: i64,
+    high: i64,
+    idle_for: Duration,
+    stuck_after: Duration,
+) -> WriterHealth {
+    match state {
+        WRITER_EXITED => WriterHealth::Dead {
+            offset: applied,
+            panicked: false,
+        },
+        WRITER_PANICKED => WriterHealth::Dead {
+            offset: applied,
+            panicked: true,
+        },
+        WRITER_RUNNING if high > applied && idle_for > stuck_after => WriterHealth::Stuck {
+            offset: applied,
+            idle_for,
+        },
+        _ => WriterHealth::Healthy,
+    }
 }
 
 struct Inner<F: Fold> {
@@ -82,7 +152,24 @@ struct Inner<F: Fold> {
     applied: watch::Sender<i64>,
     ready: AtomicBool,
     stats: EngineStats,
+    metrics: EngineMetrics,
     topic: String,
+    /// The origin of [`EngineStats::last_progress_ms`].
+    epoch: Instant,
+}
+
+impl<F: Fold> Inner<F> {
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Records progress, and that events up to `high` (exclusive) exist.
+    fn progress(&self, high: i64) {
+        self.stats.high_watermark.fetch_max(high, Ordering::Relaxed);
+        self.stats
+            .last_progress_ms
+            .store(self.now_ms(), Ordering::Relaxed);
+    }
 }
 
 /// A running context: its published model and its progress. Cheap to clone.
@@ -122,6 +209,22 @@ impl<F: Fold> Context<F> {
         &self.inner.topic
     }
 
+    /// Whether the writer is alive and either making progress or idle with nothing to apply.
+    pub fn health(&self, stuck_after: Duration) -> WriterHealth {
+        let stats = &self.inner.stats;
+        let idle_ms = self
+            .inner
+            .now_ms()
+            .saturating_sub(stats.last_progress_ms.load(Ordering::Relaxed));
+        writer_health(
+            stats.writer.load(Ordering::Acquire),
+            self.applied_until(),
+            stats.high_watermark.load(Ordering::Relaxed),
+            Duration::from_millis(idle_ms),
+            stuck_after,
+        )
+    }
+
     /// Waits until the published model includes the event at `offset`.
     pub async fn wait_for(&self, offset: i64, timeout: Duration) -> Result<(), WaitError> {
         let mut rx = self.inner.applied.subscribe();
@@ -156,8 +259,14 @@ impl<F: Fold> Context<F> {
 }
 
 impl<F: Fold> Context<F> {
-    /// A context with an empty, unready model; [`spawn`] starts filling it.
+    /// A context with an empty, unready model; [`spawn`] starts filling it. Its writer's
+    /// metrics are recorded in a registry nobody scrapes; see [`Context::with_metrics`].
     pub fn new(topic: &str) -> Self {
+        Self::with_metrics(topic, EngineMetrics::unregistered(F::NAME))
+    }
+
+    /// A context whose writer records its metrics into `metrics`.
+    pub fn with_metrics(topic: &str, metrics: EngineMetrics) -> Self {
         let (applied, _) = watch::channel(0);
         Context {
             inner: Arc::new(Inner {
@@ -165,7 +274,9 @@ impl<F: Fold> Context<F> {
                 applied,
                 ready: AtomicBool::new(false),
                 stats: EngineStats::default(),
+                metrics,
                 topic: topic.to_owned(),
+                epoch: Instant::now(),
             }),
         }
     }
@@ -179,15 +290,84 @@ pub fn spawn<F: Fold>(
     tap: Option<Tap<F>>,
     shutdown: Shutdown,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let inner = context.inner.clone();
+    inner.progress(0);
+    inner.stats.writer.store(WRITER_RUNNING, Ordering::Release);
+    let alive = AliveGuard {
+        inner: inner.clone(),
+        shutdown: shutdown.clone(),
+    };
     let writer = Writer {
-        inner: context.inner.clone(),
+        inner,
         consumer,
         tap,
         shutdown,
+        tally: Tally::default(),
+        known_high: 0,
+        unnoted: 0,
     };
-    std::thread::Builder::new()
+    let spawned = std::thread::Builder::new()
         .name(format!("{}-writer", F::NAME))
-        .spawn(move || writer.run())
+        .spawn(move || {
+            let _alive = alive;
+            writer.run()
+        });
+    if spawned.is_err() {
+        context
+            .inner
+            .stats
+            .writer
+            .store(WRITER_NOT_STARTED, Ordering::Release);
+    }
+    spawned
+}
+
+/// Marks the writer as gone when its thread ends, by return or by panic.
+struct AliveGuard<F: Fold> {
+    inner: Arc<Inner<F>>,
+    shutdown: Shutdown,
+}
+
+impl<F: Fold> Drop for AliveGuard<F> {
+    fn drop(&mut self) {
+        let state = if std::thread::panicking() {
+            WRITER_PANICKED
+        } else if *self.shutdown.borrow() {
+            WRITER_STOPPED
+        } else {
+            WRITER_EXITED
+        };
+        if state != WRITER_STOPPED {
+            tracing::error!(
+                context = F::NAME,
+                offset = *self.inner.applied.borrow(),
+                panicked = state == WRITER_PANICKED,
+                "the context's writer has stopped; liveness fails"
+            );
+        }
+        self.inner.stats.writer.store(state, Ordering::Release);
+    }
+}
+
+/// What a batch did, by event kind and by reason for ignoring; added to the metrics at publish
+/// so that applying an event costs no metric lookup.
+#[derive(Default)]
+struct Tally {
+    applied: Vec<(&'static str, u64)>,
+    ignored: Vec<(&'static str, u64)>,
+    events: u64,
+}
+
+impl Tally {
+    fn add(counts: &mut Vec<(&'static str, u64)>, name: &'static str) {
+        match counts
+            .iter_mut()
+            .find(|(n, _)| std::ptr::eq(*n, name) || *n == name)
+        {
+            Some((_, c)) => *c += 1,
+            None => counts.push((name, 1)),
+        }
+    }
 }
 
 struct Writer<F: Fold> {
@@ -195,6 +375,11 @@ struct Writer<F: Fold> {
     consumer: ShopConsumer,
     tap: Option<Tap<F>>,
     shutdown: Shutdown,
+    tally: Tally,
+    /// The highest offset (exclusive) this writer has recorded in the stats.
+    known_high: i64,
+    /// Events received since progress was last recorded.
+    unnoted: u32,
 }
 
 /// Most events applied between two publishes in live mode: bounds how stale a read can be while
@@ -237,7 +422,11 @@ impl<F: Fold> Writer<F> {
             .stats
             .replay_millis
             .store(elapsed.as_millis() as u64, Ordering::Relaxed);
-        self.publish(&model, next);
+        self.inner
+            .stats
+            .replayed
+            .store(next as u64, Ordering::Relaxed);
+        self.publish(&model, next, started);
         self.inner.ready.store(true, Ordering::Release);
         self.inner.applied.send_modify(|_| {}); // wake readiness waiters even for an empty log
         let rate = if elapsed.as_secs_f64() > 0.0 {
@@ -255,6 +444,12 @@ impl<F: Fold> Writer<F> {
 
         while !self.stopping() {
             let Some(offset) = self.poll_one(&mut model, POLL) else {
+                // Idle: learn from the consumer's statistics whether events are waiting.
+                let high = self.consumer.context().high_watermark();
+                self.inner
+                    .stats
+                    .high_watermark
+                    .fetch_max(high, Ordering::Relaxed);
                 continue;
             };
             next = offset + 1;
@@ -268,13 +463,13 @@ impl<F: Fold> Writer<F> {
                     break;
                 }
             }
-            self.publish(&model, next);
+            self.publish(&model, next, batch_started);
         }
         tracing::info!(context = F::NAME, "writer stopped");
     }
 
     /// The high watermark at start-up; retried until the broker answers or shutdown.
-    fn replay_target(&self) -> Option<i64> {
+    fn replay_target(&mut self) -> Option<i64> {
         let mut delay = Duration::from_millis(100);
         loop {
             if self.stopping() {
@@ -286,6 +481,8 @@ impl<F: Fold> Writer<F> {
                         .stats
                         .replay_target
                         .store(high, Ordering::Relaxed);
+                    self.known_high = high;
+                    self.inner.progress(high);
                     return Some(high);
                 }
                 Err(e) => {
@@ -307,13 +504,27 @@ impl<F: Fold> Writer<F> {
             }
         };
         let offset = msg.offset();
+        // Before applying: a fold that never returns must show as events waiting, and a long
+        // idle spell must not count against the event that ends it. During the replay (offsets
+        // below the known watermark) this costs a clock read per 1024 events.
+        self.unnoted += 1;
+        if offset >= self.known_high || self.unnoted >= 1024 {
+            self.known_high = self.known_high.max(offset + 1);
+            self.unnoted = 0;
+            self.inner.progress(self.known_high);
+        }
         let stats = &self.inner.stats;
+        self.tally.events += 1;
         match <F::Event as prost::Message>::decode(msg.payload().unwrap_or_default()) {
             Ok(event) => {
                 match F::apply(model, &event, offset) {
-                    Applied::Changed => stats.applied.fetch_add(1, Ordering::Relaxed),
+                    Applied::Changed => {
+                        Tally::add(&mut self.tally.applied, F::kind(&event));
+                        stats.applied.fetch_add(1, Ordering::Relaxed)
+                    }
                     Applied::Ignored(why) => {
                         tracing::debug!(context = F::NAME, offset, why, "event ignored");
+                        Tally::add(&mut self.tally.ignored, why);
                         stats.ignored.fetch_add(1, Ordering::Relaxed)
                     }
                 };
@@ -332,9 +543,207 @@ impl<F: Fold> Writer<F> {
         Some(offset)
     }
 
-    fn publish(&self, model: &F::Model, next: i64) {
+    /// Publishes the model that includes every offset below `next`; `since` is when the batch
+    /// started (for the apply-time histogram).
+    fn publish(&mut self, model: &F::Model, next: i64, since: Instant) {
         self.inner.model.store(Arc::new(model.clone()));
         self.inner.stats.publishes.fetch_add(1, Ordering::Relaxed);
         self.inner.applied.send_replace(next);
+        let high = self.consumer.context().high_watermark().max(next);
+        self.inner.progress(high);
+        let metrics = &self.inner.metrics;
+        metrics.observe_batch(self.tally.events, since.elapsed());
+        for (kind, n) in self.tally.applied.drain(..) {
+            metrics.applied(kind, n);
+        }
+        for (reason, n) in self.tally.ignored.drain(..) {
+            metrics.ignored(reason, n);
+        }
+        self.tally.events = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::KafkaConfig;
+    use crate::kafka::BrokerStatus;
+    use prost::Message as _;
+    use rdkafka::mocking::MockCluster;
+    use shared::proto::{CatalogEvent, CommandMeta};
+
+    /// Released by the stuck-writer test: until then an event named "hang" blocks the fold.
+    static HANG: AtomicBool = AtomicBool::new(true);
+
+    /// A fold that counts events, panics on "boom" and blocks on "hang" (named by the key).
+    struct Troubled;
+
+    impl Fold for Troubled {
+        type Model = u64;
+        type Event = CatalogEvent;
+        const NAME: &'static str = "troubled";
+
+        fn apply(model: &mut u64, event: &CatalogEvent, _offset: i64) -> Applied {
+            match event.meta.as_ref().map(|m| m.idempotency_key.as_str()) {
+                Some("boom") => panic!("the fold cannot take this event"),
+                Some("hang") => {
+                    while HANG.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                }
+                _ => {}
+            }
+            *model += 1;
+            Applied::Changed
+        }
+
+        fn kind(_: &CatalogEvent) -> &'static str {
+            "test"
+        }
+    }
+
+    fn kafka_config(brokers: String) -> KafkaConfig {
+        KafkaConfig {
+            brokers,
+            fetch_wait_max_ms: 10,
+            linger_ms: 0,
+            produce_timeout: Duration::from_secs(5),
+            replication_factor: 1,
+            catalog_topic: "t".into(),
+            checkout_topic: "unused".into(),
+            extra: vec![],
+        }
+    }
+
+    async fn produce(cfg: &KafkaConfig, key: &str) {
+        let status = BrokerStatus::new();
+        let producer = kafka::producer(cfg, status.clone()).unwrap();
+        let event = CatalogEvent {
+            meta: Some(CommandMeta {
+                idempotency_key: key.into(),
+                ..Default::default()
+            }),
+            event: None,
+        };
+        kafka::produce(&producer, &status, "t", b"k", &event.encode_to_vec())
+            .await
+            .unwrap();
+    }
+
+    /// Polls `health` until it is `want`, for at most a minute (no timing is asserted).
+    async fn until_health(context: &Context<Troubled>, stuck_after: Duration, want: WriterHealth) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let now = context.health(stuck_after);
+            let same = match (&now, &want) {
+                (WriterHealth::Stuck { offset: a, .. }, WriterHealth::Stuck { offset: b, .. }) => {
+                    a == b
+                }
+                _ => now == want,
+            };
+            if same {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "health is {now:?}, want {want:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[test]
+    fn the_liveness_rule() {
+        let (s, after) = (Duration::from_secs(40), Duration::from_secs(30));
+        let h = |state, applied, high, idle| writer_health(state, applied, high, idle, after);
+        assert_eq!(h(WRITER_NOT_STARTED, 0, 10, s), WriterHealth::Healthy);
+        assert_eq!(h(WRITER_RUNNING, 10, 10, s), WriterHealth::Healthy, "idle");
+        assert_eq!(
+            h(WRITER_RUNNING, 7, 10, Duration::from_secs(1)),
+            WriterHealth::Healthy,
+            "behind but moving"
+        );
+        assert_eq!(
+            h(WRITER_RUNNING, 7, 10, s),
+            WriterHealth::Stuck {
+                offset: 7,
+                idle_for: s
+            }
+        );
+        assert_eq!(h(WRITER_STOPPED, 7, 10, s), WriterHealth::Healthy);
+        assert_eq!(
+            h(WRITER_EXITED, 7, 10, s),
+            WriterHealth::Dead {
+                offset: 7,
+                panicked: false
+            }
+        );
+        assert_eq!(
+            h(WRITER_PANICKED, 3, 3, Duration::ZERO),
+            WriterHealth::Dead {
+                offset: 3,
+                panicked: true
+            }
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_writer_is_dead() {
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic("t", 1, 1).unwrap();
+        let cfg = kafka_config(cluster.bootstrap_servers());
+        produce(&cfg, "boom").await;
+        let context = Context::<Troubled>::new("t");
+        assert_eq!(context.health(Duration::ZERO), WriterHealth::Healthy);
+        let (_stop, shutdown) = crate::shutdown::channel();
+        let consumer = kafka::consumer(&cfg, "test", BrokerStatus::new()).unwrap();
+        let writer = spawn(&context, consumer, None, shutdown).unwrap();
+        assert!(writer.join().is_err(), "the writer panicked");
+        assert_eq!(
+            context.health(Duration::from_secs(30)),
+            WriterHealth::Dead {
+                offset: 0,
+                panicked: true
+            }
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_writer_that_cannot_get_past_an_event_is_stuck_and_an_idle_one_is_not() {
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic("t", 1, 1).unwrap();
+        let cfg = kafka_config(cluster.bootstrap_servers());
+        produce(&cfg, "fine").await;
+        let context = Context::<Troubled>::new("t");
+        let (stop, shutdown) = crate::shutdown::channel();
+        let consumer = kafka::consumer(&cfg, "test", BrokerStatus::new()).unwrap();
+        let writer = spawn(&context, consumer, None, shutdown).unwrap();
+        context.wait_ready(Duration::from_secs(60)).await.unwrap();
+        // Idle with nothing to apply: healthy however long ago the last progress was.
+        assert_eq!(context.health(Duration::ZERO), WriterHealth::Healthy);
+
+        produce(&cfg, "hang").await;
+        until_health(
+            &context,
+            Duration::ZERO,
+            WriterHealth::Stuck {
+                offset: 1,
+                idle_for: Duration::ZERO,
+            },
+        )
+        .await;
+        HANG.store(false, Ordering::Relaxed);
+        context.wait_for(1, Duration::from_secs(60)).await.unwrap();
+        until_health(&context, Duration::ZERO, WriterHealth::Healthy).await;
+
+        stop.send(true).unwrap();
+        tokio::task::spawn_blocking(move || writer.join().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            context.stats().writer.load(Ordering::Relaxed),
+            WRITER_STOPPED
+        );
+        assert_eq!(context.health(Duration::ZERO), WriterHealth::Healthy);
     }
 }

@@ -1,9 +1,10 @@
 //! Everything the shop says to Kafka goes through here: the client settings (kept in one place,
-//! as plain librdkafka key/values), broker reachability as the clients see it, topic creation,
-//! and the producer every command and import uses (acks=all, idempotent, delivery awaited).
+//! as plain librdkafka key/values), broker reachability as the clients see it, librdkafka's
+//! statistics turned into metrics, topic creation, and the producer every command and import
+//! uses (acks=all, idempotent, delivery awaited).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -15,6 +16,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::statistics::Statistics;
 
 use crate::config::KafkaConfig;
+use crate::metrics::KafkaMetrics;
 
 /// A failed produce, as a command handler needs to tell it apart.
 #[derive(Debug, thiserror::Error)]
@@ -58,11 +60,37 @@ impl BrokerStatus {
 }
 
 /// The librdkafka client context of every client: routes errors and statistics into
-/// [`BrokerStatus`] and librdkafka's log lines into `tracing`.
+/// [`BrokerStatus`] (and, when given, [`KafkaMetrics`]) and librdkafka's log lines into
+/// `tracing`.
 #[derive(Clone)]
 pub struct ShopClientContext {
     pub name: &'static str,
     pub status: Arc<BrokerStatus>,
+    pub metrics: Option<Arc<KafkaMetrics>>,
+    /// The highest partition high watermark in the latest statistics (a consumer reads one
+    /// partition, so it is that partition's); -1 before the first report.
+    high_watermark: Arc<AtomicI64>,
+}
+
+impl ShopClientContext {
+    pub fn new(
+        name: &'static str,
+        status: Arc<BrokerStatus>,
+        metrics: Option<Arc<KafkaMetrics>>,
+    ) -> Self {
+        ShopClientContext {
+            name,
+            status,
+            metrics,
+            high_watermark: Arc::new(AtomicI64::new(-1)),
+        }
+    }
+
+    /// The partition high watermark librdkafka last reported (statistics, once a second);
+    /// -1 if none yet. Reading it costs one atomic load.
+    pub fn high_watermark(&self) -> i64 {
+        self.high_watermark.load(Ordering::Relaxed)
+    }
 }
 
 impl ClientContext for ShopClientContext {
@@ -87,6 +115,18 @@ impl ClientContext for ShopClientContext {
             .any(|b| b.nodeid >= 0 && b.state == "UP");
         if up {
             self.status.set(true, self.name);
+        }
+        let high = statistics
+            .topics
+            .values()
+            .flat_map(|t| t.partitions.values())
+            .filter(|p| p.partition >= 0)
+            .map(|p| p.hi_offset)
+            .max()
+            .unwrap_or(-1);
+        self.high_watermark.fetch_max(high, Ordering::Relaxed);
+        if let Some(m) = &self.metrics {
+            m.record(self.name, &statistics);
         }
     }
 
@@ -128,6 +168,15 @@ pub fn consumer(
     name: &'static str,
     status: Arc<BrokerStatus>,
 ) -> Result<ShopConsumer, KafkaError> {
+    consumer_with(cfg, ShopClientContext::new(name, status, None))
+}
+
+/// [`consumer`] with a given client context (e.g. one that records metrics).
+pub fn consumer_with(
+    cfg: &KafkaConfig,
+    context: ShopClientContext,
+) -> Result<ShopConsumer, KafkaError> {
+    let name = context.name;
     base(cfg)
         // librdkafka wants a group even for assign(); nothing is ever committed to it.
         .set("group.id", format!("shop-{name}"))
@@ -140,7 +189,7 @@ pub fn consumer(
         .set("fetch.min.bytes", "1")
         .set("max.partition.fetch.bytes", "8388608")
         .set("queued.max.messages.kbytes", "262144")
-        .create_with_context(ShopClientContext { name, status })
+        .create_with_context(context)
 }
 
 /// The producer of commands, bridge copies and imports: every event acknowledged by all in-sync
@@ -148,6 +197,14 @@ pub fn consumer(
 pub fn producer(
     cfg: &KafkaConfig,
     status: Arc<BrokerStatus>,
+) -> Result<FutureProducer<ShopClientContext>, KafkaError> {
+    producer_with(cfg, ShopClientContext::new("producer", status, None))
+}
+
+/// [`producer`] with a given client context (e.g. one that records metrics).
+pub fn producer_with(
+    cfg: &KafkaConfig,
+    context: ShopClientContext,
 ) -> Result<FutureProducer<ShopClientContext>, KafkaError> {
     base(cfg)
         .set("acks", "all")
@@ -158,10 +215,7 @@ pub fn producer(
             cfg.produce_timeout.as_millis().to_string(),
         )
         .set("compression.type", "none")
-        .create_with_context(ShopClientContext {
-            name: "producer",
-            status,
-        })
+        .create_with_context(context)
 }
 
 /// Produces one event and waits for its acknowledgement; returns its offset.

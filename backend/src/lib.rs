@@ -12,4 +12,6 @@ pub mod generate;
 pub mod http;
 pub mod import;
 pub mod kafka;
+pub mod metrics;
+pub mod profiling;
 pub mod shutdown;

@@ -33,8 +33,12 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use indicatif::ProgressBar;
 use prost::Message as _;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
 use rdkafka::consumer::Consumer as _;
 use rdkafka::message::Message as _;
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use shared::ids::CartId;
 use shared::proto::{
@@ -44,7 +48,7 @@ use shared::proto::{
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-use backend::app::{App, Server};
+use backend::app::Server;
 use backend::catalog::{Catalog, CatalogFold};
 use backend::checkout::{Checkout, CheckoutFold};
 use backend::config::{Config, KafkaConfig};
@@ -58,17 +62,27 @@ use backend::{commands, generate, import, shutdown};
 #[command(name = "shop-bench", version)]
 struct Args {
     /// The tansu broker binary (started and stopped by this run).
-    #[arg(long, value_name = "PATH")]
-    tansu: PathBuf,
+    #[arg(long, value_name = "PATH", required_unless_present = "memory_probe")]
+    tansu: Option<PathBuf>,
     /// Where to write the Markdown report.
-    #[arg(long, value_name = "FILE")]
-    out: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "memory_probe")]
+    out: Option<PathBuf>,
+    /// Internal: build the catalog model of `--products` products in this (fresh) process and
+    /// print "rss_before rss_after raw_bytes products rss_after_drop"; used by section c.
+    #[arg(long, hide = true)]
+    memory_probe: bool,
     /// Catalog events for the replay and decode + apply measurements.
     #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
     events: u64,
-    /// Products of the catalog model in the memory, read and cart measurements.
+    /// Products of the catalog model in the memory measurement (and of the checkout model in
+    /// the decode + apply one).
     #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(20..))]
     products: u64,
+    /// Products the in-process shop of the read and cart measurements is loaded with. Its
+    /// start-up replays the catalog, the stock and the bridge's copies through the broker (about
+    /// 10k events/s on tansu), so 1,000,000 would add several minutes to the run.
+    #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(20..))]
+    shop_products: u64,
     /// Length of each `wrk` run.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     duration_secs: u64,
@@ -83,8 +97,17 @@ struct Args {
     sections: String,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(run());
+    // A shop writer stuck on a dead broker must not keep the process alive after the report.
+    runtime.shutdown_timeout(Duration::from_secs(10));
+    result
+}
+
+async fn run() -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,librdkafka=error"));
     tracing_subscriber::fmt()
@@ -99,7 +122,15 @@ async fn main() -> anyhow::Result<()> {
         .collect::<Vec<_>>()
         .join(" ");
 
-    let broker = Broker::start(&args.tansu).await?;
+    if args.memory_probe {
+        let [before, after, raw, products, dropped] = memory_probe(args.products, args.seed)?;
+        println!("{before} {after} {raw} {products} {dropped}");
+        return Ok(());
+    }
+    let (Some(tansu), Some(out)) = (args.tansu.clone(), args.out.clone()) else {
+        bail!("--tansu and --out are required");
+    };
+    let broker = Broker::start(&tansu).await?;
     progress(started, &format!("broker up on {}", broker.brokers()));
     let mut bench = Bench {
         started,
@@ -121,18 +152,17 @@ async fn main() -> anyhow::Result<()> {
     }
     let total = started.elapsed();
     let report = bench.report(&command, total);
-    std::fs::write(&bench.args.out, report)
-        .with_context(|| format!("cannot write {}", bench.args.out.display()))?;
+    std::fs::write(&out, report).with_context(|| format!("cannot write {}", out.display()))?;
     progress(
         started,
         &format!(
             "done in {}; report written to {}",
             minutes(total),
-            bench.args.out.display()
+            out.display()
         ),
     );
     Ok(())
-    // The broker is killed and its directory removed when `bench` is dropped.
+    // The broker is killed and its directory removed when `bench` is dropped here.
 }
 
 /// One run's state: the broker, the shop (started by section d, used by e) and the results.
@@ -229,13 +259,44 @@ impl Bench {
         kafka_config(&self.broker.brokers(), self.fetch_wait_ms, 5, 120_000)
     }
 
+    /// Creates this run's topics (one partition each) before anything else can, with a
+    /// retention tansu 0.6.0 reads as "forever". `kafka::ensure_topics` asks for
+    /// retention.ms=-1, which Kafka reads as forever but tansu's SQLite maintenance (every
+    /// 10 minutes, `lite/policy_delete.sql`: `now - timestamp > retention.ms`) reads as "delete
+    /// every record"; a long run would lose its topics halfway. The shop leaves existing topics
+    /// alone, so it uses these.
+    async fn create_topics(&self, topics: &[&str]) -> anyhow::Result<()> {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", self.broker.brokers())
+            .create()?;
+        let new: Vec<NewTopic> = topics
+            .iter()
+            .map(|t| {
+                NewTopic::new(t, 1, TopicReplication::Fixed(1))
+                    .set("retention.ms", KEEP_FOREVER_MS)
+                    .set("cleanup.policy", "delete")
+            })
+            .collect();
+        let timeout = Some(Duration::from_secs(10));
+        let opts = AdminOptions::new()
+            .operation_timeout(timeout)
+            .request_timeout(timeout);
+        for result in admin.create_topics(&new, &opts).await? {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => bail!("cannot create topic {topic}: {code}"),
+            }
+        }
+        Ok(())
+    }
+
     // --- a. replay -----------------------------------------------------------------------------
 
     async fn replay(&mut self) -> SectionResult {
         let n = self.args.events;
         let topic = "bench.replay.catalog";
         let cfg = self.kafka()?;
-        kafka::ensure_topics(&cfg, &[topic]).await?;
+        self.create_topics(&[topic]).await?;
         self.say(&format!(
             "producing {n} catalog events (products 1..={n}, seed {})",
             self.args.seed
@@ -259,37 +320,56 @@ impl Bench {
         let mut details = vec![];
         for round in 1..=2 {
             self.say(&format!("round {round}: raw consumer"));
-            let raw = raw_consume(cfg.clone(), topic.to_owned()).await?;
-            self.say(&format!(
-                "round {round}: raw consumer read {} events in {:.2} s ({})",
-                raw.events,
-                raw.elapsed.as_secs_f64(),
-                rate(raw.events, raw.elapsed)
-            ));
+            let raw = raw_consume(cfg.clone(), topic.to_owned()).await;
+            match &raw {
+                Ok(raw) => self.say(&format!(
+                    "round {round}: raw consumer read {} events in {:.2} s ({})",
+                    raw.events,
+                    raw.elapsed.as_secs_f64(),
+                    rate(raw.events, raw.elapsed)
+                )),
+                Err(e) => self.say(&format!("round {round}: raw consumer failed: {e:#}")),
+            }
             self.say(&format!("round {round}: engine replay"));
-            let eng = engine_replay(&cfg, topic, self.started).await?;
-            self.say(&format!(
-                "round {round}: engine replayed {} events in {:.2} s ({}), finalize included",
-                eng.events,
-                eng.elapsed.as_secs_f64(),
-                rate(eng.events, eng.elapsed)
-            ));
-            let (r_raw, r_eng) = (
-                per_sec(raw.events, raw.elapsed),
-                per_sec(eng.events, eng.elapsed),
-            );
+            let eng = engine_replay(&cfg, topic, self.started).await;
+            match &eng {
+                Ok(eng) => self.say(&format!(
+                    "round {round}: engine replayed {} events in {:.2} s ({}), finalize included",
+                    eng.events,
+                    eng.elapsed.as_secs_f64(),
+                    rate(eng.events, eng.elapsed)
+                )),
+                Err(e) => self.say(&format!("round {round}: engine replay failed: {e:#}")),
+            }
+            let cell = |r: Result<(u64, Duration), &anyhow::Error>| match r {
+                Ok((events, elapsed)) => format!(
+                    "{} ({:.1} s)",
+                    count(per_sec(events, elapsed)),
+                    elapsed.as_secs_f64()
+                ),
+                Err(e) => format!("**failed:** {e:#}"),
+            };
+            let ratio = match (&raw, &eng) {
+                (Ok(raw), Ok(eng)) => format!(
+                    "{:.2}",
+                    per_sec(eng.events, eng.elapsed) / per_sec(raw.events, raw.elapsed)
+                ),
+                _ => "—".into(),
+            };
             table.row(vec![
                 round.to_string(),
-                format!("{} ({:.1} s)", count(r_eng), eng.elapsed.as_secs_f64()),
-                format!("{} ({:.1} s)", count(r_raw), raw.elapsed.as_secs_f64()),
-                format!("{:.2}", r_eng / r_raw),
+                cell(eng.as_ref().map(|e| (e.events, e.elapsed))),
+                cell(raw.as_ref().map(|r| (r.events, r.elapsed))),
+                ratio,
                 "≥ 0.9".into(),
             ]);
-            details.push(format!(
-                "round {round}: {} products in the engine's model, {} MB of payload read raw",
-                eng.products,
-                raw.bytes / 1_000_000
-            ));
+            if let (Ok(raw), Ok(eng)) = (&raw, &eng) {
+                details.push(format!(
+                    "round {round}: {} products in the engine's model, {} MB of payload read raw",
+                    eng.products,
+                    raw.bytes / 1_000_000
+                ));
+            }
         }
         let mut notes = vec![
             format!(
@@ -309,8 +389,18 @@ impl Bench {
                  includes `finalize`. The two alternate, twice.",
                 self.fetch_wait_ms
             ),
+            "The broker is the bottleneck (tansu near 100% of a core, the engine thread \
+             mostly idle; compare b.). tansu 0.6.0's SQLite fetch (`record_fetch.sql`) sums \
+             the sizes of every record from the fetch offset up to the high watermark before \
+             applying the byte limit, and reads headers with one query per record, so a fetch \
+             costs O(records after its offset): a replay of a large topic starts slow and \
+             speeds up towards the end, and events/s fall as the topic grows (the toolchain \
+             notes' 50–64k msg/s were for 200k messages of 100 bytes)."
+                .to_owned(),
         ];
-        notes.push(format!("Checks: {}.", details.join("; ")));
+        if !details.is_empty() {
+            notes.push(format!("Checks: {}.", details.join("; ")));
+        }
         Ok((notes, table))
     }
 
@@ -486,29 +576,25 @@ impl Bench {
     fn memory(&mut self) -> SectionResult {
         let p = self.args.products;
         let seed = self.args.seed;
-        trim_heap();
-        let before = rss_bytes().context("cannot read VmRSS from /proc/self/status")?;
         self.say(&format!(
-            "building the catalog model of {p} products (RSS before: {})",
-            mib(before)
+            "building the catalog model of {p} products in a fresh child process"
         ));
-        let mut raw = 0u64;
-        let mut model = Catalog::default();
-        for id in 1..=p {
-            let event = catalog_upsert(seed, id);
-            if let Some(catalog_event::Event::ProductUpsertedV1(u)) = &event.event {
-                raw += (u.title.len()
-                    + u.description.len()
-                    + u.long_text.len()
-                    + u.category.len()
-                    + u.currency.len()
-                    + u.image_urls.iter().map(String::len).sum::<usize>()
-                    + 16) as u64;
-            }
-            CatalogFold::apply(&mut model, &event, id as i64 - 1);
-        }
-        CatalogFold::finalize(&mut model);
-        let after = rss_bytes().context("VmRSS")?;
+        let exe = std::env::current_exe()?;
+        let out = Command::new(exe)
+            .args(["--memory-probe", "--products", &p.to_string()])
+            .args(["--seed", &seed.to_string()])
+            .stderr(Stdio::inherit())
+            .output()
+            .context("cannot run the memory probe")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let numbers: Vec<u64> = text
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let [before, after, raw, products, _dropped] = numbers[..] else {
+            bail!("the memory probe failed ({}): {text}", out.status);
+        };
+        let products = products as usize;
         let delta = after.saturating_sub(before);
         self.say(&format!(
             "model built: RSS {} (+{}), raw fields {}",
@@ -516,10 +602,6 @@ impl Bench {
             mib(delta),
             mib(raw)
         ));
-        let products = model.product_count();
-        drop(model);
-        trim_heap();
-        let dropped = rss_bytes().context("VmRSS")?;
         let mut table = Table::new(&["figure", "value", "baseline", "ratio", "goal"]);
         table.row(vec![
             format!("RSS growth with the {products}-product catalog model loaded"),
@@ -529,7 +611,7 @@ impl Bench {
             "— (reported)".into(),
         ]);
         table.row(vec![
-            "process RSS with the model loaded (absolute)".into(),
+            "probe process RSS with the model loaded (absolute)".into(),
             mib(after),
             format!("before building: {}", mib(before)),
             "—".into(),
@@ -542,44 +624,38 @@ impl Bench {
             format!("{:.2}", delta as f64 / raw as f64),
             "—".into(),
         ]);
-        table.row(vec![
-            "process RSS after dropping the model".into(),
-            mib(dropped),
-            "—".into(),
-            "—".into(),
-            "—".into(),
-        ]);
-        let notes = vec![
-            format!(
-                "VmRSS from /proc/self/status before and after applying products 1..={p} \
-                 (seed {seed}) with `CatalogFold::apply` and one `finalize`; `malloc_trim(0)` \
-                 first so memory freed by earlier sections does not hide the growth. Raw size: \
+        let notes = vec![format!(
+            "VmRSS from /proc/self/status of a fresh child process (this binary with \
+                 `--memory-probe`, so memory the earlier sections freed cannot hide or inflate \
+                 the growth) before and after applying products 1..={p} (seed {seed}) with \
+                 `CatalogFold::apply` and one `finalize`. Raw size: \
                  title + description + long_text + category + currency + image URLs bytes, plus \
                  8 + 8 for id and price. The model also holds a lower-case name key, a \
-                 lower-case search text and a slug per product, three sorted listings \
-                 globally and per category, and (since generated events carry idempotency keys \
-                 like `shop generate`'s) one command record per product."
-            ),
-            "The model is dropped afterwards.".to_owned(),
-        ];
+                 lower-case search text and a slug per product, and three sorted listings \
+                 globally and per category."
+        )];
         Ok((notes, table))
     }
 
     // --- d. reads ------------------------------------------------------------------------------
 
-    /// Starts the in-process shop with P products and their stock, once.
-    async fn ensure_shop(&mut self) -> anyhow::Result<()> {
-        if self.shop.is_some() {
-            return Ok(());
+    /// Starts the in-process shop with its products and their stock, once; returns the number
+    /// of products.
+    async fn ensure_shop(&mut self) -> anyhow::Result<u64> {
+        if let Some(shop) = &self.shop {
+            return shop
+                .startup
+                .as_ref()
+                .map(|s| s.products)
+                .context("the shop did not start (see section d)");
         }
-        let p = self.args.products;
+        let p = self.args.shop_products;
         let seed = self.args.seed;
-        let cfg = self.kafka()?;
         let catalog_topic = match &self.catalog_topic {
             Some((topic, n)) if *n == p => topic.clone(),
             _ => {
                 let topic = "bench.shop.catalog".to_owned();
-                kafka::ensure_topics(&cfg, &[&topic]).await?;
+                self.create_topics(&[&topic]).await?;
                 self.say(&format!("producing {p} products for the shop"));
                 self.produce(
                     &topic,
@@ -593,7 +669,7 @@ impl Bench {
             }
         };
         let checkout_topic = "bench.shop.checkout".to_owned();
-        kafka::ensure_topics(&cfg, &[&checkout_topic]).await?;
+        self.create_topics(&[&checkout_topic]).await?;
         let stocked = generate::stock_deliveries(seed, p, 50).count() as u64;
         self.say(&format!(
             "producing {stocked} stock deliveries for the shop"
@@ -633,12 +709,34 @@ impl Bench {
         let (stop, shutdown) = shutdown::channel();
         let t0 = Instant::now();
         let server = Server::start(config, shutdown).await?;
-        self.say(&format!("shop listening on {}; replaying", server.addr));
-        let app = server.app.clone();
+        let (addr, app) = (server.addr, server.app.clone());
+        // Kept at once, so that a failure or an interrupt below still stops it.
+        self.shop = Some(Shop {
+            addr,
+            server,
+            stop,
+            startup: None,
+        });
+        self.say(&format!("shop listening on {addr}; replaying"));
+        let seen = || {
+            let (c, k) = (app.catalog.stats(), app.checkout.stats());
+            c.applied.load(Ordering::Relaxed)
+                + c.ignored.load(Ordering::Relaxed)
+                + k.applied.load(Ordering::Relaxed)
+                + k.ignored.load(Ordering::Relaxed)
+        };
+        let (mut last_seen, mut moved) = (0, Instant::now());
         let mut last = Instant::now();
         while app.not_ready().is_some() {
-            if t0.elapsed() > Duration::from_secs(900) {
-                bail!("the shop was not ready after 15 minutes");
+            if seen() != last_seen {
+                (last_seen, moved) = (seen(), Instant::now());
+            }
+            if moved.elapsed() > STALL {
+                bail!(
+                    "the shop's start-up stalled: no event applied for {} s ({})",
+                    STALL.as_secs(),
+                    app.not_ready().unwrap_or_default()
+                );
             }
             if last.elapsed() > Duration::from_secs(5) {
                 last = Instant::now();
@@ -663,8 +761,16 @@ impl Bench {
             .bridged_until()
             .is_none_or(|b| b < last_offset)
         {
-            if t0.elapsed() > Duration::from_secs(900) {
-                bail!("the bridge had not copied the catalog after 15 minutes");
+            if seen() != last_seen {
+                (last_seen, moved) = (seen(), Instant::now());
+            }
+            if moved.elapsed() > STALL {
+                bail!(
+                    "the bridge stalled: no event applied for {} s, copies up to catalog \
+                     offset {:?} of {last_offset}",
+                    STALL.as_secs(),
+                    app.checkout.model().bridged_until()
+                );
             }
             if last.elapsed() > Duration::from_secs(5) {
                 last = Instant::now();
@@ -682,26 +788,28 @@ impl Bench {
             bridged.as_secs_f64(),
             mib(rss)
         ));
-        self.shop = Some(Shop {
-            addr: server.addr,
-            app,
-            server,
-            stop,
+        let shop = self.shop.as_mut().expect("kept above");
+        shop.startup = Some(Startup {
+            products: p,
             ready,
             bridged,
             stocked,
             rss_growth: rss.saturating_sub(rss_before),
             rss,
         });
-        Ok(())
+        Ok(p)
     }
 
     async fn stop_shop(&mut self) {
         if let Some(shop) = self.shop.take() {
             self.say("stopping the shop");
             let _ = shop.stop.send(true);
-            drop(shop.app);
-            let _ = tokio::time::timeout(Duration::from_secs(30), shop.server.stopped()).await;
+            if tokio::time::timeout(Duration::from_secs(30), shop.server.stopped())
+                .await
+                .is_err()
+            {
+                self.say("the shop did not stop within 30 s; leaving it behind");
+            }
         }
     }
 
@@ -709,9 +817,8 @@ impl Bench {
         if which("wrk").is_none() {
             bail!("wrk is not installed (apt-get install -y wrk)");
         }
-        self.ensure_shop().await?;
+        let p = self.ensure_shop().await?;
         let shop = self.shop.as_ref().expect("started");
-        let p = self.args.products;
         let product_path = format!("/api/products/{}", p / 2);
         let list_path = "/api/products?page=1&page_size=20".to_owned();
         let mut client = HttpConn::connect(shop.addr).await?;
@@ -781,16 +888,20 @@ impl Bench {
             }
         }
         bare.stop();
-        let shop = self.shop.as_ref().expect("started");
+        let shop = self.shop.as_ref().and_then(|s| s.startup.as_ref());
+        let shop = shop.expect("started");
         let notes = vec![
             format!(
-                "The real shop (`app::Server::start`, in this process) loaded with {p} products \
-                 (catalog topic replayed: ready {:.1} s after start; bridge copied all {p} \
-                 products into checkout {:.1} s after start; {} stock deliveries), \
-                 fetch.wait.max.ms={}. Process RSS with the shop loaded: {} (+{} for the shop).",
+                "The real shop (`app::Server::start`, in this process) loaded with **{p} \
+                 products** (`--shop-products`; the memory figures in c. are for \
+                 {} products) and {} stock deliveries: ready {:.1} s after start (checkout \
+                 replay, then catalog replay with the bridge), all {p} products bridged into \
+                 checkout {:.1} s after start. fetch.wait.max.ms={}; otherwise the server's \
+                 default settings. Process RSS with the shop loaded: {} (+{} for the shop).",
+                self.args.products,
+                shop.stocked,
                 shop.ready.as_secs_f64(),
                 shop.bridged.as_secs_f64(),
-                shop.stocked,
                 self.fetch_wait_ms,
                 mib(shop.rss),
                 mib(shop.rss_growth)
@@ -823,7 +934,7 @@ impl Bench {
 
         // (i) the broker's own produce round trip.
         let scratch = "bench.produce";
-        kafka::ensure_topics(&cfg, &[scratch]).await?;
+        self.create_topics(&[scratch, "bench.latency"]).await?;
         self.say("broker produce round trip (sequential, acks=all, idempotent, linger 0)");
         let status = BrokerStatus::new();
         let producer = kafka::producer(&cfg, status.clone())?;
@@ -936,6 +1047,10 @@ impl Bench {
                  time, from send to receipt. tansu holds every fetch for fetch.wait.max.ms even \
                  when data arrives, so (ii) is the floor a command cannot beat on this broker."
             ),
+            format!(
+                "The shop here is the one of d. ({} products).",
+                self.args.shop_products
+            ),
         ];
         Ok((notes, table))
     }
@@ -975,8 +1090,13 @@ impl Bench {
         );
         let _ = writeln!(
             md,
-            "- Events: {}; products: {}; wrk duration: {} s; seed {}",
-            self.args.events, self.args.products, self.args.duration_secs, self.args.seed
+            "- Events: {}; products (b., c.): {}; products of the in-process shop (d., e.): {}; \
+             wrk duration: {} s; seed {}",
+            self.args.events,
+            self.args.products,
+            self.args.shop_products,
+            self.args.duration_secs,
+            self.args.seed
         );
         let _ = writeln!(md, "- Total run time: {}\n", minutes(total));
         for s in &self.sections {
@@ -1000,6 +1120,35 @@ impl Bench {
         }
         md
     }
+}
+
+/// Section c's measurement, run in a fresh process: RSS before and after building the catalog
+/// model of products 1..=`p`, the raw size of their fields, the product count, and the RSS
+/// after dropping the model.
+fn memory_probe(p: u64, seed: u64) -> anyhow::Result<[u64; 5]> {
+    let before = rss_bytes().context("cannot read VmRSS from /proc/self/status")?;
+    let mut raw = 0u64;
+    let mut model = Catalog::default();
+    for id in 1..=p {
+        let event = catalog_upsert(seed, id);
+        if let Some(catalog_event::Event::ProductUpsertedV1(u)) = &event.event {
+            raw += (u.title.len()
+                + u.description.len()
+                + u.long_text.len()
+                + u.category.len()
+                + u.currency.len()
+                + u.image_urls.iter().map(String::len).sum::<usize>()
+                + 16) as u64;
+        }
+        CatalogFold::apply(&mut model, &event, id as i64 - 1);
+    }
+    CatalogFold::finalize(&mut model);
+    let after = rss_bytes().context("VmRSS")?;
+    let products = model.product_count() as u64;
+    drop(model);
+    trim_heap();
+    let dropped = rss_bytes().context("VmRSS")?;
+    Ok([before, after, raw, products, dropped])
 }
 
 struct Produced {
@@ -1030,7 +1179,8 @@ fn catalog_upsert(seed: u64, id: u64) -> CatalogEvent {
         event: Some(catalog_event::Event::ProductUpsertedV1(generate::product(
             seed, id,
         ))),
-        meta: Some(meta(format!("generate-{seed}-{id}"))),
+        // As `shop generate` writes them: a bulk load carries no idempotency key.
+        meta: None,
     }
 }
 
@@ -1151,6 +1301,13 @@ fn server_config(args: &[&str]) -> anyhow::Result<Config> {
     Ok(ServerArgs::try_parse_from(args)?.config)
 }
 
+/// retention.ms that both Kafka and tansu 0.6.0 read as "keep forever" (i64::MAX).
+const KEEP_FOREVER_MS: &str = "9223372036854775807";
+
+/// A replay that receives nothing for this long has stalled (tansu 0.6.0 was seen to stop
+/// answering one consumer's fetches mid-topic); it is reported and the run goes on.
+const STALL: Duration = Duration::from_secs(60);
+
 struct Consumed {
     events: u64,
     bytes: u64,
@@ -1168,12 +1325,17 @@ async fn raw_consume(cfg: KafkaConfig, topic: String) -> anyhow::Result<Consumed
         tpl.add_partition_offset(&topic, 0, Offset::Beginning)?;
         consumer.assign(&tpl)?;
         let (mut events, mut bytes, mut next) = (0u64, 0u64, 0i64);
+        let mut progress = Instant::now();
         while next < high {
-            if t0.elapsed() > Duration::from_secs(900) {
-                bail!("raw consume stuck at offset {next} of {high}");
+            if progress.elapsed() > STALL {
+                bail!(
+                    "stalled: no message for {} s at offset {next} of {high}",
+                    STALL.as_secs()
+                );
             }
             match consumer.poll(Duration::from_millis(100)) {
                 Some(Ok(msg)) => {
+                    progress = Instant::now();
                     events += 1;
                     bytes += msg.payload_len() as u64;
                     next = msg.offset() + 1;
@@ -1207,22 +1369,30 @@ async fn engine_replay(
     let (stop, shutdown) = shutdown::channel();
     let consumer = kafka::consumer(cfg, "bench-engine", BrokerStatus::new())?;
     let writer = engine::spawn(&context, consumer, None, shutdown)?;
-    let t0 = Instant::now();
-    let mut last = Instant::now();
+    let seen = |c: &Context<CatalogFold>| {
+        let s = c.stats();
+        s.applied.load(Ordering::Relaxed)
+            + s.ignored.load(Ordering::Relaxed)
+            + s.poison.load(Ordering::Relaxed)
+    };
+    let (mut last, mut last_seen, mut moved) = (Instant::now(), 0, Instant::now());
     while !context.is_ready() {
-        if t0.elapsed() > Duration::from_secs(900) {
+        let now_seen = seen(&context);
+        if now_seen != last_seen {
+            (last_seen, moved) = (now_seen, Instant::now());
+        }
+        if moved.elapsed() > STALL {
             let _ = stop.send(true);
-            bail!("the engine's replay was not done after 15 minutes");
+            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+            bail!(
+                "stalled: no event for {} s after {now_seen} of {} events",
+                STALL.as_secs(),
+                context.stats().replay_target.load(Ordering::Relaxed)
+            );
         }
         if last.elapsed() > Duration::from_secs(5) {
             last = Instant::now();
-            progress(
-                started,
-                &format!(
-                    "  engine applied {}",
-                    context.stats().applied.load(Ordering::Relaxed)
-                ),
-            );
+            progress(started, &format!("  engine applied {now_seen}"));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -1251,7 +1421,6 @@ async fn produce_to_consumed(
     samples: usize,
 ) -> anyhow::Result<Percentiles> {
     let topic = "bench.latency";
-    kafka::ensure_topics(cfg, &[topic]).await?;
     let consumer = kafka::consumer(cfg, "bench-latency", BrokerStatus::new())?;
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, 0, Offset::Beginning)?;
@@ -1307,9 +1476,14 @@ async fn produce_to_consumed(
 
 struct Shop {
     addr: SocketAddr,
-    app: Arc<App>,
     server: Server,
     stop: tokio::sync::watch::Sender<bool>,
+    /// Set once the shop is ready and the bridge has copied the whole catalog.
+    startup: Option<Startup>,
+}
+
+struct Startup {
+    products: u64,
     ready: Duration,
     bridged: Duration,
     stocked: u64,

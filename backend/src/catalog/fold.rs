@@ -281,6 +281,22 @@ impl Fold for CatalogFold {
         }
     }
 
+    fn kind(event: &CatalogEvent) -> &'static str {
+        match &event.event {
+            Some(Event::ProductUpsertedV1(_)) => "product_upserted",
+            Some(Event::PriceChangedV1(_)) => "price_changed",
+            Some(Event::ProductDisabledV1(_)) => "product_disabled",
+            None => "unknown",
+        }
+    }
+
+    fn entries(model: &Catalog) -> Vec<(&'static str, usize)> {
+        vec![
+            ("products", model.products.len()),
+            ("categories", model.categories.len()),
+        ]
+    }
+
     fn finalize(model: &mut Catalog) {
         let enabled: Vec<Arc<Product>> = model
             .products

@@ -213,7 +213,15 @@ pub fn validate_product(id: u64, u: &UpsertProduct) -> Result<ProductUpsertedV1,
 
 /// Produces a catalog command, waits until the catalog applied it and (best effort within the
 /// command timeout) until checkout has the bridged copy, so a cart can use the product at once.
-async fn run(app: &App, id: u64, key: String, kind: &[u8], event: Event) -> Result<(), ApiError> {
+/// `command` names it in metrics; `kind` is part of its fingerprint.
+async fn run(
+    app: &App,
+    command: &'static str,
+    id: u64,
+    key: String,
+    kind: &[u8],
+    event: Event,
+) -> Result<(), ApiError> {
     let fingerprint = commands::fingerprint(&[
         kind,
         &id.to_le_bytes(),
@@ -236,7 +244,7 @@ async fn run(app: &App, id: u64, key: String, kind: &[u8], event: Event) -> Resu
         payload,
         fingerprint,
     };
-    let ((), offset) = commands::execute(app, &app.catalog, submission, |m| {
+    let ((), offset) = commands::execute(app, command, &app.catalog, submission, |m| {
         m.command(&scoped).map(|r| (r.fingerprint, ()))
     })
     .await?;
@@ -275,7 +283,15 @@ pub async fn upsert(app: &App, req: Request<Incoming>, id: &str) -> Result<Resp,
     let id = product_id(id)?;
     let cmd = read_command::<UpsertProduct>(app, req).await?;
     let event = validate_product(id, &cmd.body)?;
-    run(app, id, cmd.key, b"upsert", Event::ProductUpsertedV1(event)).await?;
+    run(
+        app,
+        "product_upsert",
+        id,
+        cmd.key,
+        b"upsert",
+        Event::ProductUpsertedV1(event),
+    )
+    .await?;
     answer(app, id, cmd.format)
 }
 
@@ -290,6 +306,7 @@ pub async fn set_price(app: &App, req: Request<Incoming>, id: &str) -> Result<Re
     }
     run(
         app,
+        "product_price",
         id,
         cmd.key,
         b"price",
@@ -312,6 +329,7 @@ pub async fn disable(app: &App, req: Request<Incoming>, id: &str) -> Result<Resp
     }
     run(
         app,
+        "product_disable",
         id,
         key,
         b"disable",

@@ -272,6 +272,25 @@ impl Fold for CheckoutFold {
     type Event = CheckoutEvent;
     const NAME: &'static str = "checkout";
 
+    fn kind(event: &CheckoutEvent) -> &'static str {
+        match &event.event {
+            Some(Event::CatalogFactV1(_)) => "catalog_fact",
+            Some(Event::StockDeliveredV1(_)) => "stock_delivered",
+            Some(Event::CartLineSetV1(_)) => "cart_line_set",
+            Some(Event::OrderRequestedV1(_)) => "order_requested",
+            None => "unknown",
+        }
+    }
+
+    fn entries(model: &Checkout) -> Vec<(&'static str, usize)> {
+        vec![
+            ("products", model.products.len()),
+            ("stock", model.stock.len()),
+            ("carts", model.carts.len()),
+            ("orders", model.orders.len()),
+        ]
+    }
+
     fn apply(model: &mut Checkout, event: &CheckoutEvent, offset: i64) -> Applied {
         let meta = event.meta.clone().unwrap_or_default();
         let outcome = match &event.event {

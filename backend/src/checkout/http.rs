@@ -63,9 +63,11 @@ pub fn cart(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
     Ok(with_cookie(resp, cookie))
 }
 
-/// Produces a checkout command and returns the outcome recorded under its scoped key.
+/// Produces a checkout command and returns the outcome recorded under its scoped key. `command`
+/// names it in metrics; `kind` is part of its fingerprint.
 async fn run(
     app: &App,
+    command: &'static str,
     scoped: String,
     key: String,
     kind: &[u8],
@@ -91,7 +93,7 @@ async fn run(
         payload,
         fingerprint,
     };
-    let (outcome, _) = commands::execute(app, &app.checkout, submission, |m| {
+    let (outcome, _) = commands::execute(app, command, &app.checkout, submission, |m| {
         m.command(&scoped)
             .map(|r| (r.fingerprint, r.outcome.clone()))
     })
@@ -126,6 +128,7 @@ pub async fn set_line(app: &App, req: Request<Incoming>, id: &str) -> Result<Res
     });
     match run(
         app,
+        "cart_line",
         cart_command_key(cart, &cmd.key),
         cmd.key,
         b"cart-line",
@@ -201,6 +204,7 @@ pub async fn place_order(app: &App, req: Request<Incoming>) -> Result<Resp, ApiE
     });
     let outcome = run(
         app,
+        "order",
         cart_command_key(cart, &cmd.key),
         cmd.key,
         b"order",
@@ -273,6 +277,7 @@ pub async fn deliver_stock(app: &App, req: Request<Incoming>) -> Result<Resp, Ap
     });
     run(
         app,
+        "stock_delivery",
         admin_command_key(&cmd.key),
         cmd.key,
         b"stock",

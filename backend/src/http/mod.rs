@@ -1,5 +1,6 @@
 //! The HTTP server (hyper 1.x): accepts connections, routes `/api/` to the contexts' handlers,
-//! answers health probes, serves the browser app's files, and drains connections on shutdown.
+//! answers health probes and `/metrics`, serves the browser app's files, records every request
+//! in the metrics, and drains connections on shutdown.
 
 pub mod cart_cookie;
 pub mod route;
@@ -19,6 +20,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use crate::app::App;
+use crate::engine::WriterHealth;
 use crate::shutdown::{self, Shutdown};
 use crate::{catalog, checkout};
 use route::Route;
@@ -67,12 +69,12 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: Shutdown) {
     }
 }
 
-/// Answers one request.
+/// Answers one request and records it in the metrics (by route template, never by raw path).
 pub async fn handle(app: &App, req: Request<Incoming>) -> Resp {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let resp = match path.strip_prefix("/api/") {
+    let (route, resp) = match path.strip_prefix("/api/") {
         Some(api_path) => {
             let format = Format::accepted(req.headers());
             match route::route(&method, api_path) {
@@ -83,24 +85,24 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Resp {
                         Err(e) => e.into_response(format),
                     };
                     tracing::debug!(route = name, %method, status = resp.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
-                    resp
+                    (name, resp)
                 }
-                Err(e) => e.into_response(format),
+                Err(e) => ("unknown", e.into_response(format)),
             }
         }
         None => match path.as_str() {
-            "/healthz" => text(StatusCode::OK, "ok\n"),
-            "/readyz" => match app.not_ready() {
-                None if app.broker.is_up() => text(StatusCode::OK, "ready\n"),
-                None => text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the Kafka broker is unreachable; reads are served, commands are not\n",
-                ),
-                Some(why) => text(StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")),
-            },
-            _ if method == Method::GET || method == Method::HEAD => {
-                static_files::serve(&app.config.static_dir, &path).await
-            }
+            "/healthz" => ("/healthz", healthz(app)),
+            "/readyz" => ("/readyz", readyz(app)),
+            "/metrics" => ("/metrics", metrics(app)),
+            "/debug/pprof/profile" => (
+                "/debug/pprof/profile",
+                crate::profiling::cpu(app, &req).await,
+            ),
+            "/debug/pprof/heap" => ("/debug/pprof/heap", crate::profiling::heap(app, &req).await),
+            _ if method == Method::GET || method == Method::HEAD => (
+                "static",
+                static_files::serve(&app.config.static_dir, &path).await,
+            ),
             _ => {
                 let mut r = text(
                     StatusCode::METHOD_NOT_ALLOWED,
@@ -108,15 +110,89 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Resp {
                 );
                 r.headers_mut()
                     .insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD"));
-                r
+                ("unknown", r)
             }
         },
     };
+    app.metrics
+        .http_request(route, &method, resp.status(), started.elapsed());
     if method == Method::HEAD {
         let (parts, _) = resp.into_parts();
         return Response::from_parts(parts, Full::new(Bytes::new()));
     }
     resp
+}
+
+/// Liveness: 200 while every context's writer makes progress or is idle with nothing to apply;
+/// 503 naming the context and the offset it is stuck at, or that its writer is gone.
+fn healthz(app: &App) -> Resp {
+    let body = match app.unhealthy() {
+        None => serde_json::json!({"status": "ok"}),
+        Some((context, WriterHealth::Stuck { offset, idle_for })) => serde_json::json!({
+            "status": "stuck",
+            "context": context,
+            "offset": offset,
+            "detail": format!(
+                "events are waiting but the writer has applied nothing for {} s (the limit is {} s)",
+                idle_for.as_secs(),
+                app.config.stuck_after.as_secs()
+            ),
+        }),
+        Some((context, WriterHealth::Dead { offset, panicked })) => serde_json::json!({
+            "status": "dead",
+            "context": context,
+            "offset": offset,
+            "detail": if panicked {
+                "the writer thread panicked; see the log"
+            } else {
+                "the writer thread exited; see the log"
+            },
+        }),
+        Some((_, WriterHealth::Healthy)) => unreachable!("only unhealthy writers are reported"),
+    };
+    let status = if body["status"] == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json(status, &body)
+}
+
+/// Readiness: 200 once both contexts have replayed and the broker is reachable; otherwise 503
+/// with the reason.
+fn readyz(app: &App) -> Resp {
+    let reason = match app.not_ready() {
+        None if app.broker.is_up() => {
+            return json(StatusCode::OK, &serde_json::json!({"ready": true}));
+        }
+        None => "the Kafka broker is unreachable; reads are served, commands are not".to_owned(),
+        Some(why) => why,
+    };
+    json(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &serde_json::json!({"ready": false, "reason": reason}),
+    )
+}
+
+/// Every metric in Prometheus' text exposition format.
+fn metrics(app: &App) -> Resp {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Full::new(Bytes::from(app.metrics.encode())))
+        .expect("static headers")
+}
+
+fn json(status: StatusCode, body: &serde_json::Value) -> Resp {
+    let mut bytes = body.to_string().into_bytes();
+    bytes.push(b'\n');
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Full::new(Bytes::from(bytes)))
+        .expect("static headers")
 }
 
 fn text(status: StatusCode, body: impl Into<String>) -> Resp {
@@ -134,6 +210,13 @@ async fn api(app: &App, route: Route<'_>, req: Request<Incoming>) -> Result<Resp
             format!("the shop is starting: {why}"),
             1,
         ));
+    }
+    match route {
+        Route::ListProducts | Route::GetProduct(_) | Route::ListCategories => {
+            app.metrics.reads_catalog.inc()
+        }
+        Route::GetCart | Route::ListOrders | Route::GetOrder(_) => app.metrics.reads_checkout.inc(),
+        _ => {}
     }
     match route {
         Route::ListProducts => catalog::http::list(app, &req),

@@ -182,6 +182,9 @@ pub fn reply<M: prost::Message + serde::Serialize>(
         .expect("static headers are valid")
 }
 
+/// Largest oversized body still read before answering 413.
+const DRAIN_LIMIT: u64 = 1 << 20;
+
 /// Reads a request body of at most `limit` bytes (413 above).
 pub async fn read_body(
     body: Incoming,
@@ -200,6 +203,11 @@ pub async fn read_body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
+        // Read (and drop) a modestly oversized body first: closing a connection with unread
+        // data resets it, and the client might never see this answer.
+        if declared.is_some_and(|n| n <= DRAIN_LIMIT) {
+            let _ = Limited::new(body, DRAIN_LIMIT as usize).collect().await;
+        }
         return Err(too_large());
     }
     match Limited::new(body, limit).collect().await {

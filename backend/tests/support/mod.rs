@@ -113,7 +113,7 @@ impl Shopper {
         self.send(Method::GET, path, &[], Bytes::new()).await
     }
 
-    /// A JSON command with a fresh or given idempotency key.
+    /// A JSON command with the given idempotency key.
     pub async fn command(
         &mut self,
         method: Method,
@@ -121,19 +121,10 @@ impl Shopper {
         key: &str,
         json: serde_json::Value,
     ) -> Reply {
-        let body = serde_json::to_vec(&json).unwrap();
-        self.send(
-            method,
-            path,
-            &[
-                ("content-type", "application/json"),
-                ("idempotency-key", key),
-            ],
-            body,
-        )
-        .await
+        self.json_command(method, path, key, json, &[]).await
     }
 
+    /// A JSON command of the admin API (with the bearer token).
     pub async fn admin(
         &mut self,
         method: Method,
@@ -141,19 +132,26 @@ impl Shopper {
         key: &str,
         json: serde_json::Value,
     ) -> Reply {
-        let body = serde_json::to_vec(&json).unwrap();
         let auth = format!("Bearer {ADMIN_TOKEN}");
-        self.send(
-            method,
-            path,
-            &[
-                ("content-type", "application/json"),
-                ("idempotency-key", key),
-                ("authorization", &auth),
-            ],
-            body,
-        )
-        .await
+        self.json_command(method, path, key, json, &[("authorization", &auth)])
+            .await
+    }
+
+    async fn json_command(
+        &mut self,
+        method: Method,
+        path: &str,
+        key: &str,
+        json: serde_json::Value,
+        extra: &[(&str, &str)],
+    ) -> Reply {
+        let mut headers = vec![
+            ("content-type", "application/json"),
+            ("idempotency-key", key),
+        ];
+        headers.extend_from_slice(extra);
+        self.send(method, path, &headers, serde_json::to_vec(&json).unwrap())
+            .await
     }
 
     pub async fn add_product(

@@ -1,0 +1,382 @@
+//! `/metrics`, `/healthz` and `/readyz` of the in-process shop (librdkafka's mock cluster), checked
+//! by reading the exposition and with the real Prometheus tools: `promtool check metrics` lints
+//! it, and a short-lived `prometheus` server scrapes the shop and is queried over its HTTP API.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use rdkafka::mocking::MockCluster;
+use support::{InProcess, Shopper, config, eventually, free_port};
+
+type Cluster = MockCluster<'static, rdkafka::producer::DefaultProducerContext>;
+
+async fn shop() -> (Cluster, InProcess) {
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    cluster.create_topic("shop.catalog.v1", 1, 1).unwrap();
+    cluster.create_topic("shop.checkout.v1", 1, 1).unwrap();
+    let shop = InProcess::start(config(&cluster.bootstrap_servers(), &[])).await;
+    (cluster, shop)
+}
+
+async fn scrape(s: &mut Shopper) -> String {
+    let r = s.get("/metrics").await.expect(StatusCode::OK);
+    assert_eq!(r.headers["content-type"], "text/plain; version=0.0.4");
+    String::from_utf8(r.body.to_vec()).expect("UTF-8 exposition")
+}
+
+/// The value of the sample with exactly this name and label set (labels in the exposition's
+/// order, which is sorted by label name).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.parse().expect("a number"))
+}
+
+/// A product, a cart line, the same line again (a replay), an order and some reads.
+async fn some_traffic(addr: std::net::SocketAddr) -> Shopper {
+    let mut admin = Shopper::new(addr);
+    admin.add_product(1, "Desk lamp", "Home", 2500, 5).await;
+    let mut alice = Shopper::new(addr);
+    alice.set_line(1, 2, "l1").await.expect(StatusCode::OK);
+    alice.set_line(1, 2, "l1").await.expect(StatusCode::OK);
+    alice.place_order(1, "o1").await.expect(StatusCode::CREATED);
+    alice.get("/api/products").await.expect(StatusCode::OK);
+    alice.get("/api/cart").await.expect(StatusCode::OK);
+    alice
+        .get("/api/nowhere")
+        .await
+        .expect(StatusCode::NOT_FOUND);
+    alice
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_commands_and_contexts() {
+    let (_cluster, shop) = shop().await;
+    let mut alice = some_traffic(shop.addr).await;
+    let cart_id = alice
+        .cookie
+        .clone()
+        .unwrap()
+        .trim_start_matches("cart=")
+        .to_owned();
+    let mut s = Shopper::new(shop.addr);
+
+    // Lag is 0 once everything produced has been applied (the bridge may still be copying).
+    eventually(Duration::from_secs(20), "both contexts caught up", || {
+        let mut s = s.clone();
+        async move {
+            let text = scrape(&mut s).await;
+            ["catalog", "checkout"].iter().all(|c| {
+                sample(
+                    &text,
+                    &format!("shop_context_lag_events{{context=\"{c}\"}}"),
+                ) == Some(0.0)
+                    && sample(
+                        &text,
+                        &format!("shop_context_applied_offset{{context=\"{c}\"}}"),
+                    )
+                    .is_some_and(|o| o > 0.0)
+            })
+        }
+    })
+    .await;
+    let text = scrape(&mut s).await;
+    let at_least = |series: &str, min: f64| {
+        let v = sample(&text, series);
+        assert!(
+            v.is_some_and(|v| v >= min),
+            "{series} = {v:?}, want ≥ {min}\n{text}"
+        );
+    };
+    at_least(
+        r#"shop_http_requests_total{method="GET",route="/api/products",status="200"}"#,
+        1.0,
+    );
+    at_least(
+        r#"shop_http_requests_total{method="GET",route="unknown",status="404"}"#,
+        1.0,
+    );
+    at_least(
+        r#"shop_http_request_duration_seconds_count{route="/api/cart/lines/{product_id}"}"#,
+        2.0,
+    );
+    at_least(
+        r#"shop_commands_total{kind="cart_line",result="applied"}"#,
+        1.0,
+    );
+    at_least(
+        r#"shop_commands_total{kind="cart_line",result="replayed"}"#,
+        1.0,
+    );
+    at_least(r#"shop_commands_total{kind="order",result="applied"}"#, 1.0);
+    at_least(
+        r#"shop_commands_total{kind="product_upsert",result="applied"}"#,
+        1.0,
+    );
+    at_least(
+        r#"shop_command_produce_duration_seconds_count{kind="cart_line"}"#,
+        1.0,
+    );
+    at_least(
+        r#"shop_command_apply_wait_duration_seconds_count{kind="stock_delivery"}"#,
+        1.0,
+    );
+    at_least(r#"shop_reads_total{context="catalog"}"#, 1.0);
+    at_least(r#"shop_reads_total{context="checkout"}"#, 1.0);
+    at_least(
+        r#"shop_events_applied_total{context="checkout",kind="cart_line_set"}"#,
+        1.0,
+    );
+    at_least(
+        r#"shop_events_applied_total{context="catalog",kind="product_upserted"}"#,
+        1.0,
+    );
+    at_least(r#"shop_context_publishes_total{context="checkout"}"#, 2.0);
+    at_least(
+        r#"shop_context_publish_batch_events_count{context="catalog"}"#,
+        1.0,
+    );
+    at_least(r#"shop_context_ready{context="catalog"}"#, 1.0);
+    at_least(r#"shop_context_writer_running{context="checkout"}"#, 1.0);
+    assert_eq!(
+        sample(
+            &text,
+            r#"shop_model_entries{context="checkout",kind="orders"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"shop_model_entries{context="catalog",kind="products"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, r#"shop_events_poison_total{context="catalog"}"#),
+        Some(0.0)
+    );
+    assert!(text.contains("process_cpu_seconds_total"), "{text}");
+    assert!(
+        !text.contains(&cart_id),
+        "a cart id leaked into the metrics"
+    );
+
+    // librdkafka's statistics arrive once a second.
+    eventually(Duration::from_secs(20), "Kafka client statistics", || {
+        let mut s = s.clone();
+        async move {
+            let t = scrape(&mut s).await;
+            ["producer", "catalog", "checkout"].iter().all(|c| {
+                sample(&t, &format!("shop_kafka_broker_up{{client=\"{c}\"}}")) == Some(1.0)
+            }) && sample(
+                &t,
+                r#"shop_kafka_broker_tx_errors_total{client="producer"}"#,
+            )
+            .is_some()
+        }
+    })
+    .await;
+    let _ = alice.get("/api/cart").await;
+    shop.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_answer_json() {
+    let (_cluster, shop) = shop().await;
+    let mut s = Shopper::new(shop.addr);
+    let h = s.get("/healthz").await.expect(StatusCode::OK);
+    assert_eq!(h.headers["content-type"], "application/json");
+    assert_eq!(h.json(), serde_json::json!({"status": "ok"}));
+    let r = s.get("/readyz").await.expect(StatusCode::OK);
+    assert_eq!(r.json(), serde_json::json!({"ready": true}));
+    // Probes and scrapes are counted under fixed route names.
+    let text = scrape(&mut s).await;
+    assert!(
+        sample(
+            &text,
+            r#"shop_http_requests_total{method="GET",route="/healthz",status="200"}"#
+        ) == Some(1.0),
+        "{text}"
+    );
+    shop.stop().await;
+}
+
+/// A tool from Debian's `prometheus` package, found on PATH.
+fn tool(name: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "`{name}` is not on PATH: `make test` installs it (Debian package `prometheus`; \
+                 by hand: apt-get install -y prometheus)"
+            )
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promtool_accepts_the_exposition() {
+    let promtool = tool("promtool");
+    let (_cluster, shop) = shop().await;
+    some_traffic(shop.addr).await;
+    let mut s = Shopper::new(shop.addr);
+    // Wait for the Kafka statistics families too, so that every family is linted.
+    eventually(Duration::from_secs(20), "Kafka client statistics", || {
+        let mut s = s.clone();
+        async move {
+            scrape(&mut s)
+                .await
+                .contains("shop_kafka_broker_rtt_avg_seconds{")
+        }
+    })
+    .await;
+    let text = scrape(&mut s).await;
+
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start promtool");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(text.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "promtool check metrics: {}\n{said}",
+        out.status
+    );
+    shop.stop().await;
+}
+
+/// A `prometheus` server on a free port with its data in a temp dir; killed on drop.
+struct PrometheusServer {
+    port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl PrometheusServer {
+    fn start(target: std::net::SocketAddr) -> PrometheusServer {
+        let bin = tool("prometheus");
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+                 scrape_configs:\n  - job_name: shop\n    scrape_interval: 1s\n    scrape_timeout: 1s\n    \
+                 static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )
+        .unwrap();
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
+        let child = Command::new(bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start prometheus");
+        PrometheusServer {
+            port,
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// Waits until the server accepts connections; panics with its log if it exited.
+    async fn wait_listening(&mut self) {
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{}", self.port).parse().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let log = std::fs::read_to_string(self._dir.path().join("prometheus.log"));
+                panic!("prometheus exited ({status}): {}", log.unwrap_or_default());
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "prometheus is not listening after 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The value of an instant query's first result, if it has one.
+    async fn query(&self, client: &mut Shopper, promql: &str) -> Option<f64> {
+        let q: String = form_urlencoded::byte_serialize(promql.as_bytes()).collect();
+        let r = client.get(&format!("/api/v1/query?query={q}")).await;
+        if r.status != StatusCode::OK {
+            return None;
+        }
+        let v = r.json();
+        v["data"]["result"][0]["value"][1]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+    }
+}
+
+impl Drop for PrometheusServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_scrapes_a_command_it_just_saw() {
+    let (_cluster, shop) = shop().await;
+    let mut admin = Shopper::new(shop.addr);
+    admin.add_product(1, "Desk lamp", "Home", 2500, 5).await;
+    let mut prometheus = PrometheusServer::start(shop.addr);
+    prometheus.wait_listening().await;
+    let api = Shopper::new(format!("127.0.0.1:{}", prometheus.port).parse().unwrap());
+    let wait = Duration::from_secs(60);
+    let applied = r#"shop_commands_total{kind="cart_line",result="applied"}"#;
+
+    // Scraped before the command: the target is up and has no cart command yet.
+    eventually(wait, "prometheus scraping the shop", || {
+        let mut api = api.clone();
+        let p = &prometheus;
+        async move { p.query(&mut api, r#"up{job="shop"}"#).await == Some(1.0) }
+    })
+    .await;
+    assert_eq!(prometheus.query(&mut api.clone(), applied).await, None);
+
+    let mut alice = Shopper::new(shop.addr);
+    alice.set_line(1, 1, "l1").await.expect(StatusCode::OK);
+    eventually(wait, "the cart command in prometheus", || {
+        let mut api = api.clone();
+        let p = &prometheus;
+        async move { p.query(&mut api, applied).await == Some(1.0) }
+    })
+    .await;
+    let _ = alice
+        .send(Method::GET, "/api/cart", &[], bytes::Bytes::new())
+        .await;
+    drop(prometheus);
+    shop.stop().await;
+}
