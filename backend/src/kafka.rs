@@ -269,8 +269,9 @@ pub async fn ensure_topics(cfg: &KafkaConfig, topics: &[&str]) -> Result<(), Kaf
         .iter()
         .map(|t| {
             NewTopic::new(t, 1, TopicReplication::Fixed(cfg.replication_factor))
-                .set("retention.ms", "-1")
-                .set("retention.bytes", "-1")
+                // i64::MAX, not -1: Kafka reads both as "forever", but tansu 0.6.0's cleanup
+                // reads -1 as "delete everything" (it emptied topics within 10 minutes).
+                .set("retention.ms", "9223372036854775807")
                 .set("cleanup.policy", "delete")
         })
         .collect();
