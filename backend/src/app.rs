@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::producer::FutureProducer;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -23,7 +22,7 @@ pub struct App {
     pub config: Config,
     pub catalog: Context<CatalogFold>,
     pub checkout: Context<CheckoutFold>,
-    pub producer: FutureProducer<ShopClientContext>,
+    pub producer: Arc<kafka::ShopProducer>,
     pub broker: Arc<BrokerStatus>,
     pub metrics: Metrics,
 }
@@ -32,10 +31,10 @@ impl App {
     pub fn new(config: Config) -> anyhow::Result<Arc<App>> {
         let broker = BrokerStatus::new();
         let metrics = Metrics::new()?;
-        let producer = kafka::producer_with(
+        let producer = Arc::new(kafka::ShopProducer::new(
             &config.kafka,
             ShopClientContext::new("producer", broker.clone(), Some(metrics.kafka.clone())),
-        )?;
+        )?);
         let catalog = Context::with_metrics(
             &config.kafka.catalog_topic,
             metrics.engine(CatalogFold::NAME),
@@ -161,7 +160,7 @@ impl Server {
         let app = App::new(config)?;
         let startup = tokio::spawn(app.clone().start_contexts(shutdown.clone()));
         let http = tokio::spawn(http::serve(listener, app.clone(), shutdown.clone()));
-        let producer = app.producer.clone();
+        let flushing = app.clone();
         let done = tokio::spawn(async move {
             let _ = http.await;
             let writers = match startup.await {
@@ -173,7 +172,7 @@ impl Server {
                 Err(_) => vec![],
             };
             let _ = tokio::task::spawn_blocking(move || {
-                kafka::flush(&producer, Duration::from_secs(5))
+                flushing.producer.flush(Duration::from_secs(5))
             })
             .await;
             // A writer stops within one poll; closing its consumer can take long when the broker

@@ -8,17 +8,18 @@
 //! everything after it, without ever leaving a gap.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use prost::Message;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureRecord};
 use shared::proto::{CatalogEvent, CatalogFactV1, CheckoutEvent, checkout_event};
 use tokio::sync::mpsc;
 
 use crate::catalog::CatalogFold;
 use crate::engine::Tap;
-use crate::kafka::ShopClientContext;
+use crate::kafka::{Generation, ProduceError, ShopProducer};
 use crate::shutdown::{self, Shutdown};
 
 /// Copies sent but not yet acknowledged, at most.
@@ -44,11 +45,11 @@ pub fn tap(bridged_until: Option<i64>, copies: mpsc::Sender<CatalogFactV1>) -> T
 /// Produces the copies in order, re-sending from the first failure.
 pub async fn run(
     mut copies: mpsc::Receiver<CatalogFactV1>,
-    producer: FutureProducer<ShopClientContext>,
+    producer: Arc<ShopProducer>,
     topic: String,
     shutdown: Shutdown,
 ) {
-    let mut in_flight: VecDeque<(Vec<u8>, DeliveryFuture)> = VecDeque::new();
+    let mut in_flight: VecDeque<(Vec<u8>, Arc<Generation>, DeliveryFuture)> = VecDeque::new();
     let stop = shutdown::requested(shutdown.clone());
     tokio::pin!(stop);
     loop {
@@ -56,20 +57,27 @@ pub async fn run(
             fact = copies.recv(), if in_flight.len() < IN_FLIGHT => {
                 let Some(fact) = fact else { break };
                 let payload = CheckoutEvent { event: Some(checkout_event::Event::CatalogFactV1(fact)), meta: None }.encode_to_vec();
-                let delivery = enqueue(&producer, &topic, &payload).await;
-                in_flight.push_back((payload, delivery));
+                let Some((generation, delivery)) = enqueue(&producer, &topic, &payload, &shutdown).await else { break };
+                in_flight.push_back((payload, generation, delivery));
             }
-            delivered = async { (&mut in_flight.front_mut().expect("guarded").1).await }, if !in_flight.is_empty() => {
+            delivered = async { (&mut in_flight.front_mut().expect("guarded").2).await }, if !in_flight.is_empty() => {
                 match delivered {
                     Ok(Ok(_)) => { in_flight.pop_front(); }
-                    Ok(Err((e, _))) => {
-                        tracing::warn!(%e, pending = in_flight.len(), "bridge copy failed; re-sending from it");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        for (payload, delivery) in in_flight.iter_mut() {
-                            *delivery = enqueue(&producer, &topic, payload).await;
+                    failed => {
+                        // Cancelled: the producer instance went away without an answer.
+                        let error = failed.ok().and_then(|r| r.err()).map(|(e, _)| ProduceError::from(e));
+                        tracing::warn!(error = ?error.as_ref().map(|e| e.to_string()), pending = in_flight.len(), "bridge copy failed; re-sending from it");
+                        let generation = in_flight.front().expect("guarded").1.clone();
+                        producer.failed(&generation, error.as_ref());
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                            _ = &mut stop => break,
+                        }
+                        for (payload, generation, delivery) in in_flight.iter_mut() {
+                            let Some(sent) = enqueue(&producer, &topic, payload, &shutdown).await else { break };
+                            (*generation, *delivery) = sent;
                         }
                     }
-                    Err(_) => break, // the producer is gone: the process is stopping
                 }
             }
             _ = &mut stop => break,
@@ -80,19 +88,25 @@ pub async fn run(
     tracing::debug!(pending = in_flight.len(), "bridge stopped");
 }
 
-/// Hands a copy to librdkafka, waiting while its queue is full.
+/// Hands a copy to the current producer, waiting while its queue is full; None once the
+/// process is stopping.
 async fn enqueue(
-    producer: &FutureProducer<ShopClientContext>,
+    producer: &ShopProducer,
     topic: &str,
     payload: &[u8],
-) -> DeliveryFuture {
+    shutdown: &Shutdown,
+) -> Option<(Arc<Generation>, DeliveryFuture)> {
     loop {
-        match producer.send_result(
+        if *shutdown.borrow() {
+            return None;
+        }
+        let generation = producer.current();
+        match generation.producer.send_result(
             FutureRecord::<(), [u8]>::to(topic)
                 .partition(0)
                 .payload(payload),
         ) {
-            Ok(delivery) => return delivery,
+            Ok(delivery) => return Some((generation, delivery)),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }

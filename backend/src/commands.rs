@@ -12,7 +12,7 @@ use shared::proto::CommandMeta;
 use crate::app::App;
 use crate::engine::{Context, Fold, WaitError};
 use crate::http::wire::ApiError;
-use crate::kafka::{self, ProduceError};
+use crate::kafka::ProduceError;
 use crate::metrics::CommandResult;
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -116,14 +116,10 @@ async fn run<F: Fold, R>(
         return check(first).map(|r| (r, None));
     }
     let started = Instant::now();
-    let produced = kafka::produce(
-        &app.producer,
-        &app.broker,
-        submission.topic,
-        submission.key,
-        &submission.payload,
-    )
-    .await;
+    let produced = app
+        .producer
+        .send(submission.topic, submission.key, &submission.payload)
+        .await;
     if !matches!(produced, Err(ProduceError::BrokerDown)) {
         app.metrics.command_produced(kind, started.elapsed());
     }

@@ -83,6 +83,8 @@ pub struct EngineStats {
     pub applied: AtomicU64,
     pub ignored: AtomicU64,
     pub poison: AtomicU64,
+    /// Holes found in the log (an offset beyond the next expected one).
+    pub gaps: AtomicU64,
     pub publishes: AtomicU64,
     /// The high watermark read at start-up: the offset the replay must reach.
     pub replay_target: AtomicI64,
@@ -305,6 +307,7 @@ pub fn spawn<F: Fold>(
         tally: Tally::default(),
         known_high: 0,
         unnoted: 0,
+        expected: 0,
     };
     let spawned = std::thread::Builder::new()
         .name(format!("{}-writer", F::NAME))
@@ -380,6 +383,8 @@ struct Writer<F: Fold> {
     known_high: i64,
     /// Events received since progress was last recorded.
     unnoted: u32,
+    /// The offset the next event must have: the log is applied exactly once, in order.
+    expected: i64,
 }
 
 /// Most events applied between two publishes in live mode: bounds how stale a read can be while
@@ -504,6 +509,24 @@ impl<F: Fold> Writer<F> {
             }
         };
         let offset = msg.offset();
+        if offset < self.expected {
+            // Delivered again after the consumer re-positioned itself (e.g. an offset reset to
+            // the beginning): already applied, so skipped.
+            tracing::debug!(
+                context = F::NAME,
+                offset,
+                expected = self.expected,
+                "event seen again; skipped"
+            );
+            return None;
+        }
+        if offset > self.expected {
+            // Only a log that lost events (deleted by retention, or a broker that lost data) has
+            // a hole; the model goes on, but an operator must know.
+            self.inner.stats.gaps.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(context = F::NAME, topic = %self.inner.topic, expected = self.expected, offset, "events missing from the log");
+        }
+        self.expected = offset + 1;
         // Before applying: a fold that never returns must show as events waiting, and a long
         // idle spell must not count against the event that ends it. During the replay (offsets
         // below the known watermark) this costs a clock read per 1024 events.

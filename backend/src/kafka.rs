@@ -183,6 +183,9 @@ pub fn consumer_with(
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "false")
+        // Should the broker ever call a position invalid, read from the start again (the engine
+        // skips what it has applied) rather than jump to the end and silently miss events.
+        .set("auto.offset.reset", "earliest")
         // The longest a fetch waits for new data. Real Kafka answers as soon as data arrives; a
         // broker that holds every fetch for this long makes it the read-your-writes latency.
         .set("fetch.wait.max.ms", cfg.fetch_wait_max_ms.to_string())
@@ -218,6 +221,103 @@ pub fn producer_with(
         .create_with_context(context)
 }
 
+/// The long-lived producer of a server (commands and bridge copies), replaced by a fresh one
+/// when it may be wedged.
+///
+/// A message that times out in flight makes librdkafka's idempotent producer bump its epoch
+/// (KIP-360), and a fatal error leaves it unusable for good. Not every Kafka-protocol broker
+/// handles the bump (tansu 0.6.0 fails every later produce of that producer), whereas a fresh
+/// producer id works everywhere. Replacing loses nothing: the failed command was answered 503
+/// and its retry with the same Idempotency-Key takes effect once, and the bridge re-sends.
+pub struct ShopProducer {
+    cfg: KafkaConfig,
+    context: ShopClientContext,
+    current: arc_swap::ArcSwap<Generation>,
+}
+
+/// One producer instance and its number, so that failures seen by several callers replace it
+/// once.
+pub struct Generation {
+    pub number: u64,
+    pub producer: FutureProducer<ShopClientContext>,
+}
+
+impl ShopProducer {
+    pub fn new(cfg: &KafkaConfig, context: ShopClientContext) -> Result<ShopProducer, KafkaError> {
+        let producer = producer_with(cfg, context.clone())?;
+        Ok(ShopProducer {
+            cfg: cfg.clone(),
+            context,
+            current: arc_swap::ArcSwap::from_pointee(Generation {
+                number: 0,
+                producer,
+            }),
+        })
+    }
+
+    /// The producer to use now.
+    pub fn current(&self) -> Arc<Generation> {
+        self.current.load_full()
+    }
+
+    pub fn status(&self) -> &BrokerStatus {
+        &self.context.status
+    }
+
+    /// Produces one event and waits for its acknowledgement; returns its offset.
+    pub async fn send(&self, topic: &str, key: &[u8], payload: &[u8]) -> Result<i64, ProduceError> {
+        let generation = self.current();
+        let result = produce(&generation.producer, self.status(), topic, key, payload).await;
+        if let Err(ProduceError::Timeout | ProduceError::Kafka(_)) = &result {
+            self.failed(&generation, result.as_ref().err());
+        }
+        result
+    }
+
+    /// Replaces `generation` if it is still the current one and the failure may have wedged it:
+    /// a timeout, a fatal error, or a broker error librdkafka cannot name.
+    pub fn failed(&self, generation: &Arc<Generation>, error: Option<&ProduceError>) {
+        let fatal = generation.producer.client().fatal_error();
+        let wedging = fatal.is_some()
+            || match error {
+                Some(ProduceError::Timeout) => true,
+                Some(ProduceError::Kafka(e)) => matches!(
+                    e.rdkafka_error_code(),
+                    Some(RDKafkaErrorCode::Unknown | RDKafkaErrorCode::MessageTimedOut)
+                ),
+                _ => false,
+            };
+        if !wedging {
+            return;
+        }
+        let fresh = match producer_with(&self.cfg, self.context.clone()) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(%e, "cannot create a new producer; keeping the old one");
+                return;
+            }
+        };
+        let next = Arc::new(Generation {
+            number: generation.number + 1,
+            producer: fresh,
+        });
+        let previous = self.current.compare_and_swap(generation, next);
+        if Arc::ptr_eq(&previous, generation) {
+            tracing::warn!(
+                generation = generation.number + 1,
+                fatal = ?fatal,
+                error = ?error.map(|e| e.to_string()),
+                "producer replaced after a failure that may have wedged it"
+            );
+        }
+    }
+
+    /// Waits up to `timeout` for every queued event of the current producer.
+    pub fn flush(&self, timeout: Duration) {
+        flush(&self.current().producer, timeout)
+    }
+}
+
 /// Produces one event and waits for its acknowledgement; returns its offset.
 pub async fn produce(
     producer: &FutureProducer<ShopClientContext>,
@@ -235,15 +335,24 @@ pub async fn produce(
         .payload(payload);
     match producer.send(record, Duration::from_secs(0)).await {
         Ok(delivery) => Ok(delivery.offset),
-        Err((e, _)) => Err(match e.rdkafka_error_code() {
+        Err((e, _)) => Err(ProduceError::from(e)),
+    }
+}
+
+impl From<KafkaError> for ProduceError {
+    fn from(e: KafkaError) -> Self {
+        match e.rdkafka_error_code() {
             Some(RDKafkaErrorCode::MessageTimedOut) => ProduceError::Timeout,
             Some(RDKafkaErrorCode::AllBrokersDown | RDKafkaErrorCode::BrokerTransportFailure) => {
                 ProduceError::BrokerDown
             }
             _ => ProduceError::Kafka(e),
-        }),
+        }
     }
 }
+
+/// retention.ms that both Kafka and tansu 0.6.0 read as "keep forever" (i64::MAX).
+pub const KEEP_FOREVER_MS: &str = "9223372036854775807";
 
 /// Creates the shop's topics where missing (one partition each: a context's log is one total
 /// order; unlimited retention). Existing topics are left alone.
@@ -271,7 +380,7 @@ pub async fn ensure_topics(cfg: &KafkaConfig, topics: &[&str]) -> Result<(), Kaf
             NewTopic::new(t, 1, TopicReplication::Fixed(cfg.replication_factor))
                 // i64::MAX, not -1: Kafka reads both as "forever", but tansu 0.6.0's cleanup
                 // reads -1 as "delete everything" (it emptied topics within 10 minutes).
-                .set("retention.ms", "9223372036854775807")
+                .set("retention.ms", KEEP_FOREVER_MS)
                 .set("cleanup.policy", "delete")
         })
         .collect();

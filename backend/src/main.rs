@@ -51,7 +51,9 @@ fn init_logs() {
     let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json");
     let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        // stdout carries only the listening address, so scripts can read it.
+        .with_writer(std::io::stderr);
     if json { fmt.json().init() } else { fmt.init() }
 }
 

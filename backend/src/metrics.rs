@@ -360,6 +360,7 @@ pub struct ContextSnapshot {
     pub replay_target: i64,
     pub high_watermark: i64,
     pub poison: u64,
+    pub gaps: u64,
     pub publishes: u64,
     pub replay_seconds: f64,
     pub replayed: u64,
@@ -386,6 +387,7 @@ impl<F: Fold> ContextProbe for Context<F> {
             replay_target: s.replay_target.load(Relaxed),
             high_watermark: s.high_watermark.load(Relaxed).max(applied),
             poison: s.poison.load(Relaxed),
+            gaps: s.gaps.load(Relaxed),
             publishes: s.publishes.load(Relaxed),
             replay_seconds: s.replay_millis.load(Relaxed) as f64 / 1000.0,
             replayed: s.replayed.load(Relaxed),
@@ -410,6 +412,7 @@ struct ContextFamilies {
     high: IntGaugeVec,
     lag: IntGaugeVec,
     poison: IntCounterVec,
+    gaps: IntCounterVec,
     publishes: IntCounterVec,
     replay_seconds: GaugeVec,
     replayed: IntGaugeVec,
@@ -455,6 +458,11 @@ impl ContextFamilies {
                 "Undecodable events logged and skipped.",
                 c,
             ),
+            gaps: counter_vec(
+                "shop_log_gaps_total",
+                "Holes found in a context's log: events the broker no longer has.",
+                c,
+            ),
             publishes: counter_vec(
                 "shop_context_publishes_total",
                 "Models published (one per applied batch).",
@@ -478,7 +486,7 @@ impl ContextFamilies {
         }
     }
 
-    fn collectors(&self) -> [&dyn Collector; 11] {
+    fn collectors(&self) -> [&dyn Collector; 12] {
         [
             &self.ready,
             &self.writer,
@@ -487,6 +495,7 @@ impl ContextFamilies {
             &self.high,
             &self.lag,
             &self.poison,
+            &self.gaps,
             &self.publishes,
             &self.replay_seconds,
             &self.replayed,
@@ -505,6 +514,7 @@ impl ContextFamilies {
         self.high.with_label_values(c).set(s.high_watermark);
         self.lag.with_label_values(c).set(s.lag());
         set_counter(&self.poison.with_label_values(c), s.poison);
+        set_counter(&self.gaps.with_label_values(c), s.gaps);
         set_counter(&self.publishes.with_label_values(c), s.publishes);
         self.replay_seconds
             .with_label_values(c)

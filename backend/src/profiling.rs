@@ -177,13 +177,15 @@ fn gzip(raw: &[u8]) -> Result<Bytes, String> {
         .map_err(|e| format!("compressing the profile: {e}"))
 }
 
-/// `jemalloc_pprof` names the frames in this process but can leave a mapping (the main
-/// binary's) without its "has functions" flag; `go tool pprof` then symbolises that binary again
-/// from its debug info, which takes minutes for a debug build. This sets the flags of every
-/// mapping whose locations already carry names.
+/// `jemalloc_pprof` names the frames in this process but flags only the one mapping (of the
+/// several per file, one per segment) its first named address fell in. `go tool pprof` merges a
+/// file's mappings into the first one, finds it unflagged and symbolises the whole binary again
+/// from its debug info, which takes minutes for a debug build. This flags every mapping of a
+/// file whose locations already carry names.
 #[cfg(not(target_env = "msvc"))]
 fn mark_symbolized(gz: &[u8]) -> Result<Bytes, String> {
     use pprof::protos::{Message, Profile};
+    use std::collections::HashMap;
     use std::io::Read;
     let mut raw = Vec::new();
     flate2::read::GzDecoder::new(gz)
@@ -191,7 +193,9 @@ fn mark_symbolized(gz: &[u8]) -> Result<Bytes, String> {
         .map_err(|e| format!("reading jemalloc's profile: {e}"))?;
     let mut profile =
         Profile::decode(raw.as_slice()).map_err(|e| format!("reading jemalloc's profile: {e}"))?;
-    let has_file: std::collections::HashMap<u64, bool> = profile
+    let file_of_mapping: HashMap<u64, i64> =
+        profile.mapping.iter().map(|m| (m.id, m.filename)).collect();
+    let has_file: HashMap<u64, bool> = profile
         .function
         .iter()
         .map(|f| {
@@ -201,16 +205,24 @@ fn mark_symbolized(gz: &[u8]) -> Result<Bytes, String> {
             (f.id, name.is_some_and(|n| !n.is_empty()))
         })
         .collect();
+    // Per file (string index): (has functions, has file names, has line numbers).
+    let mut named: HashMap<i64, (bool, bool, bool)> = HashMap::new();
+    for location in &profile.location {
+        let Some(&file) = file_of_mapping.get(&location.mapping_id) else {
+            continue;
+        };
+        for line in &location.line {
+            let flags = named.entry(file).or_default();
+            flags.0 = true;
+            flags.1 |= has_file.get(&line.function_id) == Some(&true);
+            flags.2 |= line.line > 0;
+        }
+    }
     for mapping in &mut profile.mapping {
-        let lines = profile
-            .location
-            .iter()
-            .filter(|l| l.mapping_id == mapping.id)
-            .flat_map(|l| &l.line);
-        for line in lines {
-            mapping.has_functions = true;
-            mapping.has_line_numbers |= line.line > 0;
-            mapping.has_filenames |= has_file.get(&line.function_id) == Some(&true);
+        if let Some(&(functions, filenames, lines)) = named.get(&mapping.filename) {
+            mapping.has_functions |= functions;
+            mapping.has_filenames |= filenames;
+            mapping.has_line_numbers |= lines;
         }
     }
     gzip(&profile.encode_to_vec())

@@ -8,23 +8,17 @@ use std::time::Duration;
 use http::{Method, StatusCode};
 use prost::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::mocking::MockCluster;
 use shared::proto::{CartView, ProductPage, SetCartLine};
-use support::{InProcess, Shopper, config};
+use support::{Cluster, InProcess, Shopper, config, mock_cluster};
 
 struct Shop {
-    _cluster: MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+    _cluster: Cluster,
     brokers: String,
     shop: InProcess,
 }
 
-fn cluster() -> (
-    MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
-    String,
-) {
-    let cluster = MockCluster::new(1).expect("mock cluster");
-    cluster.create_topic("shop.catalog.v1", 1, 1).unwrap();
-    cluster.create_topic("shop.checkout.v1", 1, 1).unwrap();
+fn cluster() -> (Cluster, String) {
+    let cluster = mock_cluster();
     let brokers = cluster.bootstrap_servers();
     (cluster, brokers)
 }

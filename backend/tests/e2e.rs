@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use http::{Method, StatusCode};
-use support::{Backend, Broker, Shopper, eventually};
+use support::{Backend, Broker, Shopper, eventually, until_ok};
 
 /// Number of events in a topic.
 fn log_size(broker: &Broker, topic: &str) -> i64 {
@@ -211,10 +211,11 @@ async fn two_replicas_racing_for_the_last_units_never_oversell_and_converge() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_survive_a_broker_outage_and_commands_recover() {
-    let mut broker = Broker::start().await;
-    let backend = Backend::start(&broker.brokers(), &[]).await;
+/// A broker, a backend with the given settings, a product, and a shopper with one unit of it in
+/// the cart (cart version 1).
+async fn a_cart_with_one_lamp(env: &[(&str, &str)]) -> (Broker, Backend, Shopper) {
+    let broker = Broker::start().await;
+    let backend = Backend::start(&broker.brokers(), env).await;
     let mut admin = Shopper::new(backend.addr);
     admin.add_product(1, "Desk lamp", "Home", 2500, 10).await;
     let mut shopper = Shopper::new(backend.addr);
@@ -222,6 +223,12 @@ async fn reads_survive_a_broker_outage_and_commands_recover() {
         .set_line(1, 1, "before")
         .await
         .expect(StatusCode::OK);
+    (broker, backend, shopper)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_survive_a_broker_outage_and_commands_recover() {
+    let (mut broker, backend, mut shopper) = a_cart_with_one_lamp(&[]).await;
 
     broker.kill();
     let r = shopper.set_line(1, 2, "during").await;
@@ -262,17 +269,12 @@ async fn reads_survive_a_broker_outage_and_commands_recover() {
     assert!(String::from_utf8_lossy(&ready.body).contains("unreachable"));
 
     broker.restart().await;
-    let s = shopper.clone();
-    eventually(
-        Duration::from_secs(30),
-        "commands work again with the same key",
-        || {
-            let mut s = s.clone();
-            async move { s.set_line(1, 2, "during").await.status == StatusCode::OK }
-        },
-    )
+    let mut s = shopper.clone();
+    until_ok(Duration::from_secs(30), "the retried command", || {
+        let mut s = s.clone();
+        async move { s.set_line(1, 2, "during").await }
+    })
     .await;
-    let mut s = s;
     let cart = s.get("/api/cart").await.json();
     assert_eq!(
         (
@@ -284,4 +286,51 @@ async fn reads_survive_a_broker_outage_and_commands_recover() {
     );
     s.get("/readyz").await.expect(StatusCode::OK);
     drop(backend);
+}
+
+/// A broker that hangs rather than closes its connections: the command's produce is in flight
+/// when it times out, which makes librdkafka's idempotent producer start a new epoch. Commands
+/// must work again once a broker is back, and the retried key must take effect exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_broker_times_commands_out_and_they_recover() {
+    let (mut broker, _backend, mut shopper) =
+        a_cart_with_one_lamp(&[("KAFKA_PRODUCE_TIMEOUT_MS", "2000")]).await;
+
+    broker.freeze();
+    let r = shopper.set_line(1, 2, "during").await;
+    assert_eq!(
+        r.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(
+        shopper.get("/api/cart").await.expect(StatusCode::OK).json()["version"],
+        "1",
+        "reads go on from memory"
+    );
+    broker.kill();
+    broker.restart().await;
+
+    let s = shopper.clone();
+    until_ok(Duration::from_secs(60), "the retried command", || {
+        let mut s = s.clone();
+        async move { s.set_line(1, 2, "during").await }
+    })
+    .await;
+    shopper.set_line(1, 3, "after").await.expect(StatusCode::OK);
+    let cart = shopper.get("/api/cart").await.json();
+    assert_eq!(
+        (
+            cart["version"].as_str(),
+            cart["lines"][0]["quantity"].as_u64()
+        ),
+        (Some("3"), Some(3)),
+        "the timed-out key took effect at most once: {cart}"
+    );
+    // A second process replays the same log to the same state.
+    let again = Backend::start(&broker.brokers(), &[]).await;
+    let mut other = Shopper::new(again.addr);
+    other.cookie = shopper.cookie.clone();
+    assert_eq!(other.get("/api/cart").await.json(), cart);
 }

@@ -9,18 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use http::{Method, StatusCode};
-use rdkafka::mocking::MockCluster;
-use support::{InProcess, Shopper, config, eventually, free_port};
-
-type Cluster = MockCluster<'static, rdkafka::producer::DefaultProducerContext>;
-
-async fn shop() -> (Cluster, InProcess) {
-    let cluster = MockCluster::new(1).expect("mock cluster");
-    cluster.create_topic("shop.catalog.v1", 1, 1).unwrap();
-    cluster.create_topic("shop.checkout.v1", 1, 1).unwrap();
-    let shop = InProcess::start(config(&cluster.bootstrap_servers(), &[])).await;
-    (cluster, shop)
-}
+use support::{Shopper, eventually, free_port, shop_in_memory};
 
 async fn scrape(s: &mut Shopper) -> String {
     let r = s.get("/metrics").await.expect(StatusCode::OK);
@@ -55,7 +44,7 @@ async fn some_traffic(addr: std::net::SocketAddr) -> Shopper {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_commands_and_contexts() {
-    let (_cluster, shop) = shop().await;
+    let (_cluster, shop) = shop_in_memory().await;
     let mut alice = some_traffic(shop.addr).await;
     let cart_id = alice
         .cookie
@@ -187,7 +176,7 @@ async fn metrics_count_requests_commands_and_contexts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_answer_json() {
-    let (_cluster, shop) = shop().await;
+    let (_cluster, shop) = shop_in_memory().await;
     let mut s = Shopper::new(shop.addr);
     let h = s.get("/healthz").await.expect(StatusCode::OK);
     assert_eq!(h.headers["content-type"], "application/json");
@@ -225,7 +214,7 @@ fn tool(name: &str) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promtool_accepts_the_exposition() {
     let promtool = tool("promtool");
-    let (_cluster, shop) = shop().await;
+    let (_cluster, shop) = shop_in_memory().await;
     some_traffic(shop.addr).await;
     let mut s = Shopper::new(shop.addr);
     // Wait for the Kafka statistics families too, so that every family is linted.
@@ -348,7 +337,7 @@ impl Drop for PrometheusServer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scrapes_a_command_it_just_saw() {
-    let (_cluster, shop) = shop().await;
+    let (_cluster, shop) = shop_in_memory().await;
     let mut admin = Shopper::new(shop.addr);
     admin.add_product(1, "Desk lamp", "Home", 2500, 5).await;
     let mut prometheus = PrometheusServer::start(shop.addr);

@@ -33,12 +33,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use indicatif::ProgressBar;
 use prost::Message as _;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::Consumer as _;
 use rdkafka::message::Message as _;
-use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use shared::ids::CartId;
 use shared::proto::{
@@ -259,35 +255,9 @@ impl Bench {
         kafka_config(&self.broker.brokers(), self.fetch_wait_ms, 5, 120_000)
     }
 
-    /// Creates this run's topics (one partition each) before anything else can, with a
-    /// retention tansu 0.6.0 reads as "forever". `kafka::ensure_topics` asks for
-    /// retention.ms=-1, which Kafka reads as forever but tansu's SQLite maintenance (every
-    /// 10 minutes, `lite/policy_delete.sql`: `now - timestamp > retention.ms`) reads as "delete
-    /// every record"; a long run would lose its topics halfway. The shop leaves existing topics
-    /// alone, so it uses these.
+    /// Creates this run's topics as the shop does (one partition, events kept forever).
     async fn create_topics(&self, topics: &[&str]) -> anyhow::Result<()> {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", self.broker.brokers())
-            .create()?;
-        let new: Vec<NewTopic> = topics
-            .iter()
-            .map(|t| {
-                NewTopic::new(t, 1, TopicReplication::Fixed(1))
-                    .set("retention.ms", KEEP_FOREVER_MS)
-                    .set("cleanup.policy", "delete")
-            })
-            .collect();
-        let timeout = Some(Duration::from_secs(10));
-        let opts = AdminOptions::new()
-            .operation_timeout(timeout)
-            .request_timeout(timeout);
-        for result in admin.create_topics(&new, &opts).await? {
-            match result {
-                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((topic, code)) => bail!("cannot create topic {topic}: {code}"),
-            }
-        }
-        Ok(())
+        Ok(kafka::ensure_topics(&self.kafka()?, topics).await?)
     }
 
     // --- a. replay -----------------------------------------------------------------------------
@@ -696,6 +666,8 @@ impl Bench {
             &brokers,
             "--fetch-wait-max-ms",
             &fetch_wait,
+            "--kafka-produce-timeout-ms",
+            &SHOP_PRODUCE_TIMEOUT_MS.to_string(),
             "--http-addr",
             "127.0.0.1:0",
             "--static-dir",
@@ -896,15 +868,27 @@ impl Bench {
                  products** (`--shop-products`; the memory figures in c. are for \
                  {} products) and {} stock deliveries: ready {:.1} s after start (checkout \
                  replay, then catalog replay with the bridge), all {p} products bridged into \
-                 checkout {:.1} s after start. fetch.wait.max.ms={}; otherwise the server's \
-                 default settings. Process RSS with the shop loaded: {} (+{} for the shop).",
+                 checkout {:.1} s after start. fetch.wait.max.ms={}; produce timeout {} s \
+                 instead of the default 5 s (see below); otherwise the server's defaults. \
+                 Process RSS with the shop loaded: {} (+{} for the shop).",
                 self.args.products,
                 shop.stocked,
                 shop.ready.as_secs_f64(),
                 shop.bridged.as_secs_f64(),
                 self.fetch_wait_ms,
+                SHOP_PRODUCE_TIMEOUT_MS / 1000,
                 mib(shop.rss),
                 mib(shop.rss_growth)
+            ),
+            format!(
+                "Why the longer produce timeout: at start-up the bridge copies the whole \
+                 catalog into the checkout topic while both replays fetch, and tansu serves \
+                 all of it from one storage task, so on a busy machine a copy can wait more \
+                 than 5 s. The copy then times out, the idempotent producer starts a new \
+                 sequence, and tansu 0.6.0's storage panics (`idempotent_message_check`: \
+                 \"more or less than one row\"), leaving the broker unusable. Seen twice while \
+                 writing this harness; {} s makes it unlikely and changes no timing.",
+                SHOP_PRODUCE_TIMEOUT_MS / 1000
             ),
             "Baseline: a bare hyper 1.x http1 server in the same process and runtime, answering \
              the shop's own response body (same bytes, same content type) for every request."
@@ -1087,6 +1071,12 @@ impl Bench {
             "- fetch.wait.max.ms = **{}** for every consumer (the shop's, the engine's, the \
              baselines'); tansu holds each fetch this long",
             self.fetch_wait_ms
+        );
+        let _ = writeln!(
+            md,
+            "- Topics: created by `kafka::ensure_topics` with retention.ms={} \
+             (tansu 0.6.0 reads the usual -1 as \"delete every record\")",
+            kafka::KEEP_FOREVER_MS
         );
         let _ = writeln!(
             md,
@@ -1301,9 +1291,6 @@ fn server_config(args: &[&str]) -> anyhow::Result<Config> {
     Ok(ServerArgs::try_parse_from(args)?.config)
 }
 
-/// retention.ms that both Kafka and tansu 0.6.0 read as "keep forever" (i64::MAX).
-const KEEP_FOREVER_MS: &str = "9223372036854775807";
-
 /// A replay that receives nothing for this long has stalled (tansu 0.6.0 was seen to stop
 /// answering one consumer's fetches mid-topic); it is reported and the run goes on.
 const STALL: Duration = Duration::from_secs(60);
@@ -1473,6 +1460,9 @@ async fn produce_to_consumed(
 }
 
 // --- the in-process shop and the bare server -----------------------------------------------------
+
+/// The in-process shop's produce timeout (the server's default is 5 s): see the notes of d.
+const SHOP_PRODUCE_TIMEOUT_MS: u64 = 30_000;
 
 struct Shop {
     addr: SocketAddr,

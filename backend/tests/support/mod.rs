@@ -215,6 +215,47 @@ impl Shopper {
     }
 }
 
+/// librdkafka's in-process mock cluster, as the tests hold it.
+pub type Cluster =
+    rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>;
+
+/// A mock cluster with the shop's two topics (the mock cannot create topics on request).
+pub fn mock_cluster() -> Cluster {
+    let cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+    cluster.create_topic("shop.catalog.v1", 1, 1).unwrap();
+    cluster.create_topic("shop.checkout.v1", 1, 1).unwrap();
+    cluster
+}
+
+/// An in-process shop on its own mock cluster (keep the cluster as long as the shop).
+pub async fn shop_in_memory() -> (Cluster, InProcess) {
+    let cluster = mock_cluster();
+    let shop = InProcess::start(config(&cluster.bootstrap_servers(), &[])).await;
+    (cluster, shop)
+}
+
+/// Sends `command` until it is answered 200, or panics after `limit` with the last answer.
+pub async fn until_ok<F, Fut>(limit: Duration, what: &str, mut command: F) -> Reply
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Reply>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        let r = command().await;
+        if r.status == StatusCode::OK {
+            return r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not answered 200 within {limit:?}; the last answer: {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until `check` holds, polling every 20 ms, or panics after `limit` naming `what`.
 pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
 where
@@ -334,6 +375,20 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The broker's log goes to `$BROKER_LOG_DIR/tansu-PORT.log` when that is set (to see why a
+/// test failed), else nowhere.
+fn broker_log(port: u16) -> Stdio {
+    match std::env::var_os("BROKER_LOG_DIR") {
+        Some(dir) => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(std::path::Path::new(&dir).join(format!("tansu-{port}.log")))
+            .map(Stdio::from)
+            .unwrap_or_else(|_| Stdio::null()),
+        None => Stdio::null(),
+    }
+}
+
 impl Broker {
     pub async fn start() -> Broker {
         let mut b = Broker {
@@ -366,7 +421,7 @@ impl Broker {
                 "sqlite://tansu.db",
             ])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(broker_log(self.port))
             .spawn()
             .expect("start tansu");
         self.child = Some(child);
@@ -377,6 +432,13 @@ impl Broker {
             || async move { tokio::net::TcpStream::connect(addr).await.is_ok() },
         )
         .await;
+    }
+
+    /// SIGSTOP: connections stay open but nothing is answered, like a hung or partitioned broker.
+    pub fn freeze(&mut self) {
+        if let Some(c) = &self.child {
+            unsafe { libc_kill(c.id() as i32, 19) };
+        }
     }
 
     /// SIGKILL: the harshest stop.
