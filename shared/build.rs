@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "catalog_events.proto",
         "checkout_events.proto",
         "api.proto",
+        "live.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed=../proto/{f}");
