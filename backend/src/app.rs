@@ -1,5 +1,6 @@
-//! The running shop: its configuration, its two contexts, the producer, and the start-up order
-//! that brings them up (topics, checkout replay, then the catalog replay that feeds the bridge).
+//! The running shop: its configuration, its two contexts, the producer, the live-update hub, and
+//! the start-up order that brings them up (topics, checkout replay, then the catalog replay that
+//! feeds the bridge).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use crate::checkout::CheckoutFold;
 use crate::config::Config;
 use crate::engine::{self, Context, Fold};
 use crate::kafka::{self, BrokerStatus, ShopClientContext};
+use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::shutdown::{self, Shutdown};
 use crate::{bridge, http};
@@ -25,6 +27,7 @@ pub struct App {
     pub producer: Arc<kafka::ShopProducer>,
     pub broker: Arc<BrokerStatus>,
     pub metrics: Metrics,
+    pub live: Live,
 }
 
 impl App {
@@ -50,6 +53,7 @@ impl App {
             producer,
             broker,
             metrics,
+            live: Live::default(),
             config,
         }))
     }
@@ -116,7 +120,7 @@ impl App {
         let mut writers = vec![engine::spawn(
             &self.checkout,
             self.consumer("checkout")?,
-            None,
+            Some(self.live.collector()),
             shutdown.clone(),
         )?];
         tokio::select! {

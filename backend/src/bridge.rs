@@ -1,7 +1,7 @@
 //! The bridge: copies every catalog event into the checkout topic, so checkout's state stays a
 //! function of its own single ordered log.
 //!
-//! It rides on the catalog writer (an engine tap) instead of running a consumer of its own: the
+//! It rides on the catalog writer (an engine observer) instead of running a consumer of its own: the
 //! catalog is read once per process. Each copy names the catalog offset before it, and checkout
 //! applies a copy only if it continues that chain; so every replica may bridge, a restart resumes
 //! after the last copy checkout applied, and a copy that failed is re-sent, together with
@@ -18,28 +18,47 @@ use shared::proto::{CatalogEvent, CatalogFactV1, CheckoutEvent, checkout_event};
 use tokio::sync::mpsc;
 
 use crate::catalog::CatalogFold;
-use crate::engine::Tap;
+use crate::catalog::fold::Catalog;
+use crate::engine::{Applied, Observer};
 use crate::kafka::{Generation, ProduceError, ShopProducer};
 use crate::shutdown::{self, Shutdown};
 
 /// Copies sent but not yet acknowledged, at most.
 const IN_FLIGHT: usize = 4096;
 
-/// The catalog writer's tap: hands every catalog event after `bridged_until` to the bridge task.
-pub fn tap(bridged_until: Option<i64>, copies: mpsc::Sender<CatalogFactV1>) -> Tap<CatalogFold> {
-    let mut previous = -1i64;
-    Box::new(move |offset: i64, event: Option<&CatalogEvent>| {
-        if bridged_until.is_none_or(|until| offset > until) {
+/// The catalog writer's observer: hands every catalog event after `bridged_until` to the bridge
+/// task.
+pub fn tap(
+    bridged_until: Option<i64>,
+    copies: mpsc::Sender<CatalogFactV1>,
+) -> Box<dyn Observer<CatalogFold>> {
+    Box::new(Tap {
+        bridged_until,
+        previous: -1,
+        copies,
+    })
+}
+
+struct Tap {
+    bridged_until: Option<i64>,
+    /// The offset of the catalog event before the next one.
+    previous: i64,
+    copies: mpsc::Sender<CatalogFactV1>,
+}
+
+impl Observer<CatalogFold> for Tap {
+    fn event(&mut self, offset: i64, event: Option<(&CatalogEvent, Applied)>, _: &Catalog) {
+        if self.bridged_until.is_none_or(|until| offset > until) {
             let fact = CatalogFactV1 {
                 source_offset: offset,
-                event: event.cloned(),
-                previous_source_offset: previous,
+                event: event.map(|(e, _)| e.clone()),
+                previous_source_offset: self.previous,
             };
             // Blocks the catalog writer while the bridge is behind: back-pressure, never loss.
-            let _ = copies.blocking_send(fact);
+            let _ = self.copies.blocking_send(fact);
         }
-        previous = offset;
-    })
+        self.previous = offset;
+    }
 }
 
 /// Produces the copies in order, re-sending from the first failure.

@@ -8,12 +8,14 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, StatusCode};
 use shared::proto::CommandMeta;
+use tracing::Instrument;
 
 use crate::app::App;
 use crate::engine::{Context, Fold, WaitError};
 use crate::http::wire::ApiError;
 use crate::kafka::ProduceError;
 use crate::metrics::CommandResult;
+use crate::traces;
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 const MAX_KEY_LEN: usize = 128;
@@ -116,10 +118,20 @@ async fn run<F: Fold, R>(
         return check(first).map(|r| (r, None));
     }
     let started = Instant::now();
+    // With traces on, the event carries this span's context to the writer that applies it.
+    let span = traces::produce_span(submission.topic);
+    let headers = traces::kafka_headers(&span);
     let produced = app
         .producer
-        .send(submission.topic, submission.key, &submission.payload)
+        .send(
+            submission.topic,
+            submission.key,
+            &submission.payload,
+            headers,
+        )
+        .instrument(span.clone())
         .await;
+    traces::produced(span, &produced);
     if !matches!(produced, Err(ProduceError::BrokerDown)) {
         app.metrics.command_produced(kind, started.elapsed());
     }
@@ -133,7 +145,10 @@ async fn run<F: Fold, R>(
         ),
     })?;
     let acknowledged = Instant::now();
-    let applied = context.wait_for(offset, app.config.command_timeout).await;
+    let applied = context
+        .wait_for(offset, app.config.command_timeout)
+        .instrument(traces::wait_span(F::NAME, offset))
+        .await;
     app.metrics.command_waited(kind, acknowledged.elapsed());
     applied.map_err(|e| match e {
         WaitError::Timeout => ApiError::unavailable(

@@ -56,11 +56,72 @@ pub struct KafkaConfig {
     pub extra: Vec<(String, String)>,
 }
 
+/// OpenTelemetry resource attributes, in the form of `OTEL_RESOURCE_ATTRIBUTES`: `key=value`
+/// pairs, comma-separated, values percent-encoded. Empty entries (an empty variable) are skipped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResourceAttributes(pub Vec<(String, String)>);
+
+fn resource_attributes(s: &str) -> Result<ResourceAttributes, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(resource_attribute)
+        .collect::<Result<_, _>>()
+        .map(ResourceAttributes)
+}
+
+/// One resource attribute: `key=value` with the value percent-encoded.
+fn resource_attribute(s: &str) -> Result<(String, String), String> {
+    let (key, value) = key_value(s)?;
+    let bytes = value.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match escaped {
+            Some(b) => {
+                decoded.push(b);
+                i += 3;
+            }
+            None => {
+                decoded.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(decoded)
+        .map(|value| (key, value))
+        .map_err(|_| format!("{s:?} is not UTF-8 once percent-decoded"))
+}
+
+/// Where traces go. The variables are OpenTelemetry's own, so the usual deployment settings apply.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct TraceConfig {
+    /// OTLP/HTTP base address to export traces to (`/v1/traces` is appended), e.g.
+    /// http://localhost:4318 for Jaeger. Unset: no spans are made and nothing is exported.
+    #[arg(long = "otlp-endpoint", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` of the exported spans (default `shop`, or the one given in
+    /// OTEL_RESOURCE_ATTRIBUTES).
+    #[arg(long = "otel-service-name", env = "OTEL_SERVICE_NAME")]
+    pub service_name: Option<String>,
+    /// Further resource attributes of the exported spans as key=value, comma-separated (values
+    /// percent-encoded), e.g. deployment.environment.name=production.
+    #[arg(long = "otel-resource-attributes", env = "OTEL_RESOURCE_ATTRIBUTES", default_value = "", value_parser = resource_attributes)]
+    pub resource_attributes: ResourceAttributes,
+}
+
 /// The server's settings.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Config {
     #[command(flatten)]
     pub kafka: KafkaConfig,
+    #[command(flatten)]
+    pub traces: TraceConfig,
     /// Address to listen on (port 0 picks a free port; the chosen address is logged).
     #[arg(long, env = "HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
@@ -100,4 +161,34 @@ pub struct Config {
     /// this many seconds.
     #[arg(long = "stuck-after-secs", env = "STUCK_AFTER_SECS", default_value = "30", value_parser = seconds)]
     pub stuck_after: Duration,
+    /// Frames one live-update websocket may have waiting; a client that falls this far behind is
+    /// disconnected (close code 1013) so it never slows the server. A watch request queues one
+    /// frame per newly watched product (up to 500), so keep it above that.
+    #[arg(long, env = "LIVE_SOCKET_BUFFER", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub live_socket_buffer: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_attributes_are_percent_decoded() {
+        let pair = |k: &str, v: &str| Ok((k.to_owned(), v.to_owned()));
+        assert_eq!(
+            resource_attribute("service.instance.id=replica%201"),
+            pair("service.instance.id", "replica 1")
+        );
+        assert_eq!(resource_attribute("k=100%"), pair("k", "100%"));
+        assert_eq!(resource_attribute("k=%+1"), pair("k", "%+1"));
+        assert!(resource_attribute("no value").is_err());
+        assert_eq!(
+            resource_attributes(" a=1, ,b=x%2Cy"),
+            Ok(ResourceAttributes(vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "x,y".into())
+            ]))
+        );
+        assert_eq!(resource_attributes(""), Ok(ResourceAttributes::default()));
+    }
 }

@@ -14,6 +14,8 @@
 //!   for as long as it likes without ever blocking the writer.
 //! - **Read-your-writes.** The applied offset is a `watch` channel; [`Context::wait_for`] wakes
 //!   when the writer publishes a model that includes the given offset.
+//! - **Observers.** An [`Observer`] sees every applied event and every publish on the writer
+//!   thread (the bridge copies catalog events; live updates announce what a batch touched).
 //! - **Poison.** An event that does not decode is logged with its topic and offset, counted and
 //!   skipped. A broker that goes away stops nothing but the writer's progress: librdkafka
 //!   reconnects by itself and reads go on from the last published model.
@@ -64,9 +66,19 @@ pub trait Fold: Send + Sync + 'static {
     }
 }
 
-/// Called on the writer thread with every event after it was applied, in offset order (the
-/// bridge uses it); `None` for an event that did not decode.
-pub type Tap<F> = Box<dyn FnMut(i64, Option<&<F as Fold>::Event>) + Send>;
+/// Watches a writer at work, on the writer thread and in offset order: the bridge copies every
+/// catalog event, live updates collect what each batch touched and announce it once published.
+/// The writer waits for it, so it must never block for long.
+pub trait Observer<F: Fold>: Send + 'static {
+    /// The event at `offset` was applied to `model` (not published yet) with the given result;
+    /// `None` for an event that did not decode.
+    fn event(&mut self, offset: i64, event: Option<(&F::Event, Applied)>, model: &F::Model);
+
+    /// The model including every offset below `next` was published (reads see it; commands
+    /// waiting for it are woken right after); `replay` is true for the publish that ends the
+    /// start-up replay.
+    fn published(&mut self, _next: i64, _replay: bool) {}
+}
 
 /// Why a wait for an offset ended without it being applied.
 #[derive(Debug, thiserror::Error)]
@@ -289,7 +301,7 @@ impl<F: Fold> Context<F> {
 pub fn spawn<F: Fold>(
     context: &Context<F>,
     consumer: ShopConsumer,
-    tap: Option<Tap<F>>,
+    observer: Option<Box<dyn Observer<F>>>,
     shutdown: Shutdown,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let inner = context.inner.clone();
@@ -302,7 +314,7 @@ pub fn spawn<F: Fold>(
     let writer = Writer {
         inner,
         consumer,
-        tap,
+        observer,
         shutdown,
         tally: Tally::default(),
         known_high: 0,
@@ -376,7 +388,7 @@ impl Tally {
 struct Writer<F: Fold> {
     inner: Arc<Inner<F>>,
     consumer: ShopConsumer,
-    tap: Option<Tap<F>>,
+    observer: Option<Box<dyn Observer<F>>>,
     shutdown: Shutdown,
     tally: Tally,
     /// The highest offset (exclusive) this writer has recorded in the stats.
@@ -431,7 +443,7 @@ impl<F: Fold> Writer<F> {
             .stats
             .replayed
             .store(next as u64, Ordering::Relaxed);
-        self.publish(&model, next, started);
+        self.publish(&model, next, started, true);
         self.inner.ready.store(true, Ordering::Release);
         self.inner.applied.send_modify(|_| {}); // wake readiness waiters even for an empty log
         let rate = if elapsed.as_secs_f64() > 0.0 {
@@ -468,7 +480,7 @@ impl<F: Fold> Writer<F> {
                     break;
                 }
             }
-            self.publish(&model, next, batch_started);
+            self.publish(&model, next, batch_started, false);
         }
         tracing::info!(context = F::NAME, "writer stopped");
     }
@@ -540,7 +552,12 @@ impl<F: Fold> Writer<F> {
         self.tally.events += 1;
         match <F::Event as prost::Message>::decode(msg.payload().unwrap_or_default()) {
             Ok(event) => {
-                match F::apply(model, &event, offset) {
+                // A live event that carries a command's trace is applied inside a span of that
+                // trace; for any other event this is a flag test.
+                let live = self.inner.ready.load(Ordering::Relaxed);
+                let _span = crate::traces::apply_span(F::NAME, || F::kind(&event), &msg, live);
+                let applied = F::apply(model, &event, offset);
+                match applied {
                     Applied::Changed => {
                         Tally::add(&mut self.tally.applied, F::kind(&event));
                         stats.applied.fetch_add(1, Ordering::Relaxed)
@@ -551,15 +568,15 @@ impl<F: Fold> Writer<F> {
                         stats.ignored.fetch_add(1, Ordering::Relaxed)
                     }
                 };
-                if let Some(tap) = self.tap.as_mut() {
-                    tap(offset, Some(&event));
+                if let Some(observer) = self.observer.as_mut() {
+                    observer.event(offset, Some((&event, applied)), model);
                 }
             }
             Err(e) => {
                 stats.poison.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(context = F::NAME, topic = %self.inner.topic, offset, %e, "undecodable event skipped");
-                if let Some(tap) = self.tap.as_mut() {
-                    tap(offset, None);
+                if let Some(observer) = self.observer.as_mut() {
+                    observer.event(offset, None, model);
                 }
             }
         }
@@ -567,10 +584,15 @@ impl<F: Fold> Writer<F> {
     }
 
     /// Publishes the model that includes every offset below `next`; `since` is when the batch
-    /// started (for the apply-time histogram).
-    fn publish(&mut self, model: &F::Model, next: i64, since: Instant) {
+    /// started (for the apply-time histogram), `replay` whether it ends the start-up replay.
+    fn publish(&mut self, model: &F::Model, next: i64, since: Instant, replay: bool) {
         self.inner.model.store(Arc::new(model.clone()));
         self.inner.stats.publishes.fetch_add(1, Ordering::Relaxed);
+        // Before waking commands: whoever reads a command's answer and then subscribes to live
+        // updates does not get the same change announced again.
+        if let Some(observer) = self.observer.as_mut() {
+            observer.published(next, replay);
+        }
         self.inner.applied.send_replace(next);
         let high = self.consumer.context().high_watermark().max(next);
         self.inner.progress(high);

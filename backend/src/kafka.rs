@@ -12,6 +12,7 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::statistics::Statistics;
 
@@ -264,10 +265,19 @@ impl ShopProducer {
         &self.context.status
     }
 
-    /// Produces one event and waits for its acknowledgement; returns its offset.
-    pub async fn send(&self, topic: &str, key: &[u8], payload: &[u8]) -> Result<i64, ProduceError> {
+    /// Produces one event with the given headers (a command's trace context, if any) and waits
+    /// for its acknowledgement; returns its offset.
+    pub async fn send(
+        &self,
+        topic: &str,
+        key: &[u8],
+        payload: &[u8],
+        headers: Option<OwnedHeaders>,
+    ) -> Result<i64, ProduceError> {
         let generation = self.current();
-        let result = produce(&generation.producer, self.status(), topic, key, payload).await;
+        let producer = &generation.producer;
+        let result =
+            produce_with_headers(producer, self.status(), topic, key, payload, headers).await;
         if let Err(ProduceError::Timeout | ProduceError::Kafka(_)) = &result {
             self.failed(&generation, result.as_ref().err());
         }
@@ -326,13 +336,28 @@ pub async fn produce(
     key: &[u8],
     payload: &[u8],
 ) -> Result<i64, ProduceError> {
+    produce_with_headers(producer, status, topic, key, payload, None).await
+}
+
+/// [`produce`] with Kafka message headers (None writes none).
+pub async fn produce_with_headers(
+    producer: &FutureProducer<ShopClientContext>,
+    status: &BrokerStatus,
+    topic: &str,
+    key: &[u8],
+    payload: &[u8],
+    headers: Option<OwnedHeaders>,
+) -> Result<i64, ProduceError> {
     if !status.is_up() {
         return Err(ProduceError::BrokerDown);
     }
-    let record = FutureRecord::to(topic)
+    let mut record = FutureRecord::to(topic)
         .partition(0)
         .key(key)
         .payload(payload);
+    if let Some(headers) = headers {
+        record = record.headers(headers);
+    }
     match producer.send(record, Duration::from_secs(0)).await {
         Ok(delivery) => Ok(delivery.offset),
         Err((e, _)) => Err(ProduceError::from(e)),

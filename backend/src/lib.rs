@@ -1,5 +1,5 @@
 //! The shop's backend: Kafka-sourced contexts (catalog, checkout) behind an HTTP API, and the
-//! tools that feed them (import, demo data).
+//! tools that feed them (import, demo data), and live updates over a websocket.
 
 pub mod app;
 pub mod bridge;
@@ -12,6 +12,8 @@ pub mod generate;
 pub mod http;
 pub mod import;
 pub mod kafka;
+pub mod live;
 pub mod metrics;
 pub mod profiling;
 pub mod shutdown;
+pub mod traces;

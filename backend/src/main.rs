@@ -1,13 +1,17 @@
 //! The `shop` command: `serve` runs the shop; `import` and `generate` feed it.
 
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use backend::app::Server;
 use backend::config::Config;
 use backend::generate::{self, GenerateArgs};
 use backend::import::{self, ImportCommand};
 use backend::shutdown;
+use backend::traces::{self, Exporter};
 
 /// jemalloc is the allocator of this binary (and, unprefixed, of its C code too, librdkafka
 /// included), with heap profiling on, so `/debug/pprof/heap` can answer.
@@ -45,22 +49,47 @@ enum Command {
     Generate(GenerateArgs),
 }
 
-fn init_logs() {
-    let filter = EnvFilter::try_from_default_env()
+/// Logs to stderr, filtered by `RUST_LOG`; with an exporter, the spans made for traces go to it
+/// on the same subscriber, through its own filter.
+fn init_logs(exporter: Option<&Exporter>) {
+    let mut filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,librdkafka=warn"));
+    if exporter.is_some() {
+        // The spans made for traces are made whatever the log level.
+        let spans = format!("{}=info", traces::TARGET);
+        filter = filter.add_directive(spans.parse().expect("a directive"));
+    }
     let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json");
-    let fmt = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_target(false)
         // stdout carries only the listening address, so scripts can read it.
         .with_writer(std::io::stderr);
-    if json { fmt.json().init() } else { fmt.init() }
+    let fmt = if json {
+        fmt.json().boxed()
+    } else {
+        fmt.boxed()
+    };
+    let logs = tracing_subscriber::registry().with(filter);
+    match exporter {
+        None => logs.with(fmt).init(),
+        Some(exporter) => logs
+            // The spans made for traces are exported, not logged: log lines stay the same.
+            .with(fmt.with_filter(filter_fn(|meta| meta.target() != traces::TARGET)))
+            .with(exporter.layer())
+            .init(),
+    }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    init_logs();
-    match Cli::parse().command {
+    let command = Cli::parse().command;
+    // Only the server exports traces; the tools just log.
+    let exporter = match &command {
+        Command::Serve(config) => Exporter::start(&config.traces)?,
+        _ => None,
+    };
+    init_logs(exporter.as_ref());
+    match command {
         Command::Serve(mut config) => {
             // Held until exit: the in-process cluster lives as long as this value.
             let _memory = if config.kafka.brokers == "memory" {
@@ -94,6 +123,10 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("stopping");
             let _ = stop.send(true);
             server.stopped().await;
+            if let Some(exporter) = exporter {
+                // The last requests' spans go out before exit; this waits for the export.
+                tokio::task::spawn_blocking(move || exporter.shutdown()).await?;
+            }
         }
         Command::Import(command) => import::run(command).await?,
         Command::Generate(args) => generate::run(args).await?,

@@ -7,6 +7,8 @@
 //! - **Read at scrape time** ([`ContextCollector`]): the engine's own atomic counters
 //!   ([`EngineStats`]), offsets, lag and model sizes, so nothing is counted twice and the read path
 //!   pays nothing for them.
+//! - **Live updates** ([`LiveMetrics`]): open websockets, frames sent by kind, slow clients
+//!   dropped, resyncs.
 //! - **Process**: CPU, memory and open files from `/proc` (the `process_*` families).
 //!
 //! Labels have low cardinality by construction: route templates, methods, status codes, context
@@ -19,7 +21,7 @@ use http::{Method, StatusCode};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{
-    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use rdkafka::statistics::Statistics;
@@ -122,6 +124,7 @@ pub struct Metrics {
     engine: EngineVecs,
     /// Handed to every Kafka client's context.
     pub kafka: Arc<KafkaMetrics>,
+    pub live: LiveMetrics,
 }
 
 impl Metrics {
@@ -164,6 +167,7 @@ impl Metrics {
         );
         let engine = EngineVecs::new();
         let kafka = Arc::new(KafkaMetrics::new());
+        let live = LiveMetrics::new();
         for c in [
             Box::new(http_requests.clone()) as Box<dyn Collector>,
             Box::new(http_duration.clone()),
@@ -176,6 +180,7 @@ impl Metrics {
         }
         engine.register(&registry)?;
         kafka.register(&registry)?;
+        live.register(&registry)?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -191,6 +196,7 @@ impl Metrics {
             apply_wait_duration,
             engine,
             kafka,
+            live,
         })
     }
 
@@ -249,6 +255,54 @@ impl Metrics {
             tracing::error!(%e, "cannot encode metrics");
         }
         out
+    }
+}
+
+/// What the live-update websockets do.
+#[derive(Clone)]
+pub struct LiveMetrics {
+    /// Websockets open now.
+    pub sockets: IntGauge,
+    frames: IntCounterVec,
+    /// Sockets closed because their client did not read fast enough.
+    pub slow_clients_dropped: IntCounter,
+    /// Resync frames sent because a socket fell behind the announcements.
+    pub resyncs: IntCounter,
+}
+
+impl LiveMetrics {
+    fn new() -> Self {
+        LiveMetrics {
+            sockets: IntGauge::new("shop_live_sockets", "Live-update websockets open now.")
+                .expect("valid metric"),
+            frames: counter_vec(
+                "shop_live_frames_sent_total",
+                "Live-update frames written to websockets, by kind (product, cart, order_placed, order_rejected, resync).",
+                &["kind"],
+            ),
+            slow_clients_dropped: IntCounter::new(
+                "shop_live_slow_clients_dropped_total",
+                "Live-update websockets closed because their client fell a whole buffer behind.",
+            )
+            .expect("valid metric"),
+            resyncs: IntCounter::new(
+                "shop_live_resyncs_total",
+                "Resync frames queued because a websocket missed announcements of changes.",
+            )
+            .expect("valid metric"),
+        }
+    }
+
+    fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {
+        registry.register(Box::new(self.sockets.clone()))?;
+        registry.register(Box::new(self.frames.clone()))?;
+        registry.register(Box::new(self.slow_clients_dropped.clone()))?;
+        registry.register(Box::new(self.resyncs.clone()))
+    }
+
+    /// One frame of `kind` written to a socket.
+    pub fn frame_sent(&self, kind: &'static str) {
+        self.frames.with_label_values(&[kind]).inc();
     }
 }
 

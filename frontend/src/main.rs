@@ -1,6 +1,5 @@
-//! The shopper's app. The Yew single-page app lands here; until then this crate only proves that
-//! the shared types build for the browser.
+//! Entry point of the browser app (built by Trunk for `wasm32-unknown-unknown`).
 
 fn main() {
-    let _ = shared::paging::PageRequest::default();
+    frontend::start();
 }

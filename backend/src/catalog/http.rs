@@ -10,32 +10,16 @@ use prost::Message;
 use shared::paging::{DEFAULT_PAGE_SIZE, PageRequest};
 use shared::proto::{
     CatalogEvent, CategoryList, CategoryView, PriceChangedV1, ProductDisabledV1, ProductPage,
-    ProductUpsertedV1, ProductView, SetPrice, UpsertProduct, catalog_event::Event,
+    ProductUpsertedV1, SetPrice, UpsertProduct, catalog_event::Event,
 };
 use shared::{ids, money};
 
 use super::fold::{Product, SortKey, admin_command_key};
-use super::query::{self, ListQuery};
+use super::query::{self, ListQuery, product_view};
 use crate::app::App;
-use crate::checkout::Checkout;
-use crate::checkout::query::availability;
 use crate::commands::{self, Submission};
 use crate::http::wire::{ApiError, Format, Resp, reply};
 use crate::http::{product_id, query_params, read_command, require_admin};
-
-pub fn product_view(p: &Product, checkout: &Checkout, low_threshold: u64) -> ProductView {
-    ProductView {
-        id: p.id,
-        title: p.title.clone(),
-        description: p.description.clone(),
-        long_text: p.long_text.clone(),
-        category: p.category.clone(),
-        category_slug: p.category_slug.clone(),
-        price: Some(money::money(p.price_minor, &p.currency)),
-        image_urls: p.image_urls.clone(),
-        availability: Some(availability(checkout.stock(p.id), 1, low_threshold)),
-    }
-}
 
 fn parse_list_query(req: &Request<Incoming>) -> Result<ListQuery, ApiError> {
     let mut q = ListQuery::default();

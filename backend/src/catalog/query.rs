@@ -1,14 +1,38 @@
 //! Reads of the catalog model: a page of products for any sort order and filter, categories with
-//! counts. Pure functions of one loaded model.
+//! counts, and a product as the API shows it. Pure functions of loaded models.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
 
 use imbl::Vector;
 use memchr::memmem;
+use shared::money;
 use shared::paging::PageRequest;
+use shared::proto::{Money, ProductView};
 
 use super::fold::{Catalog, Product, SortKey};
+use crate::checkout::Checkout;
+use crate::checkout::query::product_availability;
+
+/// A product's price as the API shows it.
+pub fn price(p: &Product) -> Money {
+    money::money(p.price_minor, &p.currency)
+}
+
+/// A product as the API shows it: the catalog's facts and checkout's stock.
+pub fn product_view(p: &Product, checkout: &Checkout, low_threshold: u64) -> ProductView {
+    ProductView {
+        id: p.id,
+        title: p.title.clone(),
+        description: p.description.clone(),
+        long_text: p.long_text.clone(),
+        category: p.category.clone(),
+        category_slug: p.category_slug.clone(),
+        price: Some(price(p)),
+        image_urls: p.image_urls.clone(),
+        availability: Some(product_availability(checkout, p.id, low_threshold)),
+    }
+}
 
 /// What a shopper asks of the catalog list.
 #[derive(Debug, Clone, PartialEq, Eq)]

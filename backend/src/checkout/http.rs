@@ -13,7 +13,7 @@ use shared::proto::{
 };
 
 use super::fold::{Checkout, Outcome, admin_command_key, cart_command_key};
-use super::query::{availability, cart_view, order_view};
+use super::query::{cart_view, order_view, product_availability};
 use crate::app::App;
 use crate::commands::{self, Submission};
 use crate::http::cart_cookie;
@@ -285,10 +285,13 @@ pub async fn deliver_stock(app: &App, req: Request<Incoming>) -> Result<Resp, Ap
         event,
     )
     .await?;
-    let stock = app.checkout.model().stock(product_id);
     let view = StockLevelView {
         product_id,
-        availability: Some(availability(stock, 1, app.config.low_stock_threshold)),
+        availability: Some(product_availability(
+            &app.checkout.model(),
+            product_id,
+            app.config.low_stock_threshold,
+        )),
     };
     Ok(reply(cmd.format, StatusCode::OK, &view))
 }

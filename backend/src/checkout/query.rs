@@ -21,6 +21,12 @@ pub fn availability(stock: u64, wanted: u32, low_threshold: u64) -> Availability
     }
 }
 
+/// A product's availability where it is offered (its page, a listing, a stock delivery's
+/// answer): whether one unit can be bought.
+pub fn product_availability(m: &Checkout, product_id: u64, low_threshold: u64) -> Availability {
+    availability(m.stock(product_id), 1, low_threshold)
+}
+
 /// The cart as its shopper sees it; an unknown cart is an empty one at version 0.
 pub fn cart_view(m: &Checkout, cart: CartId, low_threshold: u64) -> Result<CartView, MoneyError> {
     let Some(c) = m.cart(cart) else {

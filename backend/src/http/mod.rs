@@ -1,6 +1,6 @@
-//! The HTTP server (hyper 1.x): accepts connections, routes `/api/` to the contexts' handlers,
-//! answers health probes and `/metrics`, serves the browser app's files, records every request
-//! in the metrics, and drains connections on shutdown.
+//! The HTTP server (hyper 1.x): accepts connections, routes `/api/` to the contexts' handlers
+//! and the live-update websocket, answers health probes and `/metrics`, serves the browser app's
+//! files, records every request in the metrics, and drains connections on shutdown.
 
 pub mod cart_cookie;
 pub mod route;
@@ -16,8 +16,8 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::task::JoinSet;
 
 use crate::app::App;
 use crate::engine::WriterHealth;
@@ -28,11 +28,14 @@ use wire::{ApiError, Format, Resp};
 
 /// Accepts connections until shutdown, then lets open requests finish (up to 10 s).
 pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: Shutdown) {
-    let graceful = GracefulShutdown::new();
-    let stop = shutdown::requested(shutdown);
+    // hyper-util's `GracefulShutdown` cannot watch a connection that may upgrade, so each
+    // connection task drains itself on shutdown and the set is awaited here.
+    let mut connections = JoinSet::new();
+    let stop = shutdown::requested(shutdown.clone());
     tokio::pin!(stop);
     loop {
         tokio::select! {
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => {
                 let (stream, _) = match accepted {
                     Ok(s) => s,
@@ -48,11 +51,24 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: Shutdown) {
                     .header_read_timeout(Duration::from_secs(30))
                     .serve_connection(TokioIo::new(stream), service_fn(move |req| {
                         let app = app.clone();
-                        async move { Ok::<_, std::convert::Infallible>(handle(&app, req).await) }
-                    }));
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
+                        // `handle`, inside the request's span when traces are exported.
+                        async move {
+                            let resp = crate::traces::handle(&app, req).await;
+                            Ok::<_, std::convert::Infallible>(resp)
+                        }
+                    }))
+                    .with_upgrades();
+                let stop = shutdown::requested(shutdown.clone());
+                connections.spawn(async move {
+                    tokio::pin!(conn, stop);
+                    let ended = tokio::select! {
+                        ended = conn.as_mut() => ended,
+                        _ = stop => {
+                            conn.as_mut().graceful_shutdown();
+                            conn.await
+                        }
+                    };
+                    if let Err(e) = ended {
                         tracing::debug!(%e, "connection ended with an error");
                     }
                 });
@@ -61,12 +77,17 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: Shutdown) {
         }
     }
     drop(listener);
-    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("connections still open after 10 s; closing them");
-    }
+    let requests = async {
+        let drained = async { while connections.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(10), drained)
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still open after 10 s; closing them");
+        }
+    };
+    // Upgraded connections are no longer hyper's: the live hub closes them.
+    tokio::join!(requests, app.live.close_all(Duration::from_secs(3)));
 }
 
 /// Answers one request and records it in the metrics (by route template, never by raw path).
@@ -231,6 +252,7 @@ async fn api(app: &App, route: Route<'_>, req: Request<Incoming>) -> Result<Resp
         Route::PlaceOrder => checkout::http::place_order(app, req).await,
         Route::GetOrder(id) => checkout::http::order(app, &req, id),
         Route::DeliverStock => checkout::http::deliver_stock(app, req).await,
+        Route::LiveSocket => crate::live::upgrade(app, req),
     }
 }
 

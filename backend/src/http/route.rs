@@ -19,6 +19,8 @@ pub enum Route<'a> {
     DisableProduct(&'a str),
     SetPrice(&'a str),
     DeliverStock,
+    /// The live-update websocket.
+    LiveSocket,
 }
 
 impl Route<'_> {
@@ -35,6 +37,7 @@ impl Route<'_> {
             Route::UpsertProduct(_) | Route::DisableProduct(_) => "/api/admin/products/{id}",
             Route::SetPrice(_) => "/api/admin/products/{id}/price",
             Route::DeliverStock => "/api/admin/stock",
+            Route::LiveSocket => "/api/ws",
         }
     }
 }
@@ -66,6 +69,7 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, ApiError> 
         ["admin", "products", id] => only("PUT, DELETE", Route::UpsertProduct(id)),
         ["admin", "products", id, "price"] => only("PUT", Route::SetPrice(id)),
         ["admin", "stock"] => only("POST", Route::DeliverStock),
+        ["ws"] => only("GET", Route::LiveSocket),
         _ => Err(ApiError::not_found(format!(
             "no such endpoint: /api/{path}"
         ))),
@@ -89,6 +93,7 @@ mod tests {
             Ok(Route::SetCartLine("3"))
         );
         assert_eq!(route(&Method::POST, "orders"), Ok(Route::PlaceOrder));
+        assert_eq!(route(&Method::GET, "ws"), Ok(Route::LiveSocket));
         assert_eq!(route(&Method::GET, "orders/"), Ok(Route::ListOrders));
         assert_eq!(
             route(&Method::DELETE, "admin/products/9"),

@@ -1,0 +1,339 @@
+//! Live updates over the `/api/ws` websocket (proto/live.proto). The app tells the server which
+//! products are on screen (`LiveRequest`) and receives `LiveFrame`s: product snapshots go to the
+//! page that shows them through the [`LiveHub`], the cart goes to the app's shared state. The
+//! connection reconnects with backoff and, after a reconnect or a `resync`, asks every page to
+//! re-read what it shows, because frames may have been missed in between.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use futures::channel::mpsc;
+use futures::future::{Either, select};
+use futures::{SinkExt, StreamExt};
+use gloo_net::websocket::{Message, State, futures::WebSocket};
+use gloo_timers::future::TimeoutFuture;
+use prost::Message as _;
+use shared::proto::live_frame::Frame;
+use shared::proto::{CartView, LiveFrame, LiveRequest, OrderRejectedLive, OrderView, ProductLive};
+use yew::Callback;
+
+use crate::backoff;
+
+/// The server closes the socket when a request lists more.
+pub const MAX_WATCHED: usize = 500;
+/// A socket that has not opened by then is given up and tried again.
+const OPEN_TIMEOUT_MS: u32 = 10_000;
+
+/// The live connection's state as the header shows it (`data-state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveStatus {
+    Connecting,
+    Connected,
+    /// Waiting before the next attempt.
+    Offline,
+}
+
+impl LiveStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LiveStatus::Connecting => "connecting",
+            LiveStatus::Connected => "connected",
+            LiveStatus::Offline => "offline",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            LiveStatus::Connecting => "Connecting…",
+            LiveStatus::Connected => "Live",
+            LiveStatus::Offline => "Offline",
+        }
+    }
+}
+
+/// What a page hears from the live connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiveEvent {
+    Product(ProductLive),
+    OrderPlaced(OrderView),
+    OrderRejected(OrderRejectedLive),
+    /// Frames were missed: re-read everything shown.
+    Resync,
+}
+
+/// Where a decoded frame goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Routed {
+    /// To the app's shared cart (badge and cart page).
+    Cart(CartView),
+    /// To the pages.
+    Pages(LiveEvent),
+    Nothing,
+}
+
+/// Decodes a binary frame and says where it goes. Frames that do not decode are dropped: a
+/// newer server may send kinds this app does not know yet.
+pub fn route_frame(bytes: &[u8]) -> Routed {
+    match LiveFrame::decode(bytes).ok().and_then(|f| f.frame) {
+        Some(Frame::Product(p)) => Routed::Pages(LiveEvent::Product(p)),
+        Some(Frame::Cart(c)) => Routed::Cart(c),
+        Some(Frame::OrderPlaced(o)) => Routed::Pages(LiveEvent::OrderPlaced(o)),
+        Some(Frame::OrderRejected(r)) => Routed::Pages(LiveEvent::OrderRejected(r)),
+        Some(Frame::Resync(_)) => Routed::Pages(LiveEvent::Resync),
+        None => Routed::Nothing,
+    }
+}
+
+/// The `LiveRequest` for the products on screen: each id once, at most [`MAX_WATCHED`].
+pub fn watch_request(ids: &[u64]) -> Vec<u8> {
+    let mut seen = BTreeSet::new();
+    let watch_products: Vec<u64> = ids
+        .iter()
+        .copied()
+        .filter(|id| *id > 0 && seen.insert(*id))
+        .take(MAX_WATCHED)
+        .collect();
+    LiveRequest { watch_products }.encode_to_vec()
+}
+
+/// The websocket URL on the page's own origin: `wss:` under `https:`, `ws:` otherwise.
+pub fn ws_url(page_protocol: &str, host: &str) -> String {
+    let scheme = if page_protocol == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
+    format!("{scheme}://{host}/api/ws")
+}
+
+type Subscribers = RefCell<Vec<(u64, Callback<LiveEvent>)>>;
+
+#[derive(Default)]
+struct Hub {
+    subscribers: Subscribers,
+    next_id: Cell<u64>,
+    watched: RefCell<Vec<u64>>,
+    /// Wakes the connection when the watch list changes.
+    wake: RefCell<Option<mpsc::UnboundedSender<()>>>,
+}
+
+/// The meeting point of the connection and the pages: pages subscribe to events and say which
+/// products they show; the connection publishes frames and sends the watch list.
+#[derive(Clone, Default)]
+pub struct LiveHub(Rc<Hub>);
+
+impl PartialEq for LiveHub {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// Keeps a page subscribed until dropped.
+pub struct Subscription {
+    hub: LiveHub,
+    id: u64,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.hub
+            .0
+            .subscribers
+            .borrow_mut()
+            .retain(|(id, _)| *id != self.id);
+    }
+}
+
+impl LiveHub {
+    pub fn subscribe(&self, callback: Callback<LiveEvent>) -> Subscription {
+        let id = self.0.next_id.get() + 1;
+        self.0.next_id.set(id);
+        self.0.subscribers.borrow_mut().push((id, callback));
+        Subscription {
+            hub: self.clone(),
+            id,
+        }
+    }
+
+    pub fn publish(&self, event: LiveEvent) {
+        // Clone first: a callback may (un)subscribe while we iterate.
+        let subscribers: Vec<Callback<LiveEvent>> = self
+            .0
+            .subscribers
+            .borrow()
+            .iter()
+            .map(|(_, c)| c.clone())
+            .collect();
+        for cb in subscribers {
+            cb.emit(event.clone());
+        }
+    }
+
+    /// The products the current page shows; sent to the server when it changes.
+    pub fn watch(&self, ids: Vec<u64>) {
+        if *self.0.watched.borrow() == ids {
+            return;
+        }
+        *self.0.watched.borrow_mut() = ids;
+        if let Some(wake) = self.0.wake.borrow().as_ref() {
+            let _ = wake.unbounded_send(());
+        }
+    }
+
+    pub fn watched(&self) -> Vec<u64> {
+        self.0.watched.borrow().clone()
+    }
+}
+
+/// What the connection tells the app's shared state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnectionEvent {
+    Status(LiveStatus),
+    Cart(CartView),
+    /// Re-read what is shown (after a reconnect or a `resync` frame).
+    Resync,
+}
+
+/// Runs the live connection for the app's lifetime.
+pub async fn run(hub: LiveHub, app: Callback<ConnectionEvent>) {
+    let (wake_tx, mut wake_rx) = mpsc::unbounded::<()>();
+    *hub.0.wake.borrow_mut() = Some(wake_tx);
+    let mut failures: u32 = 0;
+    let mut opened_before = false;
+    loop {
+        app.emit(ConnectionEvent::Status(LiveStatus::Connecting));
+        if let Some(mut ws) = open(&hub).await {
+            app.emit(ConnectionEvent::Status(LiveStatus::Connected));
+            if opened_before || failures > 0 {
+                // Anything may have changed while we were away (or since the page first read
+                // what it shows, when the first attempts failed).
+                app.emit(ConnectionEvent::Resync);
+                hub.publish(LiveEvent::Resync);
+            }
+            opened_before = true;
+            failures = 0;
+            // The watch list just sent is current; earlier wake-ups are stale.
+            while wake_rx.try_recv().is_ok() {}
+            loop {
+                // Settle the race first, so neither borrow of the socket outlives it.
+                let next = match select(ws.next(), wake_rx.next()).await {
+                    Either::Left((message, _)) => Either::Left(message),
+                    Either::Right((wake, _)) => Either::Right(wake),
+                };
+                match next {
+                    Either::Left(Some(Ok(Message::Bytes(bytes)))) => match route_frame(&bytes) {
+                        Routed::Cart(cart) => app.emit(ConnectionEvent::Cart(cart)),
+                        Routed::Pages(LiveEvent::Resync) => {
+                            app.emit(ConnectionEvent::Resync);
+                            hub.publish(LiveEvent::Resync);
+                        }
+                        Routed::Pages(event) => hub.publish(event),
+                        Routed::Nothing => {}
+                    },
+                    Either::Left(Some(Ok(Message::Text(_)))) => {}
+                    Either::Left(Some(Err(_)) | None) => break,
+                    Either::Right(Some(())) => {
+                        let req = watch_request(&hub.watched());
+                        if ws.send(Message::Bytes(req)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Either::Right(None) => return,
+                }
+            }
+        }
+        app.emit(ConnectionEvent::Status(LiveStatus::Offline));
+        let wait = backoff::delay(failures, js_sys::Math::random());
+        failures = failures.saturating_add(1);
+        TimeoutFuture::new(wait.as_millis() as u32).await;
+    }
+}
+
+/// Opens the socket and sends the first watch list; `None` when it did not open.
+async fn open(hub: &LiveHub) -> Option<WebSocket> {
+    let location = web_sys::window()?.location();
+    let url = ws_url(&location.protocol().ok()?, &location.host().ok()?);
+    let mut ws = WebSocket::open(&url).ok()?;
+    // Sending waits until the socket is open (or failed).
+    let first = Message::Bytes(watch_request(&hub.watched()));
+    let sent = match select(ws.send(first), TimeoutFuture::new(OPEN_TIMEOUT_MS)).await {
+        Either::Left((r, _)) => r.is_ok(),
+        Either::Right(_) => false,
+    };
+    (sent && matches!(ws.state(), State::Open)).then_some(ws)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::proto::{Availability, Resync};
+
+    fn frame(f: Frame) -> Vec<u8> {
+        LiveFrame { frame: Some(f) }.encode_to_vec()
+    }
+
+    #[test]
+    fn frames_go_where_they_belong() {
+        let p = ProductLive {
+            product_id: 7,
+            price: None,
+            availability: Some(Availability {
+                status: 2,
+                available: 3,
+            }),
+            for_sale: true,
+        };
+        assert_eq!(
+            route_frame(&frame(Frame::Product(p.clone()))),
+            Routed::Pages(LiveEvent::Product(p))
+        );
+        let c = CartView {
+            version: 4,
+            item_count: 2,
+            ..Default::default()
+        };
+        assert_eq!(route_frame(&frame(Frame::Cart(c.clone()))), Routed::Cart(c));
+        assert_eq!(
+            route_frame(&frame(Frame::Resync(Resync {}))),
+            Routed::Pages(LiveEvent::Resync)
+        );
+        assert_eq!(route_frame(&[]), Routed::Nothing);
+        assert_eq!(route_frame(&[0xff, 0xff, 0xff]), Routed::Nothing);
+    }
+
+    #[test]
+    fn watch_requests_are_deduplicated_and_bounded() {
+        let req = LiveRequest::decode(watch_request(&[3, 1, 3, 0, 2]).as_slice()).unwrap();
+        assert_eq!(req.watch_products, [3, 1, 2]);
+        let many: Vec<u64> = (1..=800).collect();
+        let req = LiveRequest::decode(watch_request(&many).as_slice()).unwrap();
+        assert_eq!(req.watch_products.len(), MAX_WATCHED);
+    }
+
+    #[test]
+    fn websocket_url_follows_the_page() {
+        assert_eq!(
+            ws_url("http:", "localhost:8080"),
+            "ws://localhost:8080/api/ws"
+        );
+        assert_eq!(
+            ws_url("https:", "shop.example"),
+            "wss://shop.example/api/ws"
+        );
+    }
+
+    #[test]
+    fn hub_delivers_until_unsubscribed() {
+        let hub = LiveHub::default();
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let sink = got.clone();
+        let sub = hub.subscribe(Callback::from(move |e| sink.borrow_mut().push(e)));
+        hub.publish(LiveEvent::Resync);
+        drop(sub);
+        hub.publish(LiveEvent::Resync);
+        assert_eq!(got.borrow().len(), 1);
+        hub.watch(vec![1, 2]);
+        assert_eq!(hub.watched(), [1, 2]);
+    }
+}
