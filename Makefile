@@ -12,13 +12,27 @@ export TANSU_BIN := $(TANSU)
 
 CARGO ?= cargo
 
-.PHONY: help run test bench lint fmt tools broker-tool rust-targets system-packages
+TRUNK_VERSION := 0.21.14
+TRUNK := $(TOOLS)/bin/trunk
+# wasm-bindgen-cli must match the wasm-bindgen crate the app links, so it is read from Cargo.lock.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3; exit }' Cargo.lock)
+WASM_BINDGEN := $(TOOLS)/bin/wasm-bindgen
+NODE_TOOLS := $(TOOLS)/node
+BINARYEN_VERSION := 132.0.0
+BINARYEN_MAJOR := $(firstword $(subst ., ,$(BINARYEN_VERSION)))
+PLAYWRIGHT_VERSION := 1.65.1
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: help run dev test e2e app wasm-size bench lint fmt tools broker-tool rust-targets system-packages dev-packages trunk-tool wasm-bindgen-tool node-tools app-tools
 
 help:
 	@echo "make run     start the shop on http://127.0.0.1:8080 (local broker, demo data on first run)"
 	@echo "             BROKER=memory: in-process mock broker, everything lost on exit"
 	@echo "             KAFKA_BROKERS=host:9092: use that Kafka cluster instead of the local broker"
-	@echo "make test    formatting, lints, unit, property, integration and end-to-end tests"
+	@echo "make dev     hot reload: app on http://127.0.0.1:8081 (trunk serve), backend restarted on save"
+	@echo "make test    formatting, lints, unit, property, integration, end-to-end and browser tests"
+	@echo "make e2e     the browser tests alone (E2E_FILES=frontend/e2e/NAME.test.cjs for one)"
+	@echo "make app     release build of the app into frontend/dist;  make wasm-size  its size"
 	@echo "make bench   benchmarks; results go to BENCHMARKS.md"
 	@echo "make fmt     format the code;  make lint  clippy with warnings as errors"
 
@@ -32,38 +46,125 @@ broker-tool:
 	  $(CARGO) install tansu --version $(TANSU_VERSION) --features libsql --locked --root "$(TOOLS)"; \
 	fi
 
-# The shared crate must also build for the browser.
+# The shared crate and the app build for the browser.
 rust-targets:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
-# Debian packages the tests use: Prometheus (promtool and a real server) and Go (go tool pprof).
-APT_TOOLS := promtool:prometheus go:golang-go
+# Trunk packages the app. 0.22 needs a newer Rust; 0.21 works offline with the tools below.
+trunk-tool:
+	@if [ -x "$(TRUNK)" ] && "$(TRUNK)" --version 2>/dev/null | grep -qx "trunk $(TRUNK_VERSION)"; then :; else \
+	  echo ">>> Building trunk $(TRUNK_VERSION) into $(TOOLS) (once per machine, about 7 minutes on 2 cores)."; \
+	  $(CARGO) install trunk --version $(TRUNK_VERSION) --locked --root "$(TOOLS)"; \
+	fi
+
+# wasm-bindgen-cli must be exactly the wasm-bindgen of Cargo.lock. Without --locked: its own
+# lock file pins a crate version the registry no longer has.
+wasm-bindgen-tool:
+	@test -n "$(WASM_BINDGEN_VERSION)" || { echo "no wasm-bindgen in Cargo.lock" >&2; exit 1; }
+	@if [ -x "$(WASM_BINDGEN)" ] && "$(WASM_BINDGEN)" --version 2>/dev/null | grep -qx "wasm-bindgen $(WASM_BINDGEN_VERSION)"; then :; else \
+	  echo ">>> Building wasm-bindgen-cli $(WASM_BINDGEN_VERSION) into $(TOOLS) (about 2 minutes)."; \
+	  $(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --force --root "$(TOOLS)"; \
+	fi
+
+# npm packages: binaryen's wasm-opt (Debian's is too old for wasm-bindgen's output) and
+# playwright-core, which drives Debian's chromium in the browser tests (it never downloads one).
+NPM_PACKAGES := binaryen@$(BINARYEN_VERSION) playwright-core@$(PLAYWRIGHT_VERSION)
+node-tools:
+	@ok=1; for spec in $(NPM_PACKAGES); do name="$${spec%@*}"; want="$${spec##*@}"; \
+	  have=$$(node -p "require('$(NODE_TOOLS)/node_modules/$$name/package.json').version" 2>/dev/null); \
+	  [ "$$have" = "$$want" ] || ok=0; done; \
+	if [ $$ok = 0 ]; then \
+	  echo ">>> installing npm packages into $(NODE_TOOLS): $(NPM_PACKAGES)"; \
+	  mkdir -p "$(NODE_TOOLS)" && npm install --prefix "$(NODE_TOOLS)" --save-exact --no-audit --no-fund --loglevel=error $(NPM_PACKAGES); \
+	fi
+
+# Debian packages. Test: Prometheus (promtool and a real server), Go (go tool pprof), chromium
+# (browser tests). Dev: inotify-tools (restart the backend on save).
+APT_TEST := promtool:prometheus go:golang-go $(CHROMIUM):chromium
+APT_DEV := inotifywait:inotify-tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-system-packages:
-	@missing=""; for pair in $(APT_TOOLS); do command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; done; \
+define apt_ensure
+	@missing=""; for pair in $(1); do command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo ">>> installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+system-packages:
+	$(call apt_ensure,$(APT_TEST))
+dev-packages:
+	$(call apt_ensure,$(APT_DEV))
 
-tools: broker-tool rust-targets system-packages
+app-tools: rust-targets trunk-tool wasm-bindgen-tool node-tools
+
+tools: broker-tool rust-targets system-packages app-tools
+
+## The app -------------------------------------------------------------------------------------
+
+# Trunk finds wasm-bindgen and wasm-opt on PATH (offline mode: it never downloads them).
+TRUNK_PATH := $(TOOLS)/bin:$(NODE_TOOLS)/node_modules/.bin:$(PATH)
+TRUNK_ENV := PATH="$(TRUNK_PATH)" TRUNK_TOOLS_WASM_BINDGEN=$(WASM_BINDGEN_VERSION) TRUNK_TOOLS_WASM_OPT=version_$(BINARYEN_MAJOR)
+
+# The release build of the app into frontend/dist, which the backend serves (STATIC_DIR).
+app: app-tools
+	cd frontend && $(TRUNK_ENV) trunk build --release --offline --skip-version-check --cargo-profile wasm-release
+
+# The release app's size, raw and gzip -9 (the figures for BENCHMARKS.md).
+wasm-size: app
+	@cd frontend/dist && ls *.wasm >/dev/null 2>&1 || { echo "no .wasm in frontend/dist" >&2; exit 1; }; \
+	for f in *.wasm *.js; do [ -f "$$f" ] && echo "$$f $$(stat -c %s "$$f") $$(gzip -9 -c "$$f" | wc -c)"; done | \
+	awk '{ printf "%-44s %9d bytes raw (%7.1f KiB) %9d bytes gzip -9 (%7.1f KiB)\n", $$1, $$2, $$2/1024, $$3, $$3/1024; raw += $$2; gz += $$3 } \
+	  END { printf "%-44s %9d bytes raw (%7.1f KiB) %9d bytes gzip -9 (%7.1f KiB)\n", "total", raw, raw/1024, gz, gz/1024 }'
 
 ## Run -----------------------------------------------------------------------------------------
 
-run:
+run: app
 	@if [ -z "$$KAFKA_BROKERS" ] && [ "$(BROKER)" != memory ]; then $(MAKE) --no-print-directory broker-tool; fi
 	$(CARGO) build --release --locked -p backend --bin shop
 	@BROKER="$(BROKER)" bash backend/scripts/run.sh
 
+# Hot reload: `trunk serve` on DEV_PORT rebuilds the app and reloads the browser on every save in
+# frontend/, shared/ or proto/, and proxies /api (and the /api/ws websocket) to a debug backend
+# on DEV_BACKEND_PORT that is rebuilt and restarted on every save in backend/, shared/ or proto/.
+# The ports match frontend/Trunk.toml's [serve] port and [[proxy]] backends.
+DEV_PORT ?= 8081
+DEV_BACKEND_PORT ?= 8080
+dev: app-tools dev-packages
+	@if [ -z "$$KAFKA_BROKERS" ] && [ "$(BROKER)" != memory ]; then $(MAKE) --no-print-directory broker-tool; fi
+	@BROKER="$(BROKER)" DEV_PORT=$(DEV_PORT) DEV_BACKEND_PORT=$(DEV_BACKEND_PORT) $(TRUNK_ENV) \
+	  bash backend/scripts/run.sh --dev
+
 ## Test ----------------------------------------------------------------------------------------
+
+# The summary counts cargo's tests and the browser tests (node's TAP output); browser tests that
+# could not run at all (the app or the binary did not build) count as one failure.
+SUMMARY := awk 'FILENAME ~ /\.tap$$/ { tap = 1; if ($$1 == "\#" && $$2 == "pass") passed += $$3; if ($$1 == "\#" && ($$2 == "fail" || $$2 == "cancelled")) failed += $$3; next } \
+  /^test result:/ { passed += $$4; failed += $$6 } \
+  END { if (!tap) { print "browser tests: not run"; failed += 1 } printf "%d passed, %d failed\n", passed, failed }'
 
 test: tools
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(CARGO) build --locked -p shared --target wasm32-unknown-unknown
-	@mkdir -p target
-	set -o pipefail; $(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log
-	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' target/test-output.log
+	@mkdir -p target && rm -f target/e2e.tap
+	@set -o pipefail; status=0; \
+	$(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log || status=1; \
+	$(MAKE) --no-print-directory e2e || status=1; \
+	[ -f target/e2e.tap ] && files=target/e2e.tap || files=; \
+	$(SUMMARY) target/test-output.log $$files; exit $$status
+
+# The browser tests alone: the release app, the debug `shop` binary, the real broker, headless
+# Chromium. Screenshots go to target/browser-screenshots/, process logs to target/browser-logs/.
+E2E_FILES ?= frontend/e2e/*.test.cjs
+E2E_ENV := TOOLS="$(TOOLS)" TANSU_BIN="$(TANSU)" SHOP_BIN="$(CURDIR)/target/debug/shop" \
+  STATIC_DIR="$(CURDIR)/frontend/dist" CHROMIUM="$(CHROMIUM)" NODE_PATH="$(NODE_TOOLS)/node_modules"
+e2e: broker-tool system-packages app
+	$(CARGO) build --locked -p backend --bin shop
+	@mkdir -p target && rm -rf target/browser-screenshots target/browser-logs
+	$(E2E_ENV) node --test --test-concurrency=1 \
+	  --test-reporter=spec --test-reporter-destination=stdout \
+	  --test-reporter=tap --test-reporter-destination=target/e2e.tap \
+	  $(E2E_FILES)
 
 lint:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
