@@ -7,6 +7,7 @@
 mod support;
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -199,6 +200,28 @@ fn header(msg: &OwnedMessage, key: &str) -> Option<String> {
 const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
 
+/// The commands both tests follow: an admin adds the desk lamp (no `traceparent`), then Alice
+/// puts two in her cart with a request that continues the caller's trace.
+async fn lamp_in_cart_under_callers_trace(shop: SocketAddr) {
+    let mut admin = Shopper::new(shop);
+    admin.add_product(1, "Desk lamp", "Home", 2500, 5).await;
+    let mut alice = Shopper::new(shop);
+    let caller = format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01");
+    alice
+        .send(
+            Method::PUT,
+            "/api/cart/lines/1",
+            &[
+                ("content-type", "application/json"),
+                ("idempotency-key", "line-1"),
+                ("traceparent", &caller),
+            ],
+            r#"{"quantity": 2}"#,
+        )
+        .await
+        .expect(StatusCode::OK);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_is_one_trace_from_request_through_kafka_to_apply() {
     let cluster = mock_cluster();
@@ -215,23 +238,7 @@ async fn a_command_is_one_trace_from_request_through_kafka_to_apply() {
         ],
     )
     .await;
-    let mut admin = Shopper::new(backend.addr);
-    admin.add_product(1, "Desk lamp", "Home", 2500, 5).await;
-    let mut alice = Shopper::new(backend.addr);
-    let caller = format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01");
-    alice
-        .send(
-            Method::PUT,
-            "/api/cart/lines/1",
-            &[
-                ("content-type", "application/json"),
-                ("idempotency-key", "line-1"),
-                ("traceparent", &caller),
-            ],
-            r#"{"quantity": 2}"#,
-        )
-        .await
-        .expect(StatusCode::OK);
+    lamp_in_cart_under_callers_trace(backend.addr).await;
     let checkout = events(cluster.bootstrap_servers(), CHECKOUT).await;
     // A graceful stop exports what is still queued: everything below arrives by exit.
     tokio::task::spawn_blocking(move || backend.terminate())
@@ -346,24 +353,8 @@ async fn a_command_is_one_trace_from_request_through_kafka_to_apply() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_traces_off_no_trace_header_reaches_kafka() {
     let (cluster, shop) = shop_in_memory().await;
-    let mut admin = Shopper::new(shop.addr);
-    admin.add_product(1, "Desk lamp", "Home", 2500, 5).await;
-    let mut alice = Shopper::new(shop.addr);
     // Even a caller's trace is not carried on when traces are off.
-    let caller = format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01");
-    alice
-        .send(
-            Method::PUT,
-            "/api/cart/lines/1",
-            &[
-                ("content-type", "application/json"),
-                ("idempotency-key", "line-1"),
-                ("traceparent", &caller),
-            ],
-            r#"{"quantity": 2}"#,
-        )
-        .await
-        .expect(StatusCode::OK);
+    lamp_in_cart_under_callers_trace(shop.addr).await;
     let brokers = cluster.bootstrap_servers();
     let catalog = events(brokers.clone(), CATALOG).await;
     let checkout = events(brokers, CHECKOUT).await;

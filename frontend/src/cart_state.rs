@@ -11,6 +11,7 @@ use yew::Reducible;
 use crate::api::ApiError;
 use crate::live::LiveEvent;
 use crate::notice::{self, Notice};
+use crate::page;
 
 /// A cart command as sent, kept so a retry repeats it exactly (same body, same key).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,12 +109,7 @@ impl Reducible for CartPageState {
     type Action = CartPageAction;
 
     fn reduce(self: Rc<Self>, action: CartPageAction) -> Rc<Self> {
-        let mut next = (*self).clone();
-        if next.apply(action) {
-            Rc::new(next)
-        } else {
-            self
-        }
+        page::apply_to_copy(self, |next| next.apply(action))
     }
 }
 

@@ -11,6 +11,7 @@ use crate::api::ApiError;
 use crate::live::LiveEvent;
 use crate::live_apply;
 use crate::loading::Loadable;
+use crate::page;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CatalogState {
@@ -94,12 +95,7 @@ impl Reducible for CatalogState {
     type Action = CatalogAction;
 
     fn reduce(self: Rc<Self>, action: CatalogAction) -> Rc<Self> {
-        let mut next = (*self).clone();
-        if next.apply(action) {
-            Rc::new(next)
-        } else {
-            self
-        }
+        page::apply_to_copy(self, |next| next.apply(action))
     }
 }
 

@@ -15,6 +15,7 @@ pub mod live;
 pub mod live_apply;
 pub mod loading;
 pub mod notice;
+pub mod page;
 pub mod product_state;
 pub mod shop;
 pub mod stock;

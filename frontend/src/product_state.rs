@@ -11,6 +11,7 @@ use crate::live::LiveEvent;
 use crate::live_apply;
 use crate::loading::Loadable;
 use crate::notice::Notice;
+use crate::page;
 use crate::stock::StockLevel;
 
 /// An "add to cart" command as sent: retried exactly as it was (same quantity, same key), so a
@@ -130,12 +131,7 @@ impl Reducible for ProductState {
     type Action = ProductAction;
 
     fn reduce(self: Rc<Self>, action: ProductAction) -> Rc<Self> {
-        let mut next = (*self).clone();
-        if next.apply(action) {
-            Rc::new(next)
-        } else {
-            self
-        }
+        page::apply_to_copy(self, |next| next.apply(action))
     }
 }
 

@@ -14,13 +14,13 @@ use yew_router::prelude::*;
 
 use super::product_card::ProductCard;
 use super::{
-    ErrorPanel, Spinner, catalog_href, follow_catalog, go_catalog, start_read, use_live_events,
-    use_watch,
+    ErrorPanel, Spinner, catalog_href, follow_catalog, go_catalog, use_live_events, use_watch,
 };
 use crate::api;
 use crate::app::ShopHandle;
 use crate::catalog_query::{CatalogQuery, PAGE_SIZES, SORT_OPTIONS};
 use crate::catalog_state::{CatalogAction, CatalogState};
+use crate::page::{use_page_state, use_read};
 use crate::timing::{Generations, SEARCH_DEBOUNCE_MS, search_to_commit};
 
 #[component]
@@ -29,33 +29,19 @@ pub fn CatalogPage() -> Html {
     let navigator = use_navigator().expect("inside the router");
     let shop = use_context::<ShopHandle>().expect("ShopHandle is provided by App");
     let query = CatalogQuery::from_query_string(location.query_str());
-    let state = use_reducer(CatalogState::default);
-    let generation = use_mut_ref(|| 0u64);
-    let retries = use_state(|| 0u32);
-    let dispatch = {
-        let d = state.dispatcher();
-        Callback::from(move |a| d.dispatch(a))
-    };
-
-    {
-        // Read the results whenever the URL's state changes, after a resync, and on "Try again".
-        let dispatch = dispatch.clone();
-        let generation = generation.clone();
-        use_effect_with(
-            (query.clone(), shop.resyncs, *retries),
-            move |(query, _, _)| {
-                let query = query.clone();
-                start_read(
-                    &generation,
-                    dispatch,
-                    async move { api::products(&query).await },
-                    CatalogAction::Load,
-                    CatalogAction::SpinnerDue,
-                    CatalogAction::Loaded,
-                );
-            },
-        );
-    }
+    let (state, dispatch) = use_page_state(CatalogState::default);
+    // Read the results whenever the URL's state changes, after a resync, and on "Try again".
+    let retry = use_read(
+        dispatch.clone(),
+        (query.clone(), shop.resyncs),
+        |(query, _)| {
+            let query = query.clone();
+            async move { api::products(&query).await }
+        },
+        CatalogAction::Load,
+        CatalogAction::SpinnerDue,
+        CatalogAction::Loaded,
+    );
     {
         let dispatch = dispatch.clone();
         use_effect_with(shop.resyncs, move |_| {
@@ -131,10 +117,7 @@ pub fn CatalogPage() -> Html {
                         } }
                     </p>
                     if let Some(error) = results.error.clone() {
-                        <ErrorPanel {error} on_retry={
-                            let retries = retries.clone();
-                            Callback::from(move |_| retries.set(*retries + 1))
-                        } />
+                        <ErrorPanel {error} on_retry={retry} />
                     }
                     <div class="results" aria-busy={results.is_loading().to_string()}>
                         <Spinner show={results.spinner} label="Loading products…" />

@@ -1,14 +1,14 @@
 //! The order pages: the confirmation after placing an order (`/orders/:id`) and the order
 //! history (`/orders`) of this browser's cart.
 
-use shared::proto::{OrderList, OrderView};
+use shared::proto::OrderView;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use super::{ErrorPanel, Spinner, price_text, start_read, totals_text};
+use super::{ErrorPanel, Spinner, price_text, totals_text};
 use crate::api;
 use crate::app::{Route, ShopHandle};
-use crate::loading::{LoadAction, Loadable};
+use crate::page::use_loadable;
 
 /// When an order was placed, in the shopper's locale and time zone.
 fn placed_at(ms: i64) -> String {
@@ -34,27 +34,7 @@ pub struct OrderConfirmationProps {
 #[component]
 pub fn OrderConfirmation(props: &OrderConfirmationProps) -> Html {
     let id = props.id;
-    let state = use_reducer(Loadable::<OrderView>::default);
-    let generation = use_mut_ref(|| 0u64);
-    let retries = use_state(|| 0u32);
-    {
-        let d = state.dispatcher();
-        let dispatch = Callback::from(move |a| d.dispatch(a));
-        use_effect_with((id, *retries), move |&(id, _)| {
-            start_read(
-                &generation,
-                dispatch,
-                async move { api::order(id).await },
-                LoadAction::Start,
-                LoadAction::SpinnerDue,
-                LoadAction::Done,
-            );
-        });
-    }
-    let retry = {
-        let retries = retries.clone();
-        Callback::from(move |_| retries.set(*retries + 1))
-    };
+    let (state, retry) = use_loadable(id, |&id| api::order(id));
     let Some(order) = state.value.as_ref().filter(|o| o.id == id) else {
         return html! {
             <section class="page">
@@ -132,29 +112,9 @@ pub fn OrderLines(props: &OrderLinesProps) -> Html {
 #[component]
 pub fn OrderHistory() -> Html {
     let shop = use_context::<ShopHandle>().expect("ShopHandle is provided by App");
-    let state = use_reducer(Loadable::<OrderList>::default);
-    let generation = use_mut_ref(|| 0u64);
-    let retries = use_state(|| 0u32);
-    {
-        let d = state.dispatcher();
-        let dispatch = Callback::from(move |a| d.dispatch(a));
-        // An order placed in another window shows up after the cart changes.
-        let cart_version = shop.cart.as_ref().map(|c| c.version);
-        use_effect_with((*retries, shop.resyncs, cart_version), move |_| {
-            start_read(
-                &generation,
-                dispatch,
-                api::orders(),
-                LoadAction::Start,
-                LoadAction::SpinnerDue,
-                LoadAction::Done,
-            );
-        });
-    }
-    let retry = {
-        let retries = retries.clone();
-        Callback::from(move |_| retries.set(*retries + 1))
-    };
+    // An order placed in another window shows up after the cart changes.
+    let cart_version = shop.cart.as_ref().map(|c| c.version);
+    let (state, retry) = use_loadable((shop.resyncs, cart_version), |_| api::orders());
     html! {
         <section class="page orders">
             <h1>{ "Your orders" }</h1>

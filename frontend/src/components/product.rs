@@ -8,12 +8,11 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use super::product_card::ProductImage;
-use super::{
-    ErrorPanel, NoticeBox, Spinner, StockLabel, price_text, start_read, use_live_events, use_watch,
-};
+use super::{ErrorPanel, NoticeBox, Spinner, StockLabel, price_text, use_live_events, use_watch};
 use crate::api;
 use crate::app::{Route, ShopHandle};
 use crate::notice::{AddPlan, Notice, plan_add};
+use crate::page::{use_page_state, use_read};
 use crate::product_state::{AddCommand, ProductAction, ProductState};
 use crate::shop::ShopAction;
 
@@ -27,26 +26,15 @@ pub fn ProductDetail(props: &ProductDetailProps) -> Html {
     let id = props.id;
     let shop = use_context::<ShopHandle>().expect("ShopHandle is provided by App");
     let navigator = use_navigator().expect("inside the router");
-    let state = use_reducer(ProductState::default);
-    let generation = use_mut_ref(|| 0u64);
-    let retries = use_state(|| 0u32);
-    let dispatch = {
-        let d = state.dispatcher();
-        Callback::from(move |a| d.dispatch(a))
-    };
-    {
-        let dispatch = dispatch.clone();
-        use_effect_with((id, shop.resyncs, *retries), move |&(id, _, _)| {
-            start_read(
-                &generation,
-                dispatch,
-                async move { api::product(id).await },
-                ProductAction::Load,
-                ProductAction::SpinnerDue,
-                ProductAction::Loaded,
-            );
-        });
-    }
+    let (state, dispatch) = use_page_state(ProductState::default);
+    let retry = use_read(
+        dispatch.clone(),
+        (id, shop.resyncs),
+        |&(id, _)| api::product(id),
+        ProductAction::Load,
+        ProductAction::SpinnerDue,
+        ProductAction::Loaded,
+    );
     use_live_events(dispatch.clone(), ProductAction::Live);
     use_watch(vec![id]);
 
@@ -151,10 +139,7 @@ pub fn ProductDetail(props: &ProductDetailProps) -> Html {
                         <p>{ "This product is not (or no longer) in the shop. " }
                             <Link<Route> to={Route::Catalog}>{ "Back to the catalog" }</Link<Route>></p>
                     } else {
-                        <ErrorPanel {error} on_retry={
-                            let retries = retries.clone();
-                            Callback::from(move |_| retries.set(*retries + 1))
-                        } />
+                        <ErrorPanel {error} on_retry={retry} />
                     }
                 }
             </section>
