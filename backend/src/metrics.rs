@@ -272,14 +272,25 @@ pub struct LiveMetrics {
 
 impl LiveMetrics {
     fn new() -> Self {
+        let frames = counter_vec(
+            "shop_live_frames_sent_total",
+            "Live-update frames written to websockets, by kind (product, cart, order_placed, order_rejected, resync).",
+            &["kind"],
+        );
+        // Every kind exists from the start at 0, so rate() has a series before the first frame.
+        for kind in [
+            "product",
+            "cart",
+            "order_placed",
+            "order_rejected",
+            "resync",
+        ] {
+            frames.with_label_values(&[kind]);
+        }
         LiveMetrics {
             sockets: IntGauge::new("shop_live_sockets", "Live-update websockets open now.")
                 .expect("valid metric"),
-            frames: counter_vec(
-                "shop_live_frames_sent_total",
-                "Live-update frames written to websockets, by kind (product, cart, order_placed, order_rejected, resync).",
-                &["kind"],
-            ),
+            frames,
             slow_clients_dropped: IntCounter::new(
                 "shop_live_slow_clients_dropped_total",
                 "Live-update websockets closed because their client fell a whole buffer behind.",

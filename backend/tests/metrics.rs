@@ -369,3 +369,147 @@ async fn prometheus_scrapes_a_command_it_just_saw() {
     drop(prometheus);
     shop.stop().await;
 }
+
+/// The production-like stack's Prometheus config is valid, every query of its Grafana dashboard
+/// parses, and every metric the dashboard charts is one the shop exports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docker_dashboard_charts_what_the_shop_exports() {
+    let promtool = tool("promtool");
+    let docker = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docker");
+    let check = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new(&promtool).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    check(&[
+        "check".as_ref(),
+        "config".as_ref(),
+        docker.join("prometheus.yml").as_os_str(),
+    ]);
+
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(docker.join("grafana/dashboards/shop.json")).unwrap(),
+    )
+    .expect("the dashboard is JSON");
+    let exprs: Vec<String> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .map(|t| {
+            // Grafana's variables, as Grafana would fill them in.
+            t["expr"]
+                .as_str()
+                .unwrap()
+                .replace("$__rate_interval", "1m")
+                .replace("$instance", ".*")
+        })
+        .collect();
+    assert!(exprs.len() > 20, "the dashboard has its queries");
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("dashboard-rules.yml");
+    let mut yaml = String::from("groups:\n  - name: dashboard\n    rules:\n");
+    for (i, e) in exprs.iter().enumerate() {
+        yaml += &format!(
+            "      - record: dashboard:query{i}\n        expr: {}\n",
+            serde_json::to_string(e).unwrap()
+        );
+    }
+    std::fs::write(&rules, yaml).unwrap();
+    check(&["check".as_ref(), "rules".as_ref(), rules.as_os_str()]);
+
+    let (cluster, shop) = shop_in_memory().await;
+    some_traffic(shop.addr).await;
+    // Every event of the checkout log once more, as retries that landed twice would: the fold
+    // ignores them all, which is what the ignored-events panel shows.
+    let brokers = cluster.bootstrap_servers();
+    let again = tokio::task::spawn_blocking(move || append_log_again(&brokers, "shop.checkout.v1"))
+        .await
+        .unwrap();
+    let mut s = Shopper::new(shop.addr);
+    eventually(
+        Duration::from_secs(20),
+        "Kafka statistics and ignored events",
+        || {
+            let mut s = s.clone();
+            async move {
+                let text = scrape(&mut s).await;
+                text.contains("shop_kafka_broker_rtt_avg_seconds{")
+                    && text
+                        .lines()
+                        .filter(|l| l.starts_with("shop_events_ignored_total{context=\"checkout\""))
+                        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                        .sum::<f64>()
+                        >= again as f64
+            }
+        },
+    )
+    .await;
+    let text = scrape(&mut s).await;
+    let exported: std::collections::HashSet<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let mut charted: Vec<&str> = exprs
+        .iter()
+        .flat_map(|e| e.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+        .filter(|w| w.starts_with("shop_") || w.starts_with("process_"))
+        .map(|w| w.strip_suffix("_bucket").unwrap_or(w))
+        .collect();
+    charted.sort_unstable();
+    charted.dedup();
+    let missing: Vec<&&str> = charted.iter().filter(|m| !exported.contains(**m)).collect();
+    assert!(missing.is_empty(), "charted but not exported: {missing:?}");
+    shop.stop().await;
+}
+
+/// Appends a copy of every event of `topic` to it; returns how many.
+fn append_log_again(brokers: &str, topic: &str) -> usize {
+    use rdkafka::Message;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "metrics-test")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let high = consumer
+        .fetch_watermarks(topic, 0, Duration::from_secs(5))
+        .unwrap()
+        .1;
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, rdkafka::Offset::Beginning)
+        .unwrap();
+    consumer.assign(&tpl).unwrap();
+    let mut events = Vec::new();
+    while (events.len() as i64) < high {
+        if let Some(m) = consumer.poll(Duration::from_secs(5)) {
+            let m = m.unwrap();
+            events.push((
+                m.key().map(<[u8]>::to_vec),
+                m.payload().unwrap_or_default().to_vec(),
+            ));
+        }
+    }
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    for (key, payload) in &events {
+        let mut record = BaseRecord::<[u8], [u8]>::to(topic)
+            .partition(0)
+            .payload(payload);
+        if let Some(k) = key {
+            record = record.key(k);
+        }
+        producer.send(record).map_err(|(e, _)| e).unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+    events.len()
+}
