@@ -151,7 +151,7 @@ test: tools
 	@mkdir -p target && rm -f target/e2e.tap
 	@set -o pipefail; status=0; \
 	$(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log || status=1; \
-	$(MAKE) --no-print-directory e2e || status=1; \
+	$(MAKE) --no-print-directory e2e E2E_BUILT=1 || status=1; \
 	[ -f target/e2e.tap ] && files=target/e2e.tap || files=; \
 	$(SUMMARY) target/test-output.log $$files; exit $$status
 
@@ -160,8 +160,11 @@ test: tools
 E2E_FILES ?= frontend/e2e/*.test.cjs
 E2E_ENV := TOOLS="$(TOOLS)" TANSU_BIN="$(TANSU)" SHOP_BIN="$(CURDIR)/target/debug/shop" \
   STATIC_DIR="$(CURDIR)/frontend/dist" CHROMIUM="$(CHROMIUM)" NODE_PATH="$(NODE_TOOLS)/node_modules"
+# Within `make test`, `cargo test --workspace` has just built target/debug/shop (E2E_BUILT=1);
+# building it again with `-p backend` alone would compile many crates anew, because features
+# are unified differently for one package than for the workspace.
 e2e: broker-tool system-packages app
-	$(CARGO) build --locked -p backend --bin shop
+	@if [ "$(E2E_BUILT)" = 1 ] && [ -x target/debug/shop ]; then :; else $(CARGO) build --locked -p backend --bin shop; fi
 	@mkdir -p target && rm -rf target/browser-screenshots target/browser-logs
 	$(E2E_ENV) node --test --test-concurrency=1 \
 	  --test-reporter=spec --test-reporter-destination=stdout \
