@@ -8,32 +8,7 @@ pub const DEFAULT_PAGE_SIZE: u32 = 24;
 /// The API refuses longer search texts; cutting here keeps a pasted essay from becoming a 400.
 pub const MAX_SEARCH_CHARS: usize = 200;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
-    Name,
-    Price,
-    /// Product ids grow with time, so "newest" is id descending.
-    Id,
-}
-
-impl SortKey {
-    fn as_str(self) -> &'static str {
-        match self {
-            SortKey::Name => "name",
-            SortKey::Price => "price",
-            SortKey::Id => "id",
-        }
-    }
-
-    fn parse(s: &str) -> Option<SortKey> {
-        match s {
-            "name" => Some(SortKey::Name),
-            "price" => Some(SortKey::Price),
-            "id" => Some(SortKey::Id),
-            _ => None,
-        }
-    }
-}
+pub use shared::sort::SortKey;
 
 /// The options of the sort select: (value, label). Values are a contract with the browser tests.
 pub const SORT_OPTIONS: [(&str, &str); 6] = [

@@ -5,6 +5,7 @@
 pub mod ids;
 pub mod money;
 pub mod paging;
+pub mod sort;
 
 /// Messages generated from `proto/` (package `shop`).
 #[allow(clippy::all, missing_docs)]

@@ -53,23 +53,14 @@ impl Product {
     }
 }
 
-/// The orders a listing can be sorted in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
-    Name,
-    Price,
-    Id,
-}
+pub use shared::sort::SortKey;
 
-impl SortKey {
-    pub const ALL: [SortKey; 3] = [SortKey::Name, SortKey::Price, SortKey::Id];
-
-    pub fn compare(self, a: &Product, b: &Product) -> Ordering {
-        match self {
-            SortKey::Name => a.name_key.cmp(&b.name_key).then(a.id.cmp(&b.id)),
-            SortKey::Price => a.price_minor.cmp(&b.price_minor).then(a.id.cmp(&b.id)),
-            SortKey::Id => a.id.cmp(&b.id),
-        }
+/// How `key` orders two products: ties broken by id, so every listing has one order.
+pub fn compare(key: SortKey, a: &Product, b: &Product) -> Ordering {
+    match key {
+        SortKey::Name => a.name_key.cmp(&b.name_key).then(a.id.cmp(&b.id)),
+        SortKey::Price => a.price_minor.cmp(&b.price_minor).then(a.id.cmp(&b.id)),
+        SortKey::Id => a.id.cmp(&b.id),
     }
 }
 
@@ -95,7 +86,7 @@ impl Listing {
     fn build(mut products: Vec<Arc<Product>>) -> Listing {
         let mut sorted: [Vector<Arc<Product>>; 3] = Default::default();
         for key in SortKey::ALL {
-            products.sort_unstable_by(|a, b| key.compare(a, b));
+            products.sort_unstable_by(|a, b| compare(key, a, b));
             sorted[key as usize] = products.iter().cloned().collect();
         }
         Listing { sorted }
@@ -105,7 +96,7 @@ impl Listing {
         for key in SortKey::ALL {
             let v = &mut self.sorted[key as usize];
             let at = v
-                .binary_search_by(|x| key.compare(x, p))
+                .binary_search_by(|x| compare(key, x, p))
                 .unwrap_or_else(|at| at);
             v.insert(at, p.clone());
         }
@@ -114,7 +105,7 @@ impl Listing {
     fn remove(&mut self, p: &Product) {
         for key in SortKey::ALL {
             let v = &mut self.sorted[key as usize];
-            if let Ok(at) = v.binary_search_by(|x| key.compare(x, p)) {
+            if let Ok(at) = v.binary_search_by(|x| compare(key, x, p)) {
                 v.remove(at);
             }
         }

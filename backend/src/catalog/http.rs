@@ -45,16 +45,9 @@ fn parse_list_query(req: &Request<Incoming>) -> Result<ListQuery, ApiError> {
             "page" => page = number("page", &v)?,
             "page_size" => page_size = number("page_size", &v)?,
             "sort" => {
-                q.sort = match v.as_str() {
-                    "name" => SortKey::Name,
-                    "price" => SortKey::Price,
-                    "id" => SortKey::Id,
-                    _ => {
-                        return Err(ApiError::bad_request(format!(
-                            "sort must be name, price or id, got {v:?}"
-                        )));
-                    }
-                }
+                q.sort = SortKey::parse(&v).ok_or_else(|| {
+                    ApiError::bad_request(format!("sort must be name, price or id, got {v:?}"))
+                })?
             }
             "order" => {
                 q.descending = match v.as_str() {

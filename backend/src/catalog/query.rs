@@ -10,7 +10,7 @@ use shared::money;
 use shared::paging::PageRequest;
 use shared::proto::{Money, ProductView};
 
-use super::fold::{Catalog, Product, SortKey};
+use super::fold::{Catalog, Product, SortKey, compare};
 use crate::checkout::Checkout;
 use crate::checkout::query::product_availability;
 
@@ -103,7 +103,7 @@ pub fn list(catalog: &Catalog, q: &ListQuery) -> ListResult {
             .filter(|p| matches(p))
             .collect();
         if q.sort != SortKey::Name {
-            found.sort_unstable_by(|a, b| q.sort.compare(a, b));
+            found.sort_unstable_by(|a, b| compare(q.sort, a, b));
         }
         if q.descending {
             found.reverse();
