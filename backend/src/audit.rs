@@ -101,9 +101,7 @@ pub fn reason_code(reason: RejectionReason) -> &'static str {
         RejectionReason::OutOfStockLine => "out_of_stock",
         RejectionReason::CartChanged => "cart_changed",
         RejectionReason::CartEmpty => "cart_empty",
-        RejectionReason::ProductUnavailable | RejectionReason::Unspecified => {
-            "product_unavailable"
-        }
+        RejectionReason::ProductUnavailable | RejectionReason::Unspecified => "product_unavailable",
     }
 }
 
@@ -443,14 +441,14 @@ fn verdict(name: impl Into<String>, expected: impl ToString, observed: impl ToSt
 
 /// Holds the log's summary against the sale's expectation and the replicas' answers.
 pub fn check(summary: &Summary, replicas: &[ReplicaView], want: &Expectation) -> Vec<Check> {
-    let product = summary.products.get(&want.product).cloned().unwrap_or_default();
+    let product = summary
+        .products
+        .get(&want.product)
+        .cloned()
+        .unwrap_or_default();
     let mut checks = vec![
         verdict("every event in the log decodes", 0, summary.undecodable),
-        verdict(
-            "units delivered per the log",
-            want.units,
-            product.delivered,
-        ),
+        verdict("units delivered per the log", want.units, product.delivered),
         verdict("units sold per the log", want.units, product.sold),
         verdict(
             "lowest running stock per the log (never negative)",
@@ -458,7 +456,10 @@ pub fn check(summary: &Summary, replicas: &[ReplicaView], want: &Expectation) ->
             if product.lowest_stock >= 0 {
                 "0 or more".to_owned()
             } else {
-                format!("{} at offset {:?}", product.lowest_stock, product.oversold_at)
+                format!(
+                    "{} at offset {:?}",
+                    product.lowest_stock, product.oversold_at
+                )
             },
         ),
     ];
@@ -546,7 +547,10 @@ pub fn check(summary: &Summary, replicas: &[ReplicaView], want: &Expectation) ->
                     .filter(|c| !first.orders.contains_key(*c))
                     .count();
             checks.push(verdict(
-                format!("carts whose orders differ, {} vs {}", first.base, other.base),
+                format!(
+                    "carts whose orders differ, {} vs {}",
+                    first.base, other.base
+                ),
                 0,
                 differing,
             ));
@@ -585,8 +589,8 @@ pub fn table(checks: &[Check]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkout::fold::tests::{fact, line, order, stock};
     use crate::catalog::fold::tests::upsert;
+    use crate::checkout::fold::tests::{fact, line, order, stock};
 
     const A: CartId = CartId(0xa);
     const B: CartId = CartId(0xb);

@@ -75,7 +75,10 @@ struct ReplicaSummary<'a> {
 
 fn print_log_summary(s: &Summary, product: u64) {
     let p = s.products.get(&product).cloned().unwrap_or_default();
-    println!("checkout log: {} events ({} undecodable)", s.events, s.undecodable);
+    println!(
+        "checkout log: {} events ({} undecodable)",
+        s.events, s.undecodable
+    );
     println!(
         "order requests: {} ({} accepted, rejected {:?}, {} repeats of a decided request)",
         s.orders.len(),
@@ -180,5 +183,9 @@ async fn main() -> anyhow::Result<ExitCode> {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
