@@ -236,13 +236,13 @@ pub fn summarise(log: &[LogEntry]) -> Summary {
                 .map(|r| r.outcome.clone())
         };
         match &event.event {
-            Some(Event::StockDeliveredV1(d)) => {
-                if recorded_here(&admin_command_key(&key)).is_some() {
-                    s.products
-                        .entry(d.product_id)
-                        .or_default()
-                        .deliver(d.quantity);
-                }
+            Some(Event::StockDeliveredV1(d))
+                if recorded_here(&admin_command_key(&key)).is_some() =>
+            {
+                s.products
+                    .entry(d.product_id)
+                    .or_default()
+                    .deliver(d.quantity);
             }
             Some(Event::OrderRequestedV1(o)) => {
                 let Ok(cart) = o.cart_id.parse::<CartId>() else {
