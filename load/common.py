@@ -135,6 +135,9 @@ def _report(environment, **_kwargs):
     if environment.runner is not None and getattr(environment.parsed_options, "json_file", None):
         stats.print_stats(environment.runner.stats, current=False)
         stats.print_percentile_stats(environment.runner.stats)
-        stats.print_error_report(environment.runner.stats)
+        if environment.runner.stats.errors:
+            stats.print_error_report(environment.runner.stats)
+        else:
+            print("Failures by kind: none\n")
     print_outcomes()
     print(f"outcomes written to {write_outcomes()}")

@@ -60,6 +60,8 @@ def _summary():
         "no_answer": sum(1 for a in answers if a["answer"] == "none"),
         "retried": sum(1 for a in answers if a["attempts"] > 1),
         "by_replica": {h: sum(1 for a in answers if a["replica"] == h) for h in HOSTS},
+        "accepted_by_replica": {h: sum(1 for a in answers if a["replica"] == h and a["answer"] == "accepted")
+                                for h in HOSTS},
     }
 
 
@@ -136,4 +138,4 @@ def _final(environment, **_kwargs):
     s = _summary()
     print(f"flash sale: {s['finished']} of {SHOPPERS} shoppers finished, {s['answered']} answered "
           f"({s['accepted']} accepted, rejected {s['rejected']}), {s['no_answer']} without answer, "
-          f"{s['retried']} retried; {path}")
+          f"{s['retried']} retried; accepted per replica {s['accepted_by_replica']}; {path}")
