@@ -119,6 +119,7 @@ class FlashShopper(FastHttpUser):
             elif order.ok:
                 record["answer"] = "rejected"
                 record["reason"] = order.code
+                record["message"] = order.body.get("message") if isinstance(order.body, dict) else None
             else:
                 record["reason"] = order.kind
         finally:

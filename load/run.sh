@@ -101,7 +101,9 @@ start_shop() {
   local name=$1 port
   shift
   port="$(free_port)"
-  env HTTP_ADDR="127.0.0.1:$port" ADMIN_TOKEN="$ADMIN_TOKEN" STATIC_DIR="$PWD/frontend/dist" \
+  # Its own session too: Ctrl-C stops Locust (which prints its tables) while the shop still
+  # answers; the shop is stopped afterwards, before the broker.
+  setsid env HTTP_ADDR="127.0.0.1:$port" ADMIN_TOKEN="$ADMIN_TOKEN" STATIC_DIR="$PWD/frontend/dist" \
     RUST_LOG="${RUST_LOG:-warn}" "$@" "$SHOP" serve >"$logs/$name.out" 2>"$logs/$name.log" &
   local pid=$!
   shop_pids+=("$pid")
