@@ -23,7 +23,7 @@ BINARYEN_MAJOR := $(firstword $(subst ., ,$(BINARYEN_VERSION)))
 PLAYWRIGHT_VERSION := 1.65.1
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help run dev test e2e app wasm-size bench lint fmt tools broker-tool rust-targets system-packages dev-packages trunk-tool wasm-bindgen-tool node-tools app-tools
+.PHONY: help run dev test e2e app wasm-size bench load lint fmt tools broker-tool rust-targets system-packages dev-packages trunk-tool wasm-bindgen-tool node-tools app-tools
 
 help:
 	@echo "make run     start the shop on http://127.0.0.1:8080 (local broker, demo data on first run)"
@@ -34,6 +34,7 @@ help:
 	@echo "make e2e     the browser tests alone (E2E_FILES=frontend/e2e/NAME.test.cjs for one)"
 	@echo "make app     release build of the app into frontend/dist;  make wasm-size  its size"
 	@echo "make bench   benchmarks; results go to BENCHMARKS.md"
+	@echo "make load    Locust load run (LOAD_USERS, LOAD_SECONDS, LOAD_HOST); SCENARIO=flash-sale: the audited flash sale"
 	@echo "make fmt     format the code;  make lint  clippy with warnings as errors"
 
 ## Tools ---------------------------------------------------------------------------------------
@@ -187,3 +188,21 @@ bench: broker-tool app
 	  echo "$$(date -u '+%Y-%m-%d %H:%M UTC'), \`make wasm-size\` (release build, profile wasm-release, wasm-opt -Oz); goal: .wasm <= 300 KB gzip."; \
 	  echo; echo '```'; $(WASM_SIZE); echo '```'; } >> BENCHMARKS.md
 	$(CARGO) bench --locked -p backend --bench fold
+
+## Load ----------------------------------------------------------------------------------------
+
+# Locust from PyPI in a venv of its own, once per machine; every pin is in load/requirements.txt
+# and a change of the locust pin reinstalls. load/run.sh starts the broker and the shop (or aims
+# at LOAD_HOST), runs the scenario and writes its tables to target/load/.
+LOCUST_VENV := $(TOOLS)/locust-venv
+LOCUST_VERSION := $(shell sed -n 's/^locust==//p' load/requirements.txt)
+SCENARIO ?= shop
+load:
+	@if [ -z "$(LOAD_HOST)" ]; then $(MAKE) --no-print-directory broker-tool; fi
+	@if "$(LOCUST_VENV)/bin/locust" --version 2>/dev/null | grep -q "^locust $(LOCUST_VERSION) "; then :; else \
+	  echo ">>> installing Locust $(LOCUST_VERSION) into $(LOCUST_VENV) (pins: load/requirements.txt)"; \
+	  rm -rf "$(LOCUST_VENV)" && python3 -m venv "$(LOCUST_VENV)" && \
+	  "$(LOCUST_VENV)/bin/pip" install --quiet --disable-pip-version-check -r load/requirements.txt; \
+	fi
+	@if [ -z "$(LOAD_HOST)" ]; then $(CARGO) build --release --locked -p backend --bin shop --bin shop-audit; fi
+	@SCENARIO="$(SCENARIO)" LOCUST="$(LOCUST_VENV)/bin/locust" TANSU_BIN="$(TANSU)" bash load/run.sh

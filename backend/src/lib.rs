@@ -2,6 +2,7 @@
 //! tools that feed them (import, demo data), and live updates over a websocket.
 
 pub mod app;
+pub mod audit;
 pub mod bridge;
 pub mod catalog;
 pub mod checkout;

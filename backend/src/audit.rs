@@ -1,0 +1,781 @@
+//! The sales audit: what the checkout log itself says was sold, and whether the replicas serve
+//! exactly that. It reads the checkout topic from offset 0 to its high watermark, replays it
+//! through checkout's fold to learn each order's decision, and keeps its own ledger beside it:
+//! stock delivered and sold per product as the log runs (never below zero), orders accepted and
+//! rejected (by reason) per product, and idempotency keys that got more than one accepted order.
+//! [`check`] then holds the ledger against what each replica serves over HTTP and against what
+//! the shoppers were answered. `shop-audit` and the flash-sale test both use it.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, StatusCode, header};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use prost::Message as _;
+use rdkafka::consumer::Consumer as _;
+use rdkafka::message::Message as _;
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Serialize;
+use shared::ids::CartId;
+use shared::proto::{CheckoutEvent, RejectionReason, checkout_event::Event};
+
+use crate::checkout::fold::{admin_command_key, cart_command_key};
+use crate::checkout::{Checkout, CheckoutFold, Outcome};
+use crate::config::KafkaConfig;
+use crate::engine::Fold;
+use crate::kafka::{self, BrokerStatus};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("Kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("reading {topic} stalled at offset {next} of {high}: no message for {stall:?}")]
+    Stalled {
+        topic: String,
+        next: i64,
+        high: i64,
+        stall: Duration,
+    },
+    #[error("replica {base}: {detail}")]
+    Replica { base: String, detail: String },
+}
+
+/// One record of the checkout topic: its event, or `None` if it did not decode.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    pub offset: i64,
+    pub event: Option<CheckoutEvent>,
+}
+
+/// Reads a topic's partition 0 from offset 0 up to the high watermark seen at the start.
+/// Blocking: call it from a blocking thread. Fails if no message comes for `stall`.
+pub fn read_topic(
+    cfg: &KafkaConfig,
+    topic: &str,
+    stall: Duration,
+) -> Result<Vec<LogEntry>, AuditError> {
+    let consumer = kafka::consumer(cfg, "audit", BrokerStatus::new())?;
+    let high = kafka::high_watermark(&consumer, topic, Duration::from_secs(10))?;
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Beginning)?;
+    consumer.assign(&tpl)?;
+    let mut log = Vec::with_capacity(usize::try_from(high).unwrap_or(0));
+    let mut next = 0;
+    let mut progress = Instant::now();
+    while next < high {
+        if progress.elapsed() > stall {
+            return Err(AuditError::Stalled {
+                topic: topic.to_owned(),
+                next,
+                high,
+                stall,
+            });
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(msg)) => {
+                progress = Instant::now();
+                next = msg.offset() + 1;
+                let event = msg
+                    .payload()
+                    .and_then(|p| CheckoutEvent::decode(p).ok())
+                    .filter(|e| e.event.is_some());
+                log.push(LogEntry {
+                    offset: msg.offset(),
+                    event,
+                });
+            }
+            // Transient errors (a reconnect) are retried by librdkafka; a stall ends the read.
+            Some(Err(e)) => tracing::warn!(%e, "audit consumer error"),
+            None => {}
+        }
+    }
+    Ok(log)
+}
+
+/// The API's code for a rejection reason (the `code` of the 409 body).
+pub fn reason_code(reason: RejectionReason) -> &'static str {
+    match reason {
+        RejectionReason::OutOfStockLine => "out_of_stock",
+        RejectionReason::CartChanged => "cart_changed",
+        RejectionReason::CartEmpty => "cart_empty",
+        RejectionReason::ProductUnavailable | RejectionReason::Unspecified => "product_unavailable",
+    }
+}
+
+/// One product's account per the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ProductLedger {
+    pub delivered: u64,
+    pub sold: u64,
+    pub orders_accepted: u64,
+    /// Rejected orders that name this product, by API code.
+    pub orders_rejected: BTreeMap<String, u64>,
+    /// Delivered minus sold, after each event in log order.
+    pub stock: i64,
+    pub lowest_stock: i64,
+    /// The offset at which the running stock first went below zero (an oversell).
+    pub oversold_at: Option<i64>,
+    /// The stock the fold ends with, to hold against the running stock.
+    pub fold_stock: u64,
+}
+
+impl ProductLedger {
+    fn deliver(&mut self, quantity: u32) {
+        self.delivered += u64::from(quantity);
+        self.stock += i64::from(quantity);
+    }
+
+    /// One accepted order's line, taken from the running stock whether or not it covers it.
+    fn sell(&mut self, quantity: u32, offset: i64) {
+        self.sold += u64::from(quantity);
+        self.orders_accepted += 1;
+        self.stock -= i64::from(quantity);
+        self.lowest_stock = self.lowest_stock.min(self.stock);
+        if self.stock < 0 && self.oversold_at.is_none() {
+            self.oversold_at = Some(offset);
+        }
+    }
+}
+
+/// An order request in the log and the decision the fold took on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoggedOrder {
+    pub offset: i64,
+    pub cart: String,
+    pub key: String,
+    pub decision: Decision,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Decision {
+    Accepted {
+        order_id: u64,
+        lines: Vec<(u64, u32)>,
+    },
+    Rejected {
+        reason: String,
+        product_id: u64,
+    },
+    /// A repeat of a request already decided (a retry that reached the log): no effect.
+    Repeat,
+}
+
+/// What the checkout log says, summarised.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub events: u64,
+    pub undecodable: u64,
+    pub products: BTreeMap<u64, ProductLedger>,
+    pub orders: Vec<LoggedOrder>,
+    /// Raw idempotency keys that got more than one accepted order, with how many.
+    pub duplicate_keys: BTreeMap<String, u64>,
+    /// Accepted order ids by cart (hex cart id).
+    pub accepted_by_cart: BTreeMap<String, Vec<u64>>,
+}
+
+impl Summary {
+    pub fn orders_accepted(&self) -> u64 {
+        self.orders
+            .iter()
+            .filter(|o| matches!(o.decision, Decision::Accepted { .. }))
+            .count() as u64
+    }
+
+    pub fn orders_rejected(&self) -> BTreeMap<String, u64> {
+        let mut by = BTreeMap::new();
+        for o in &self.orders {
+            if let Decision::Rejected { reason, .. } = &o.decision {
+                *by.entry(reason.clone()).or_default() += 1;
+            }
+        }
+        by
+    }
+
+    /// Every cart that asked for an order, whatever the answer.
+    pub fn ordering_carts(&self) -> Vec<CartId> {
+        let mut carts: Vec<CartId> = self
+            .orders
+            .iter()
+            .filter_map(|o| o.cart.parse().ok())
+            .collect();
+        carts.sort();
+        carts.dedup();
+        carts
+    }
+}
+
+/// Replays `log` through checkout's fold and keeps the audit's own ledger beside it. The fold
+/// decides (that is the shop's rule); the ledger counts what the decisions did to stock, so an
+/// accepted order that the stock could not cover shows as a negative running stock.
+pub fn summarise(log: &[LogEntry]) -> Summary {
+    let mut model = Checkout::default();
+    let mut s = Summary::default();
+    let mut accepted_keys: BTreeMap<String, u64> = BTreeMap::new();
+    for entry in log {
+        s.events += 1;
+        let Some(event) = &entry.event else {
+            s.undecodable += 1;
+            continue;
+        };
+        CheckoutFold::apply(&mut model, event, entry.offset);
+        let key = event
+            .meta
+            .as_ref()
+            .map(|m| m.idempotency_key.clone())
+            .unwrap_or_default();
+        // A command took effect at this offset only if its record was written here; a repeat
+        // finds the first record.
+        let recorded_here = |scoped: &str| {
+            model
+                .command(scoped)
+                .filter(|r| r.offset == entry.offset)
+                .map(|r| r.outcome.clone())
+        };
+        match &event.event {
+            Some(Event::StockDeliveredV1(d))
+                if recorded_here(&admin_command_key(&key)).is_some() =>
+            {
+                s.products
+                    .entry(d.product_id)
+                    .or_default()
+                    .deliver(d.quantity);
+            }
+            Some(Event::OrderRequestedV1(o)) => {
+                let Ok(cart) = o.cart_id.parse::<CartId>() else {
+                    continue;
+                };
+                let decision = match recorded_here(&cart_command_key(cart, &key)) {
+                    Some(Outcome::OrderPlaced(id)) => {
+                        let lines: Vec<(u64, u32)> = model
+                            .order(id)
+                            .map(|o| o.lines.iter().map(|l| (l.product_id, l.quantity)).collect())
+                            .unwrap_or_default();
+                        for &(product, quantity) in &lines {
+                            s.products
+                                .entry(product)
+                                .or_default()
+                                .sell(quantity, entry.offset);
+                        }
+                        *accepted_keys.entry(key.clone()).or_default() += 1;
+                        s.accepted_by_cart
+                            .entry(cart.to_string())
+                            .or_default()
+                            .push(id);
+                        Decision::Accepted {
+                            order_id: id,
+                            lines,
+                        }
+                    }
+                    Some(Outcome::OrderRejected(r)) => {
+                        let reason = reason_code(r.reason()).to_owned();
+                        if r.product_id != 0 {
+                            *s.products
+                                .entry(r.product_id)
+                                .or_default()
+                                .orders_rejected
+                                .entry(reason.clone())
+                                .or_default() += 1;
+                        }
+                        Decision::Rejected {
+                            reason,
+                            product_id: r.product_id,
+                        }
+                    }
+                    _ => Decision::Repeat,
+                };
+                s.orders.push(LoggedOrder {
+                    offset: entry.offset,
+                    cart: cart.to_string(),
+                    key,
+                    decision,
+                });
+            }
+            _ => {}
+        }
+    }
+    CheckoutFold::finalize(&mut model);
+    for (id, p) in s.products.iter_mut() {
+        p.fold_stock = model.stock(*id);
+    }
+    s.duplicate_keys = accepted_keys.into_iter().filter(|(_, n)| *n > 1).collect();
+    s
+}
+
+/// What one replica serves about the audited product and the ordering carts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplicaView {
+    pub base: String,
+    /// `GET /api/products/{id}` as JSON (`null` if not 200).
+    pub product: serde_json::Value,
+    /// Units available per the product view.
+    pub available: Option<u64>,
+    /// `GET /api/orders` with each cart's cookie, as JSON, by hex cart id.
+    pub orders: BTreeMap<String, serde_json::Value>,
+}
+
+impl ReplicaView {
+    /// The order ids this replica lists for a cart.
+    pub fn order_ids(&self, cart: &str) -> Vec<u64> {
+        let mut ids: Vec<u64> = self
+            .orders
+            .get(cart)
+            .and_then(|l| l["orders"].as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|o| json_u64(&o["id"]))
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+}
+
+/// A proto3 JSON 64-bit integer (a string), or absent for 0.
+fn json_u64(v: &serde_json::Value) -> Option<u64> {
+    match v {
+        serde_json::Value::Null => Some(0),
+        serde_json::Value::String(s) => s.parse().ok(),
+        other => other.as_u64(),
+    }
+}
+
+/// Reads the product and every cart's orders from one replica (`http://host:port`), as a shopper
+/// would: the cart is named by its cookie.
+pub async fn fetch_replica(
+    base: &str,
+    product: u64,
+    carts: &[CartId],
+) -> Result<ReplicaView, AuditError> {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let get = |path: String, cookie: Option<String>| {
+        let client = client.clone();
+        let uri = format!("{base}{path}");
+        async move {
+            let mut req = Request::get(&uri).header(header::ACCEPT, "application/json");
+            if let Some(c) = cookie {
+                req = req.header(header::COOKIE, c);
+            }
+            let fail = |detail: String| AuditError::Replica {
+                base: base.to_owned(),
+                detail,
+            };
+            let req = req
+                .body(Empty::new())
+                .map_err(|e| fail(format!("GET {uri}: {e}")))?;
+            let resp = client
+                .request(req)
+                .await
+                .map_err(|e| fail(format!("GET {uri}: {e}")))?;
+            let status = resp.status();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| fail(format!("GET {uri}: {e}")))?
+                .to_bytes();
+            let json: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|e| fail(format!("GET {uri}: not JSON ({e})")))?;
+            Ok::<_, AuditError>((status, json))
+        }
+    };
+    let (status, product_json) = get(format!("/api/products/{product}"), None).await?;
+    let (product_json, available) = if status == StatusCode::OK {
+        let available = json_u64(&product_json["availability"]["available"]);
+        (product_json, available)
+    } else {
+        (serde_json::Value::Null, None)
+    };
+    let mut orders = BTreeMap::new();
+    for cart in carts {
+        let (status, list) = get("/api/orders".into(), Some(format!("cart={cart}"))).await?;
+        if status != StatusCode::OK {
+            return Err(AuditError::Replica {
+                base: base.to_owned(),
+                detail: format!("GET /api/orders for cart {cart}: {status} {list}"),
+            });
+        }
+        orders.insert(cart.to_string(), list);
+    }
+    Ok(ReplicaView {
+        base: base.to_owned(),
+        product: product_json,
+        available,
+        orders,
+    })
+}
+
+/// What the sale was meant to be, and what the shoppers' side counted.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Expectation {
+    pub product: u64,
+    /// Units put on sale (and so to be sold).
+    pub units: u64,
+    /// Shoppers who raced, and how many of them got an answer (accepted or rejected).
+    pub shoppers: Option<u64>,
+    pub answered: Option<u64>,
+    /// Orders the shoppers were told were accepted.
+    pub accepted_answers: Option<u64>,
+}
+
+/// One line of the audit's table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub expected: String,
+    pub observed: String,
+    pub ok: bool,
+}
+
+fn verdict(name: impl Into<String>, expected: impl ToString, observed: impl ToString) -> Check {
+    let (expected, observed) = (expected.to_string(), observed.to_string());
+    Check {
+        name: name.into(),
+        ok: expected == observed,
+        expected,
+        observed,
+    }
+}
+
+/// Holds the log's summary against the sale's expectation and the replicas' answers.
+pub fn check(summary: &Summary, replicas: &[ReplicaView], want: &Expectation) -> Vec<Check> {
+    let product = summary
+        .products
+        .get(&want.product)
+        .cloned()
+        .unwrap_or_default();
+    let mut checks = vec![
+        verdict("every event in the log decodes", 0, summary.undecodable),
+        verdict("units delivered per the log", want.units, product.delivered),
+        verdict("units sold per the log", want.units, product.sold),
+        verdict(
+            "lowest running stock per the log (never negative)",
+            "0 or more",
+            if product.lowest_stock >= 0 {
+                "0 or more".to_owned()
+            } else {
+                format!(
+                    "{} at offset {:?}",
+                    product.lowest_stock, product.oversold_at
+                )
+            },
+        ),
+    ];
+    let oversold: Vec<String> = summary
+        .products
+        .iter()
+        .filter(|(_, p)| p.lowest_stock < 0)
+        .map(|(id, p)| format!("product {id} at offset {:?}", p.oversold_at))
+        .collect();
+    checks.push(verdict(
+        "orders accepted beyond stock (any product)",
+        "none",
+        if oversold.is_empty() {
+            "none".to_owned()
+        } else {
+            oversold.join(", ")
+        },
+    ));
+    checks.push(verdict(
+        "running stock agrees with the fold's stock",
+        product.stock.max(0),
+        product.fold_stock,
+    ));
+    checks.push(verdict(
+        "idempotency keys with two accepted orders",
+        0,
+        summary.duplicate_keys.len(),
+    ));
+    if let Some(accepted) = want.accepted_answers {
+        checks.push(verdict(
+            "orders accepted: shoppers' answers = log",
+            accepted,
+            summary.orders_accepted(),
+        ));
+    }
+    if let Some(shoppers) = want.shoppers {
+        checks.push(verdict(
+            "shoppers who got an answer",
+            shoppers,
+            want.answered.unwrap_or(0),
+        ));
+    }
+    for r in replicas {
+        checks.push(verdict(
+            format!("stock served by {}", r.base),
+            0,
+            r.available
+                .map_or_else(|| "no product".to_owned(), |a| a.to_string()),
+        ));
+        let mismatched = summary
+            .ordering_carts()
+            .iter()
+            .map(|c| c.to_string())
+            .filter(|c| {
+                let mut logged = summary.accepted_by_cart.get(c).cloned().unwrap_or_default();
+                logged.sort_unstable();
+                r.order_ids(c) != logged
+            })
+            .count();
+        checks.push(verdict(
+            format!("carts whose orders on {} differ from the log", r.base),
+            0,
+            mismatched,
+        ));
+    }
+    if let [first, rest @ ..] = replicas {
+        for other in rest {
+            checks.push(verdict(
+                format!("product view {} = {}", first.base, other.base),
+                "identical",
+                if first.product == other.product {
+                    "identical"
+                } else {
+                    "different"
+                },
+            ));
+            let differing = first
+                .orders
+                .iter()
+                .filter(|(cart, list)| other.orders.get(*cart) != Some(*list))
+                .count()
+                + other
+                    .orders
+                    .keys()
+                    .filter(|c| !first.orders.contains_key(*c))
+                    .count();
+            checks.push(verdict(
+                format!(
+                    "carts whose orders differ, {} vs {}",
+                    first.base, other.base
+                ),
+                0,
+                differing,
+            ));
+        }
+    }
+    checks
+}
+
+/// The checks as an aligned text table with a verdict column.
+pub fn table(checks: &[Check]) -> String {
+    let w = |f: fn(&Check) -> usize, title: &str| {
+        checks.iter().map(f).max().unwrap_or(0).max(title.len())
+    };
+    let (wn, we, wo) = (
+        w(|c| c.name.chars().count(), "check"),
+        w(|c| c.expected.chars().count(), "expected"),
+        w(|c| c.observed.chars().count(), "observed"),
+    );
+    let mut out = format!(
+        "{:<wn$}  {:<we$}  {:<wo$}  result\n",
+        "check", "expected", "observed"
+    );
+    out.push_str(&format!("{}\n", "-".repeat(wn + we + wo + 12)));
+    for c in checks {
+        out.push_str(&format!(
+            "{:<wn$}  {:<we$}  {:<wo$}  {}\n",
+            c.name,
+            c.expected,
+            c.observed,
+            if c.ok { "ok" } else { "VIOLATED" }
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::fold::tests::upsert;
+    use crate::checkout::fold::tests::{fact, line, order, stock};
+
+    const A: CartId = CartId(0xa);
+    const B: CartId = CartId(0xb);
+    const C: CartId = CartId(0xc);
+
+    fn log(events: Vec<CheckoutEvent>) -> Vec<LogEntry> {
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| LogEntry {
+                offset: i as i64,
+                event: Some(e),
+            })
+            .collect()
+    }
+
+    /// One product with two units, three carts each holding one.
+    fn sale() -> Vec<CheckoutEvent> {
+        vec![
+            fact(0, upsert(7, "Lamp", "Home", 2500)),
+            stock("s1", 7, 2),
+            line("la", A, 7, 1),
+            line("lb", B, 7, 1),
+            line("lc", C, 7, 1),
+        ]
+    }
+
+    #[test]
+    fn counts_what_was_sold_and_why_the_rest_was_rejected() {
+        let mut events = sale();
+        events.extend([order("oa", A, 1), order("ob", B, 1), order("oc", C, 1)]);
+        let s = summarise(&log(events));
+        let p = &s.products[&7];
+        assert_eq!((p.delivered, p.sold, p.orders_accepted), (2, 2, 2));
+        assert_eq!((p.stock, p.lowest_stock, p.fold_stock), (0, 0, 0));
+        assert_eq!(p.orders_rejected.get("out_of_stock"), Some(&1));
+        assert_eq!(s.orders_accepted(), 2);
+        assert_eq!(s.orders[2].cart, C.to_string());
+        assert_eq!(
+            s.orders[2].decision,
+            Decision::Rejected {
+                reason: "out_of_stock".into(),
+                product_id: 7
+            }
+        );
+        assert!(s.duplicate_keys.is_empty());
+        assert_eq!(s.accepted_by_cart[&A.to_string()], vec![1]);
+        assert_eq!(s.ordering_carts(), vec![A, B, C]);
+    }
+
+    #[test]
+    fn a_retried_request_in_the_log_is_a_repeat_not_a_second_order() {
+        let mut events = sale();
+        events.extend([order("oa", A, 1), order("oa", A, 1), stock("s1", 7, 2)]);
+        let s = summarise(&log(events));
+        assert_eq!(s.orders[1].decision, Decision::Repeat);
+        assert_eq!(s.products[&7].sold, 1);
+        // The repeated delivery counts once too.
+        assert_eq!(s.products[&7].delivered, 2);
+        assert!(s.duplicate_keys.is_empty());
+    }
+
+    #[test]
+    fn the_same_key_accepted_for_two_carts_is_reported() {
+        let mut events = sale();
+        events.extend([order("same", A, 1), order("same", B, 1)]);
+        let s = summarise(&log(events));
+        assert_eq!(s.duplicate_keys.get("same"), Some(&2));
+        let checks = check(
+            &s,
+            &[],
+            &Expectation {
+                product: 7,
+                units: 2,
+                ..Default::default()
+            },
+        );
+        let dup = checks
+            .iter()
+            .find(|c| c.name.starts_with("idempotency"))
+            .unwrap();
+        assert!(!dup.ok, "{dup:?}");
+    }
+
+    #[test]
+    fn a_cart_changed_rejection_names_no_product_and_undecodable_records_are_counted() {
+        let mut events = log(sale());
+        events.push(LogEntry {
+            offset: 5,
+            event: Some(order("old", A, 0)),
+        });
+        events.push(LogEntry {
+            offset: 6,
+            event: None,
+        });
+        let s = summarise(&events);
+        assert_eq!(s.orders_rejected().get("cart_changed"), Some(&1));
+        assert!(s.products[&7].orders_rejected.is_empty());
+        assert_eq!((s.events, s.undecodable), (7, 1));
+    }
+
+    fn replica(base: &str, available: u64, orders: &[(CartId, &[u64])]) -> ReplicaView {
+        ReplicaView {
+            base: base.into(),
+            product: serde_json::json!({"id": "7", "availability": {"available": available.to_string()}}),
+            available: Some(available),
+            orders: orders
+                .iter()
+                .map(|(c, ids)| {
+                    let list: Vec<_> = ids
+                        .iter()
+                        .map(|i| serde_json::json!({"id": i.to_string()}))
+                        .collect();
+                    (c.to_string(), serde_json::json!({ "orders": list }))
+                })
+                .collect(),
+        }
+    }
+
+    fn sold_out() -> Summary {
+        let mut events = sale();
+        events.extend([order("oa", A, 1), order("ob", B, 1), order("oc", C, 1)]);
+        summarise(&log(events))
+    }
+
+    fn want() -> Expectation {
+        Expectation {
+            product: 7,
+            units: 2,
+            shoppers: Some(3),
+            answered: Some(3),
+            accepted_answers: Some(2),
+        }
+    }
+
+    #[test]
+    fn a_clean_sale_passes_every_check() {
+        let served: &[(CartId, &[u64])] = &[(A, &[1]), (B, &[2]), (C, &[])];
+        let checks = check(
+            &sold_out(),
+            &[replica("r1", 0, served), replica("r2", 0, served)],
+            &want(),
+        );
+        assert!(checks.iter().all(|c| c.ok), "{}", table(&checks));
+        assert!(table(&checks).contains("units sold per the log"));
+    }
+
+    #[test]
+    fn a_replica_that_disagrees_or_a_shopper_without_answer_fails() {
+        let served: &[(CartId, &[u64])] = &[(A, &[1]), (B, &[2]), (C, &[])];
+        let lagging: &[(CartId, &[u64])] = &[(A, &[1]), (B, &[]), (C, &[])];
+        let mut w = want();
+        w.answered = Some(2);
+        let checks = check(
+            &sold_out(),
+            &[replica("r1", 0, served), replica("r2", 1, lagging)],
+            &w,
+        );
+        let failed: Vec<&str> = checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(
+            failed,
+            vec![
+                "shoppers who got an answer",
+                "stock served by r2",
+                "carts whose orders on r2 differ from the log",
+                "product view r1 = r2",
+                "carts whose orders differ, r1 vs r2",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_sale_beyond_stock_shows_as_negative_stock_at_its_offset() {
+        let mut p = ProductLedger::default();
+        p.deliver(1);
+        p.sell(1, 10);
+        assert_eq!((p.stock, p.lowest_stock, p.oversold_at), (0, 0, None));
+        p.sell(2, 11);
+        p.deliver(5);
+        p.sell(1, 13);
+        assert_eq!((p.stock, p.lowest_stock, p.oversold_at), (2, -2, Some(11)));
+        assert_eq!((p.delivered, p.sold, p.orders_accepted), (6, 4, 3));
+    }
+}
