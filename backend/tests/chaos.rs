@@ -58,6 +58,15 @@ fn settings() -> Settings {
     }
 }
 
+/// A produce timeout (ms) longer than any fault of a scenario. A produce that times out while
+/// in flight makes librdkafka's idempotent producer bump its epoch, and the produce after that
+/// makes tansu 0.6.0's storage task panic (`idempotent_message_check`: "more or less than one
+/// row"), after which the broker serves nothing until it is restarted. `e2e.rs` covers that path
+/// with a broker restart; here the faults must be the ones the scenario names.
+fn outlasting(s: &Settings) -> String {
+    (s.phase + Duration::from_secs(10)).as_millis().to_string()
+}
+
 /// A client that waits long and retries until the fault is long healed.
 const PATIENT: Policy = Policy {
     first_timeout: Duration::from_secs(10),
@@ -277,11 +286,13 @@ async fn broker_sigkill(s: Settings) -> Row {
 }
 
 /// 3. Network faults between backend and broker, through the proxy the broker advertises:
-///    latency with jitter, then every connection cut, then connections cut after a few bytes,
-///    then a black hole that closes connections after a second; each healed in turn.
+///    latency with jitter, a healthy spell, connections cut after 4 KB of answers, a black hole
+///    that swallows everything and closes connections after a second; between two of them every
+///    connection is cut and the link stays down for a moment. Then healed.
 async fn network_faults(s: Settings) -> Row {
     let t = Instant::now();
-    let mut shop = Shop::start(true, &[("KAFKA_PRODUCE_TIMEOUT_MS", "3000")], &s).await;
+    let produce_timeout = outlasting(&s);
+    let mut shop = Shop::start(true, &[("KAFKA_PRODUCE_TIMEOUT_MS", &produce_timeout)], &s).await;
     let load = Load::start(shop.addr, &s, PATIENT);
     tokio::time::sleep(s.phase / 2).await;
     let latency = ToxicKind::Latency {
@@ -432,7 +443,8 @@ async fn poison_events(s: Settings) -> Row {
 ///    frozen (SIGSTOP) and after it thaws. Exactly one effect each.
 async fn timeouts_retried(s: Settings) -> Row {
     let t = Instant::now();
-    let mut shop = Shop::start(true, &[("KAFKA_PRODUCE_TIMEOUT_MS", "3000")], &s).await;
+    let produce_timeout = outlasting(&s);
+    let mut shop = Shop::start(true, &[("KAFKA_PRODUCE_TIMEOUT_MS", &produce_timeout)], &s).await;
     let hasty = Policy {
         first_timeout: Duration::from_millis(150),
         deadline: Duration::from_secs(120),
