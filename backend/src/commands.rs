@@ -145,10 +145,20 @@ async fn run<F: Fold, R>(
         ),
     })?;
     let acknowledged = Instant::now();
-    let applied = context
-        .wait_for(offset, app.config.command_timeout)
-        .instrument(traces::wait_span(F::NAME, offset))
-        .await;
+    // librdkafka acknowledges a retried produce that the broker already had (a duplicate
+    // sequence number) without its offset (-1): the event is in the log, but not where. Such a
+    // command waits for its record instead of its offset.
+    let applied = if offset < 0 {
+        context
+            .wait_until(app.config.command_timeout, |m| recorded(m).is_some())
+            .instrument(traces::wait_span(F::NAME, offset))
+            .await
+    } else {
+        context
+            .wait_for(offset, app.config.command_timeout)
+            .instrument(traces::wait_span(F::NAME, offset))
+            .await
+    };
     app.metrics.command_waited(kind, acknowledged.elapsed());
     applied.map_err(|e| match e {
         WaitError::Timeout => ApiError::unavailable(
@@ -158,7 +168,7 @@ async fn run<F: Fold, R>(
         WaitError::Stopped => ApiError::unavailable("the server is shutting down", 1),
     })?;
     match recorded(&context.model()) {
-        Some(first) => check(first).map(|r| (r, Some(offset))),
+        Some(first) => check(first).map(|r| (r, (offset >= 0).then_some(offset))),
         None => Err(ApiError::internal(format!(
             "the command at offset {offset} was applied but left no record"
         ))),

@@ -83,6 +83,20 @@ impl Shopper {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> Reply {
+        self.try_send(method, path, headers, body)
+            .await
+            .expect("request sent")
+    }
+
+    /// [`Shopper::send`] that reports a failed connection (a backend that is down) instead of
+    /// panicking: a client that retries needs to see it.
+    pub async fn try_send(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Result<Reply, String> {
         let mut req = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base));
@@ -96,17 +110,22 @@ impl Shopper {
             .client
             .request(req.body(Full::new(body.into())).unwrap())
             .await
-            .expect("request sent");
+            .map_err(|e| format!("request not answered: {e:?}"))?;
         let (parts, body) = resp.into_parts();
         if let Some(set) = parts.headers.get(header::SET_COOKIE) {
             let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
             self.cookie = Some(pair);
         }
-        Reply {
+        let body = body
+            .collect()
+            .await
+            .map_err(|e| format!("body cut short: {e:?}"))?
+            .to_bytes();
+        Ok(Reply {
             status: parts.status,
             headers: parts.headers,
-            body: body.collect().await.expect("body").to_bytes(),
-        }
+            body,
+        })
     }
 
     pub async fn get(&mut self, path: &str) -> Reply {
@@ -350,6 +369,8 @@ impl InProcess {
 /// The real Kafka-protocol broker (tansu) as a child process with its data in a temp dir.
 pub struct Broker {
     pub port: u16,
+    /// The port the broker names in its metadata: its own, or a proxy's in front of it.
+    pub advertised_port: u16,
     pub dir: tempfile::TempDir,
     child: Option<Child>,
 }
@@ -391,8 +412,17 @@ fn broker_log(port: u16) -> Stdio {
 
 impl Broker {
     pub async fn start() -> Broker {
+        let port = free_port();
+        Broker::start_advertising(port, port).await
+    }
+
+    /// A broker on `port` that tells clients to connect to `advertised_port` (on loopback), e.g.
+    /// a fault-injecting proxy in front of it: after the first metadata request every
+    /// connection of a client goes there.
+    pub async fn start_advertising(port: u16, advertised_port: u16) -> Broker {
         let mut b = Broker {
-            port: free_port(),
+            port,
+            advertised_port,
             dir: tempfile::tempdir().unwrap(),
             child: None,
         };
@@ -407,6 +437,7 @@ impl Broker {
     /// Starts (again) on the same port and data.
     pub async fn restart(&mut self) {
         let url = format!("tcp://127.0.0.1:{}", self.port);
+        let advertised = format!("tcp://127.0.0.1:{}", self.advertised_port);
         let child = Command::new(tansu_bin())
             .current_dir(self.dir.path())
             .args([
@@ -416,7 +447,7 @@ impl Broker {
                 "--listener-url",
                 &url,
                 "--advertised-listener-url",
-                &url,
+                &advertised,
                 "--storage-engine",
                 "sqlite://tansu.db",
             ])
@@ -438,6 +469,13 @@ impl Broker {
     pub fn freeze(&mut self) {
         if let Some(c) = &self.child {
             unsafe { libc_kill(c.id() as i32, 19) };
+        }
+    }
+
+    /// SIGCONT: a frozen broker answers again.
+    pub fn thaw(&mut self) {
+        if let Some(c) = &self.child {
+            unsafe { libc_kill(c.id() as i32, 18) };
         }
     }
 
