@@ -879,4 +879,65 @@ mod tests {
         assert!(load_newest::<CatalogFold>(empty.path(), "t", 3, &metrics).is_none());
         assert_eq!(metrics.load_counts()[0], ("absent", 1));
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_background_check_tells_an_equal_snapshot_from_a_different_one() {
+        use crate::config::KafkaConfig;
+        use crate::kafka::{self, BrokerStatus};
+        use prost::Message as _;
+
+        let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
+        cluster.create_topic("t", 1, 1).unwrap();
+        let cfg = KafkaConfig {
+            brokers: cluster.bootstrap_servers(),
+            fetch_wait_max_ms: 10,
+            linger_ms: 0,
+            produce_timeout: Duration::from_secs(5),
+            replication_factor: 1,
+            catalog_topic: "t".into(),
+            checkout_topic: "unused".into(),
+            extra: vec![],
+        };
+        let producer = kafka::producer(&cfg, BrokerStatus::new()).unwrap();
+        let events = [
+            upsert(1, "Lamp", "Home", 500),
+            upsert(2, "Chair", "Office", 300),
+            upsert(1, "Lamp", "Home", 700),
+        ];
+        let status = BrokerStatus::new();
+        for e in &events {
+            kafka::produce(&producer, &status, "t", b"k", &e.encode_to_vec())
+                .await
+                .unwrap();
+        }
+        let mut right = crate::catalog::Catalog::default();
+        let mut wrong = crate::catalog::Catalog::default();
+        for (i, e) in events.iter().enumerate() {
+            CatalogFold::apply(&mut right, e, i as i64);
+            // A fold that missed the last event.
+            if i < 2 {
+                CatalogFold::apply(&mut wrong, e, i as i64);
+            }
+        }
+        CatalogFold::finalize(&mut right);
+        CatalogFold::finalize(&mut wrong);
+
+        let dir = tempfile::tempdir().unwrap();
+        let metrics = SnapshotMetrics::unregistered("catalog");
+        let consumer = kafka::consumer(&cfg, "verify", BrokerStatus::new()).unwrap();
+        let (_stop, shutdown) = crate::shutdown::channel();
+        let (path, shutdown2) = (dir.path().to_owned(), shutdown.clone());
+        let check = move |model: crate::catalog::Catalog| {
+            write::<CatalogFold>(&path, "t", 3, &model, 1).unwrap();
+            verify_once::<CatalogFold>(&consumer, &path, "t", &shutdown2, &metrics)
+        };
+        let verdicts = tokio::task::spawn_blocking(move || (check(wrong), check(right)))
+            .await
+            .unwrap();
+        assert!(
+            matches!(verdicts.0, Verdict::Different { offset: 3, .. }),
+            "{verdicts:?}"
+        );
+        assert_eq!(verdicts.1, Verdict::Equal { offset: 3 });
+    }
 }
