@@ -394,6 +394,7 @@ pub fn spawn_from<F: Fold>(
         expected: 0,
         snapshots,
         latest_start,
+        last_crc: 0,
     };
     let spawned = std::thread::Builder::new()
         .name(format!("{}-writer", F::NAME))
@@ -474,6 +475,8 @@ struct Writer<F: Fold> {
     snapshots: Option<Snapshots<F>>,
     /// No snapshot beyond this offset may be loaded.
     latest_start: i64,
+    /// CRC-32 of the payload of the last event received (kept only with snapshots).
+    last_crc: u32,
 }
 
 /// The writer's snapshot schedule.
@@ -486,13 +489,14 @@ struct Snapshots<F: Fold> {
 }
 
 impl<F: Fold> Snapshots<F> {
-    /// Hands the model over if it is due (or `now`), unless the previous write is still busy.
-    fn maybe(&mut self, model: &F::Model, next: i64, now: bool) {
+    /// Hands the model over if it is due (or `now`), unless the previous write is still busy;
+    /// `last_crc` is the CRC of the payload at `next - 1`.
+    fn maybe(&mut self, model: &F::Model, next: i64, last_crc: u32, now: bool) {
         let s = &self.settings;
         let due = now
             || (s.every_events > 0 && next - self.last_offset >= s.every_events as i64)
             || (!s.every.is_zero() && self.last_at.elapsed() >= s.every);
-        if next > self.last_offset && due && self.writer.offer(next, model.clone()) {
+        if next > self.last_offset && due && self.writer.offer(next, last_crc, model.clone()) {
             self.last_offset = next;
             self.last_at = Instant::now();
         }
@@ -514,7 +518,7 @@ impl<F: Fold> Writer<F> {
             return;
         };
         let started = Instant::now();
-        let loaded = self.snapshots.as_ref().and_then(|s| {
+        let mut loaded = self.snapshots.as_ref().and_then(|s| {
             snapshot::load_newest::<F>(
                 &s.settings.dir,
                 &self.inner.topic,
@@ -522,6 +526,18 @@ impl<F: Fold> Writer<F> {
                 &self.inner.metrics.snapshot,
             )
         });
+        if let Some(l) = loaded.as_ref().filter(|l| l.offset > 0) {
+            match self.same_event(l.offset - 1, l.last_event_crc) {
+                None => return,
+                Some(true) => self.last_crc = l.last_event_crc,
+                Some(false) => {
+                    tracing::warn!(context = F::NAME, file = %l.path.display(), offset = l.offset - 1,
+                        "snapshot skipped: the log holds another event where it ends (was the topic deleted and filled anew?); replaying from offset 0");
+                    self.inner.metrics.snapshot.load_result("log_mismatch");
+                    loaded = None;
+                }
+            }
+        }
         let from = loaded.as_ref().map_or(0, |l| l.offset);
         let mut model = loaded.map(|l| l.model).unwrap_or_default();
         let mut next = from;
@@ -572,7 +588,7 @@ impl<F: Fold> Writer<F> {
         self.inner.applied.send_modify(|_| {}); // wake readiness waiters even for an empty log
         if let Some(s) = self.snapshots.as_mut() {
             // After a replay from 0, at once: the next start-up should not pay for it again.
-            s.maybe(&model, next, from == 0);
+            s.maybe(&model, next, self.last_crc, from == 0);
         }
         let rate = if elapsed.as_secs_f64() > 0.0 {
             tail as f64 / elapsed.as_secs_f64()
@@ -597,7 +613,7 @@ impl<F: Fold> Writer<F> {
                     .high_watermark
                     .fetch_max(high, Ordering::Relaxed);
                 if let Some(s) = self.snapshots.as_mut() {
-                    s.maybe(&model, next, false);
+                    s.maybe(&model, next, self.last_crc, false);
                 }
                 continue;
             };
@@ -614,16 +630,44 @@ impl<F: Fold> Writer<F> {
             }
             self.publish(&model, next, batch_started, false);
             if let Some(s) = self.snapshots.as_mut() {
-                s.maybe(&model, next, false);
+                s.maybe(&model, next, self.last_crc, false);
             }
         }
         if let Some(s) = self.snapshots.take() {
             // A graceful stop leaves a snapshot of everything applied.
             if next > s.last_offset {
-                s.writer.finish(next, model.clone());
+                s.writer.finish(next, self.last_crc, model.clone());
             }
         }
         tracing::info!(context = F::NAME, "writer stopped");
+    }
+
+    /// Whether the event at `offset` has a payload of CRC `crc`, as when the snapshot that ends
+    /// there was written; None when stopping first.
+    fn same_event(&mut self, offset: i64, crc: u32) -> Option<bool> {
+        let mut tpl = TopicPartitionList::new();
+        if let Err(e) = tpl
+            .add_partition_offset(&self.inner.topic, 0, Offset::Offset(offset))
+            .and_then(|_| self.consumer.assign(&tpl))
+        {
+            tracing::warn!(context = F::NAME, %e, "cannot read the event a snapshot ends with");
+            return Some(false);
+        }
+        loop {
+            if self.stopping() {
+                return None;
+            }
+            match self.consumer.poll(POLL) {
+                Some(Ok(msg)) => {
+                    let payload = msg.payload().unwrap_or_default();
+                    return Some(msg.offset() == offset && crc32fast::hash(payload) == crc);
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(context = F::NAME, %e, "consumer error; librdkafka retries")
+                }
+                None => {}
+            }
+        }
     }
 
     /// The high watermark at start-up; retried until the broker answers or shutdown.
@@ -680,6 +724,9 @@ impl<F: Fold> Writer<F> {
             tracing::error!(context = F::NAME, topic = %self.inner.topic, expected = self.expected, offset, "events missing from the log");
         }
         self.expected = offset + 1;
+        if self.snapshots.is_some() {
+            self.last_crc = crc32fast::hash(msg.payload().unwrap_or_default());
+        }
         // Before applying: a fold that never returns must show as events waiting, and a long
         // idle spell must not count against the event that ends it. During the replay (offsets
         // below the known watermark) this costs a clock read per 1024 events.

@@ -352,7 +352,8 @@ impl SnapshotVecs {
             loads: counter_vec(
                 "shop_snapshot_loads_total",
                 "Snapshot files considered at start-up, by result: loaded, corrupt, incompatible, \
-                 ahead_of_log, unreadable; absent when there was none.",
+                 ahead_of_log, unreadable; absent when there was none; log_mismatch when the \
+                 loaded one ends at an event the log no longer holds (then replayed from 0).",
                 &["context", "result"],
             ),
             loaded_offset: gauge_vec(
@@ -508,6 +509,7 @@ impl SnapshotMetrics {
             "corrupt",
             "incompatible",
             "loaded",
+            "log_mismatch",
             "unreadable",
         ]
         .into_iter()

@@ -11,9 +11,13 @@
 //! | model version ([`Fold::MODEL_VERSION`]: the payload and the fold's meaning) | 4 |
 //! | context name, topic name (u16 length + UTF-8 each) | 2 + n, 2 + n |
 //! | offset: the next offset to apply | 8 |
+//! | CRC-32 of the payload of the event at `offset - 1` (0 when `offset` is 0) | 4 |
 //! | payload length | 8 |
 //! | CRC-32 of every byte above and of the payload | 4 |
 //! | payload ([`Fold::encode`]) | length |
+//!
+//! The last event's CRC ties a snapshot to its log: a start-up reads that one event again, and
+//! a topic that was deleted and filled anew (whose offsets mean other events) is noticed.
 //!
 //! Files are written to a temporary name, fsynced, renamed and the directory fsynced, so a
 //! crash leaves either the old set or the new file, never half a file under a snapshot's name.
@@ -218,6 +222,7 @@ pub struct Header {
     pub context: String,
     pub topic: String,
     pub offset: i64,
+    pub last_event_crc: u32,
     pub payload_len: u64,
 }
 
@@ -233,14 +238,20 @@ impl Header {
             b.extend_from_slice(s.as_bytes());
         }
         b.extend_from_slice(&self.offset.to_le_bytes());
+        b.extend_from_slice(&self.last_event_crc.to_le_bytes());
         b.extend_from_slice(&self.payload_len.to_le_bytes());
         b
     }
 }
 
 /// A whole snapshot file's bytes.
-pub fn file_bytes<F: Fold>(topic: &str, offset: i64, payload: &[u8]) -> Vec<u8> {
-    let (head, crc) = head_and_crc::<F>(topic, offset, payload);
+pub fn file_bytes<F: Fold>(
+    topic: &str,
+    offset: i64,
+    last_event_crc: u32,
+    payload: &[u8],
+) -> Vec<u8> {
+    let (head, crc) = head_and_crc::<F>(topic, offset, last_event_crc, payload);
     let mut out = Vec::with_capacity(head.len() + 4 + payload.len());
     out.extend_from_slice(&head);
     out.extend_from_slice(&crc.to_le_bytes());
@@ -248,13 +259,19 @@ pub fn file_bytes<F: Fold>(topic: &str, offset: i64, payload: &[u8]) -> Vec<u8> 
     out
 }
 
-fn head_and_crc<F: Fold>(topic: &str, offset: i64, payload: &[u8]) -> (Vec<u8>, u32) {
+fn head_and_crc<F: Fold>(
+    topic: &str,
+    offset: i64,
+    last_event_crc: u32,
+    payload: &[u8],
+) -> (Vec<u8>, u32) {
     let head = Header {
         format_version: FORMAT_VERSION,
         model_version: F::MODEL_VERSION,
         context: F::NAME.to_owned(),
         topic: topic.to_owned(),
         offset,
+        last_event_crc,
         payload_len: payload.len() as u64,
     }
     .bytes();
@@ -287,6 +304,7 @@ pub fn parse(bytes: &[u8]) -> Result<(Header, &[u8]), Rejected> {
     let context = name()?;
     let topic = name()?;
     let offset = d.i64().map_err(truncated)?;
+    let last_event_crc = d.u32().map_err(truncated)?;
     let payload_len = d.u64().map_err(truncated)?;
     let head_len = bytes.len() - d.rest.len();
     let crc = d.u32().map_err(truncated)?;
@@ -309,6 +327,7 @@ pub fn parse(bytes: &[u8]) -> Result<(Header, &[u8]), Rejected> {
         context,
         topic,
         offset,
+        last_event_crc,
         payload_len,
     };
     Ok((header, payload))
@@ -372,15 +391,28 @@ pub fn path_of<F: Fold>(dir: &Path, topic: &str, offset: i64) -> PathBuf {
     dir.join(format!("{}{offset:020}.snap", file_prefix::<F>(topic)))
 }
 
+/// A snapshot file read whole; [`SnapshotFile::payload`] is the model's part.
+pub struct SnapshotFile {
+    pub header: Header,
+    bytes: Vec<u8>,
+}
+
+impl SnapshotFile {
+    pub fn payload(&self) -> &[u8] {
+        &self.bytes[self.bytes.len() - self.header.payload_len as usize..]
+    }
+}
+
 /// Reads and checks one snapshot file of this context.
-pub fn read<F: Fold>(path: &Path, topic: &str) -> Result<(Header, Vec<u8>), Rejected> {
-    let mut bytes = Vec::new();
-    File::open(path)?.read_to_end(&mut bytes)?;
+pub fn read<F: Fold>(path: &Path, topic: &str) -> Result<SnapshotFile, Rejected> {
+    let mut file = File::open(path)?;
+    // One allocation of the right size: a large model's file is hundreds of MB.
+    let size = file.metadata().map(|m| m.len() as usize).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(size);
+    file.read_to_end(&mut bytes)?;
     let (header, _) = parse(&bytes)?;
     check_compatible::<F>(&header, topic)?;
-    let start = bytes.len() - header.payload_len as usize;
-    bytes.drain(..start);
-    Ok((header, bytes))
+    Ok(SnapshotFile { header, bytes })
 }
 
 /// What a write did.
@@ -392,19 +424,20 @@ pub struct Written {
     pub write: Duration,
 }
 
-/// Encodes `model` and writes it as the snapshot at `offset`, then removes all but the newest
-/// `keep` of this context's snapshots.
+/// Encodes `model` and writes it as the snapshot at `offset` (whose event before has a payload
+/// of CRC `last_event_crc`), then removes all but the newest `keep` of this context's snapshots.
 pub fn write<F: Fold>(
     dir: &Path,
     topic: &str,
     offset: i64,
+    last_event_crc: u32,
     model: &F::Model,
     keep: usize,
 ) -> io::Result<Written> {
     let t0 = Instant::now();
     let payload = encode::<F>(model);
     let encode = t0.elapsed();
-    let path = write_payload::<F>(dir, topic, offset, &payload)?;
+    let path = write_payload::<F>(dir, topic, offset, last_event_crc, &payload)?;
     prune::<F>(dir, topic, keep)?;
     Ok(Written {
         path,
@@ -419,12 +452,13 @@ pub fn write_payload<F: Fold>(
     dir: &Path,
     topic: &str,
     offset: i64,
+    last_event_crc: u32,
     payload: &[u8],
 ) -> io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let path = path_of::<F>(dir, topic, offset);
     let tmp = path.with_extension("snap.tmp");
-    let (head, crc) = head_and_crc::<F>(topic, offset, payload);
+    let (head, crc) = head_and_crc::<F>(topic, offset, last_event_crc, payload);
     {
         let mut f = File::create(&tmp)?;
         f.write_all(&head)?;
@@ -449,6 +483,7 @@ fn prune<F: Fold>(dir: &Path, topic: &str, keep: usize) -> io::Result<()> {
 pub struct Loaded<M> {
     pub model: M,
     pub offset: i64,
+    pub last_event_crc: u32,
     pub path: PathBuf,
 }
 
@@ -476,18 +511,16 @@ pub fn load_newest<F: Fold>(
         return None;
     }
     for (_, path) in files {
-        let loaded = read::<F>(&path, topic).and_then(|(header, payload)| {
-            if header.offset > high {
-                return Err(Rejected::AheadOfLog {
-                    offset: header.offset,
-                    high,
-                });
+        let loaded = read::<F>(&path, topic).and_then(|file| {
+            let offset = file.header.offset;
+            if offset > high {
+                return Err(Rejected::AheadOfLog { offset, high });
             }
-            let model = decode::<F>(&payload).map_err(|e| Rejected::Corrupt(e.0))?;
-            Ok((header.offset, model))
+            let model = decode::<F>(file.payload()).map_err(|e| Rejected::Corrupt(e.0))?;
+            Ok((offset, file.header.last_event_crc, model))
         });
         match loaded {
-            Ok((offset, model)) => {
+            Ok((offset, last_event_crc, model)) => {
                 let took = t0.elapsed();
                 metrics.load_result("loaded");
                 metrics.loaded(offset, took);
@@ -495,6 +528,7 @@ pub fn load_newest<F: Fold>(
                 return Some(Loaded {
                     model,
                     offset,
+                    last_event_crc,
                     path,
                 });
             }
@@ -514,7 +548,7 @@ pub fn load_newest<F: Fold>(
 /// Writes snapshots on a thread of its own so that the writer only pays for a model clone
 /// (persistent collections: a few pointers).
 pub struct SnapshotWriter<F: Fold> {
-    tx: Option<std::sync::mpsc::SyncSender<(i64, F::Model)>>,
+    tx: Option<std::sync::mpsc::SyncSender<(i64, u32, F::Model)>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -526,13 +560,13 @@ impl<F: Fold> SnapshotWriter<F> {
     ) -> io::Result<Self> {
         // One waiting at most: a writer faster than the disk skips snapshots instead of queueing
         // models.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(i64, F::Model)>(1);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(i64, u32, F::Model)>(1);
         let thread = std::thread::Builder::new()
             .name(format!("{}-snapshot", F::NAME))
             .spawn(move || {
                 lower_priority();
-                for (offset, model) in rx {
-                    match write::<F>(&settings.dir, &topic, offset, &model, settings.keep) {
+                for (offset, last, model) in rx {
+                    match write::<F>(&settings.dir, &topic, offset, last, &model, settings.keep) {
                         Ok(w) => {
                             metrics.written(offset, w.bytes, w.encode + w.write);
                             tracing::info!(context = F::NAME, file = %w.path.display(), offset, bytes = w.bytes,
@@ -552,16 +586,16 @@ impl<F: Fold> SnapshotWriter<F> {
     }
 
     /// Hands a model over for writing; false if the previous one is still being written.
-    pub fn offer(&self, offset: i64, model: F::Model) -> bool {
+    pub fn offer(&self, offset: i64, last_event_crc: u32, model: F::Model) -> bool {
         self.tx
             .as_ref()
-            .is_some_and(|tx| tx.try_send((offset, model)).is_ok())
+            .is_some_and(|tx| tx.try_send((offset, last_event_crc, model)).is_ok())
     }
 
     /// Writes `model` after whatever is being written, and waits for both.
-    pub fn finish(mut self, offset: i64, model: F::Model) {
+    pub fn finish(mut self, offset: i64, last_event_crc: u32, model: F::Model) {
         if let Some(tx) = self.tx.take() {
-            let _ = tx.send((offset, model));
+            let _ = tx.send((offset, last_event_crc, model));
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -650,11 +684,11 @@ fn check<F: Fold>(
     let Some((_, path)) = newest else {
         return skipped("no snapshot yet".into());
     };
-    let (header, payload) = match read::<F>(&path, topic) {
+    let file = match read::<F>(&path, topic) {
         Ok(read) => read,
         Err(e) => return skipped(format!("{}: {e}", path.display())),
     };
-    let until = header.offset;
+    let until = file.header.offset;
     let mut tpl = TopicPartitionList::new();
     if let Err(e) = tpl
         .add_partition_offset(topic, 0, Offset::Beginning)
@@ -688,7 +722,7 @@ fn check<F: Fold>(
     }
     let _ = consumer.unassign();
     F::finalize(&mut model);
-    if encode::<F>(&model) == payload {
+    if encode::<F>(&model) == file.payload() {
         Verdict::Equal { offset: until }
     } else {
         Verdict::Different {
@@ -770,7 +804,7 @@ mod tests {
     #[test]
     fn a_good_file_round_trips() {
         let payload = catalog_payload();
-        let file = file_bytes::<CatalogFold>("t", 2, &payload);
+        let file = file_bytes::<CatalogFold>("t", 2, 9, &payload);
         let (h, p) = parse(&file).unwrap();
         check_compatible::<CatalogFold>(&h, "t").unwrap();
         assert_eq!((h.offset, p), (2, &payload[..]));
@@ -780,7 +814,7 @@ mod tests {
 
     #[test]
     fn every_flipped_byte_is_caught() {
-        let file = file_bytes::<CatalogFold>("t", 2, &catalog_payload());
+        let file = file_bytes::<CatalogFold>("t", 2, 9, &catalog_payload());
         for i in 0..file.len() {
             let mut bad = file.clone();
             bad[i] ^= 0x10;
@@ -799,7 +833,7 @@ mod tests {
 
     #[test]
     fn truncated_files_are_corrupt() {
-        let file = file_bytes::<CatalogFold>("t", 2, &catalog_payload());
+        let file = file_bytes::<CatalogFold>("t", 2, 9, &catalog_payload());
         for len in [0, 7, 20, file.len() / 2, file.len() - 1] {
             let why = reject(&file[..len], "t");
             assert_eq!(why.label(), "corrupt", "{len} bytes: {why}");
@@ -811,12 +845,12 @@ mod tests {
     #[test]
     fn other_versions_topics_and_contexts_are_incompatible() {
         let payload = catalog_payload();
-        let mut file = file_bytes::<CatalogFold>("t", 2, &payload);
+        let mut file = file_bytes::<CatalogFold>("t", 2, 9, &payload);
         file[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
         assert!(reject(&file, "t").to_string().contains("format version"));
 
         // A model version this build does not know, with a valid checksum.
-        let (mut head, _) = head_and_crc::<CatalogFold>("t", 2, &payload);
+        let (mut head, _) = head_and_crc::<CatalogFold>("t", 2, 9, &payload);
         head[12..16].copy_from_slice(&(CatalogFold::MODEL_VERSION + 1).to_le_bytes());
         let mut crc = crc32fast::Hasher::new();
         crc.update(&head);
@@ -828,9 +862,9 @@ mod tests {
         assert_eq!(why.label(), "incompatible");
         assert!(why.to_string().contains("model version"), "{why}");
 
-        let file = file_bytes::<CatalogFold>("t", 2, &payload);
+        let file = file_bytes::<CatalogFold>("t", 2, 9, &payload);
         assert!(reject(&file, "other").to_string().contains("topic"));
-        let file = file_bytes::<CheckoutFold>("t", 2, &payload);
+        let file = file_bytes::<CheckoutFold>("t", 2, 9, &payload);
         assert!(reject(&file, "t").to_string().contains("context"));
     }
 
@@ -853,7 +887,7 @@ mod tests {
                 &upsert(offset as u64, "Lamp", "Home", 5),
                 offset - 1,
             );
-            write::<CatalogFold>(dir.path(), "t", offset, &m, 3).unwrap();
+            write::<CatalogFold>(dir.path(), "t", offset, 9, &m, 3).unwrap();
         }
         let files = list::<CatalogFold>(dir.path(), "t").unwrap();
         assert_eq!(
@@ -928,7 +962,7 @@ mod tests {
         let (_stop, shutdown) = crate::shutdown::channel();
         let (path, shutdown2) = (dir.path().to_owned(), shutdown.clone());
         let check = move |model: crate::catalog::Catalog| {
-            write::<CatalogFold>(&path, "t", 3, &model, 1).unwrap();
+            write::<CatalogFold>(&path, "t", 3, 9, &model, 1).unwrap();
             verify_once::<CatalogFold>(&consumer, &path, "t", &shutdown2, &metrics)
         };
         let verdicts = tokio::task::spawn_blocking(move || (check(wrong), check(right)))

@@ -293,3 +293,48 @@ async fn the_background_check_finds_the_snapshots_equal_to_a_replay() {
     }
     shop.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_of_another_log_is_not_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir_arg = dir.path().to_str().unwrap().to_owned();
+    let with_snapshots = |cluster: &support::Cluster| {
+        config(&cluster.bootstrap_servers(), &["--snapshot-dir", &dir_arg])
+    };
+
+    let first = mock_cluster();
+    let shop = InProcess::start(with_snapshots(&first)).await;
+    let mut admin = Shopper::new(shop.addr);
+    admin.add_product(1, "Desk lamp", "Home", 2500, 0).await;
+    admin.add_product(2, "Chair", "Office", 9900, 0).await;
+    shop.stop().await;
+    assert!(!snapshot_files(dir.path()).is_empty());
+
+    // Another log as long as the first (the topic deleted and filled anew), then a start with
+    // the first log's snapshots.
+    let second = mock_cluster();
+    let shop = InProcess::start(config(&second.bootstrap_servers(), &[])).await;
+    let mut admin = Shopper::new(shop.addr);
+    admin.add_product(7, "Rug", "Home", 700, 0).await;
+    admin.add_product(8, "Stool", "Office", 1900, 0).await;
+    shop.stop().await;
+
+    let shop = InProcess::start(with_snapshots(&second)).await;
+    let m = metrics(&shop).await;
+    assert_eq!(
+        sample(
+            &m,
+            "shop_snapshot_loads_total",
+            &[("context", "catalog"), ("result", "log_mismatch")]
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    let mut admin = Shopper::new(shop.addr);
+    admin.get("/api/products/7").await.expect(StatusCode::OK);
+    admin
+        .get("/api/products/1")
+        .await
+        .expect(StatusCode::NOT_FOUND);
+    shop.stop().await;
+}

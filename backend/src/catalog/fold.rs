@@ -426,49 +426,27 @@ impl Fold for CatalogFold {
             commands.insert(key, record);
         }
         let indexed = d.bool()?;
+        // The product map is built on a second thread while this one builds the listings: at a
+        // million products each takes a good part of a start-up.
+        let (products, listings) = std::thread::scope(|s| {
+            let map = s.spawn(|| list.iter().map(|p| (p.id, p.clone())).collect());
+            let listings = if indexed {
+                listings(d, &list, &category_of, slugs).map(Some)
+            } else {
+                Ok(None)
+            };
+            (map.join().expect("building a map does not panic"), listings)
+        });
         let mut model = Catalog {
-            products: list.iter().map(|p| (p.id, p.clone())).collect(),
+            products,
             commands,
             indexed,
             ..Catalog::default()
         };
-        if !indexed {
-            return Ok(model);
+        if let Some((all, categories)) = listings? {
+            model.all = all;
+            model.categories = categories;
         }
-        let mut all: [Vector<Arc<Product>>; 3] = Default::default();
-        let mut per_slug: Vec<[Vec<Arc<Product>>; 3]> = vec![Default::default(); slugs.len()];
-        for key in SortKey::ALL {
-            let len = d.len(4)?;
-            let mut order = Vec::with_capacity(len);
-            for _ in 0..len {
-                let at = d.u32()? as usize;
-                let Some(p) = list.get(at) else {
-                    return bad(format!("listing position {at} of {n} products"));
-                };
-                per_slug[category_of[at] as usize][key as usize].push(p.clone());
-                order.push(p.clone());
-            }
-            all[key as usize] = Vector::from(order);
-        }
-        if all.iter().any(|v| v.len() != all[0].len()) {
-            return bad("listings of different lengths".into());
-        }
-        model.all = Listing { sorted: all };
-        model.categories = slugs
-            .into_iter()
-            .zip(per_slug)
-            .filter(|(_, sorted)| !sorted[0].is_empty())
-            .map(|(slug, sorted)| {
-                let mut category = Category {
-                    name: String::new(),
-                    listing: Listing {
-                        sorted: sorted.map(Vector::from),
-                    },
-                };
-                category.name_after_first_product();
-                (slug, category)
-            })
-            .collect();
         Ok(model)
     }
 
@@ -508,6 +486,52 @@ impl Fold for CatalogFold {
         model.all = Listing::build(enabled);
         model.indexed = true;
     }
+}
+
+/// The global listings (stored as positions in `list`) and the category listings filtered from
+/// them.
+fn listings(
+    d: &mut Decoder<'_>,
+    list: &[Arc<Product>],
+    category_of: &[u32],
+    slugs: Vec<String>,
+) -> Result<(Listing, OrdMap<String, Category>), DecodeError> {
+    let bad = |why: String| Err(DecodeError(why));
+    let n = list.len();
+    let mut all: [Vector<Arc<Product>>; 3] = Default::default();
+    let mut per_slug: Vec<[Vec<Arc<Product>>; 3]> = vec![Default::default(); slugs.len()];
+    for key in SortKey::ALL {
+        let len = d.len(4)?;
+        let mut order = Vec::with_capacity(len);
+        for _ in 0..len {
+            let at = d.u32()? as usize;
+            let Some(p) = list.get(at) else {
+                return bad(format!("listing position {at} of {n} products"));
+            };
+            per_slug[category_of[at] as usize][key as usize].push(p.clone());
+            order.push(p.clone());
+        }
+        all[key as usize] = Vector::from(order);
+    }
+    if all.iter().any(|v| v.len() != all[0].len()) {
+        return bad("listings of different lengths".into());
+    }
+    let categories = slugs
+        .into_iter()
+        .zip(per_slug)
+        .filter(|(_, sorted)| !sorted[0].is_empty())
+        .map(|(slug, sorted)| {
+            let mut category = Category {
+                name: String::new(),
+                listing: Listing {
+                    sorted: sorted.map(Vector::from),
+                },
+            };
+            category.name_after_first_product();
+            (slug, category)
+        })
+        .collect();
+    Ok((Listing { sorted: all }, categories))
 }
 
 #[cfg(test)]

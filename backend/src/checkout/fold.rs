@@ -386,7 +386,9 @@ impl Fold for CheckoutFold {
                 c
             }
         };
-        for _ in 0..d.len(8 + 8 + 8 + 8 + 1)? {
+        let count = d.len(8 + 8 + 8 + 8 + 1)?;
+        let mut products = Vec::with_capacity(count);
+        for _ in 0..count {
             let id = d.u64()?;
             let info = ProductInfo {
                 title: d.str()?.into(),
@@ -394,74 +396,27 @@ impl Fold for CheckoutFold {
                 currency: text(d.str()?, &mut currencies),
                 enabled: d.bool()?,
             };
-            m.products.insert(id, info);
+            products.push((id, info));
         }
         let bridged = d.bool()?;
         let until = d.i64()?;
         m.bridged_until = bridged.then_some(until);
-        for _ in 0..d.len(16)? {
-            let id = d.u64()?;
-            m.stock.insert(id, d.u64()?);
+        let count = d.len(16)?;
+        let mut stock = Vec::with_capacity(count);
+        for _ in 0..count {
+            stock.push((d.u64()?, d.u64()?));
         }
-        for _ in 0..d.len(16 + 8 + 8)? {
-            let id = CartId(d.u128()?);
-            let version = d.u64()?;
-            let lines = (0..d.len(12)?)
-                .map(|_| Ok((d.u64()?, d.u32()?)))
-                .collect::<Result<_, DecodeError>>()?;
-            m.carts.insert(id, Cart { lines, version });
-        }
-        for _ in 0..d.len(8 + 16 + 8 + 8)? {
-            let id = d.u64()?;
-            let cart = CartId(d.u128()?);
-            let placed_at_ms = d.i64()?;
-            let lines = (0..d.len(8 + 8 + 8 + 8 + 4)?)
-                .map(|_| {
-                    Ok(OrderLine {
-                        product_id: d.u64()?,
-                        title: d.str()?.into(),
-                        unit_price_minor: d.i64()?,
-                        currency: text(d.str()?, &mut currencies),
-                        quantity: d.u32()?,
-                    })
-                })
-                .collect::<Result<_, DecodeError>>()?;
-            let order = Order {
-                id,
-                cart,
-                lines,
-                placed_at_ms,
-            };
-            m.orders.insert(id, Arc::new(order));
-        }
-        for _ in 0..d.len(16 + 8)? {
-            let cart = CartId(d.u128()?);
-            let ids = (0..d.len(8)?).map(|_| d.u64()).collect::<Result<_, _>>()?;
-            m.orders_by_cart.insert(cart, ids);
-        }
-        m.last_order_id = d.u64()?;
-        for _ in 0..d.len(8 + 8 + 8 + 1)? {
-            let key = d.str()?.to_owned();
-            let fingerprint = d.u64()?;
-            let offset = d.i64()?;
-            let outcome = match d.u8()? {
-                0 => Outcome::CartUpdated,
-                1 => Outcome::CartLineRefused,
-                2 => Outcome::StockAdded,
-                3 => Outcome::OrderPlaced(d.u64()?),
-                4 => Outcome::OrderRejected(
-                    prost::Message::decode(d.bytes()?)
-                        .map_err(|e| DecodeError(format!("order rejection: {e}")))?,
-                ),
-                tag => return Err(DecodeError(format!("outcome tag {tag}"))),
-            };
-            let record = CommandRecord {
-                fingerprint,
-                offset,
-                outcome,
-            };
-            m.commands.insert(key, record);
-        }
+        // The product and stock maps are built on a second thread while this one decodes the
+        // rest: at a million products each map takes a good part of a start-up.
+        std::thread::scope(|s| {
+            let maps = s.spawn(move || {
+                let products: HashMap<_, _> = products.into_iter().collect();
+                (products, stock.into_iter().collect::<HashMap<_, _>>())
+            });
+            let rest = Self::decode_rest(d, &mut m, &mut |s| text(s, &mut currencies));
+            (m.products, m.stock) = maps.join().expect("building a map does not panic");
+            rest
+        })?;
         Ok(m)
     }
 
@@ -523,6 +478,76 @@ impl Fold for CheckoutFold {
             },
         );
         Applied::Changed
+    }
+}
+
+impl CheckoutFold {
+    /// Carts, orders and command records of a snapshot.
+    fn decode_rest(
+        d: &mut Decoder<'_>,
+        m: &mut Checkout,
+        text: &mut dyn FnMut(&str) -> Arc<str>,
+    ) -> Result<(), DecodeError> {
+        for _ in 0..d.len(16 + 8 + 8)? {
+            let id = CartId(d.u128()?);
+            let version = d.u64()?;
+            let lines = (0..d.len(12)?)
+                .map(|_| Ok((d.u64()?, d.u32()?)))
+                .collect::<Result<_, DecodeError>>()?;
+            m.carts.insert(id, Cart { lines, version });
+        }
+        for _ in 0..d.len(8 + 16 + 8 + 8)? {
+            let id = d.u64()?;
+            let cart = CartId(d.u128()?);
+            let placed_at_ms = d.i64()?;
+            let lines = (0..d.len(8 + 8 + 8 + 8 + 4)?)
+                .map(|_| {
+                    Ok(OrderLine {
+                        product_id: d.u64()?,
+                        title: d.str()?.into(),
+                        unit_price_minor: d.i64()?,
+                        currency: text(d.str()?),
+                        quantity: d.u32()?,
+                    })
+                })
+                .collect::<Result<_, DecodeError>>()?;
+            let order = Order {
+                id,
+                cart,
+                lines,
+                placed_at_ms,
+            };
+            m.orders.insert(id, Arc::new(order));
+        }
+        for _ in 0..d.len(16 + 8)? {
+            let cart = CartId(d.u128()?);
+            let ids = (0..d.len(8)?).map(|_| d.u64()).collect::<Result<_, _>>()?;
+            m.orders_by_cart.insert(cart, ids);
+        }
+        m.last_order_id = d.u64()?;
+        for _ in 0..d.len(8 + 8 + 8 + 1)? {
+            let key = d.str()?.to_owned();
+            let fingerprint = d.u64()?;
+            let offset = d.i64()?;
+            let outcome = match d.u8()? {
+                0 => Outcome::CartUpdated,
+                1 => Outcome::CartLineRefused,
+                2 => Outcome::StockAdded,
+                3 => Outcome::OrderPlaced(d.u64()?),
+                4 => Outcome::OrderRejected(
+                    prost::Message::decode(d.bytes()?)
+                        .map_err(|e| DecodeError(format!("order rejection: {e}")))?,
+                ),
+                tag => return Err(DecodeError(format!("outcome tag {tag}"))),
+            };
+            let record = CommandRecord {
+                fingerprint,
+                offset,
+                outcome,
+            };
+            m.commands.insert(key, record);
+        }
+        Ok(())
     }
 }
 
