@@ -471,10 +471,21 @@ pub fn write_payload<F: Fold>(
     Ok(path)
 }
 
-/// Removes all but the newest `keep` snapshots of this context, and stale temporary files.
+/// Removes all but the newest `keep` snapshots of this context, and its temporary files left by
+/// a crash (only this context's snapshot thread writes them, and it is here).
 fn prune<F: Fold>(dir: &Path, topic: &str, keep: usize) -> io::Result<()> {
     for (_, old) in list::<F>(dir, topic)?.into_iter().skip(keep.max(1)) {
         std::fs::remove_file(&old)?;
+    }
+    let prefix = file_prefix::<F>(topic);
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        if name
+            .to_str()
+            .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".snap.tmp"))
+        {
+            std::fs::remove_file(dir.join(name))?;
+        }
     }
     Ok(())
 }
@@ -881,6 +892,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut m = crate::catalog::Catalog::default();
         CatalogFold::finalize(&mut m);
+        let stale = dir.path().join("catalog-t-00000000000000000009.snap.tmp");
+        std::fs::write(&stale, b"half a file").unwrap();
         for offset in 1..=4 {
             CatalogFold::apply(
                 &mut m,
@@ -895,6 +908,7 @@ mod tests {
             vec![4, 3, 2],
             "the newest 3 are kept"
         );
+        assert!(!stale.exists(), "a crash's temporary file is removed");
         // 4 is beyond the log, 3 is corrupt: 2 is used.
         let mut bytes = std::fs::read(&files[1].1).unwrap();
         let last = bytes.len() - 1;

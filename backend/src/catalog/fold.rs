@@ -323,20 +323,27 @@ impl Fold for CatalogFold {
         let mut products: Vec<&Arc<Product>> = model.products.values().collect();
         products.sort_unstable_by_key(|p| p.id);
         let ids: Vec<u64> = products.iter().map(|p| p.id).collect();
-        out.len(products.len());
-        for p in &products {
-            out.u64(p.id);
-            out.str(&p.title);
-            out.str(&p.description);
-            out.str(&p.long_text);
-            out.str(&p.category);
-            out.i64(p.price_minor);
-            out.str(&p.currency);
-            out.len(p.image_urls.len());
-            for url in &p.image_urls {
-                out.str(url);
+        // In as many length-prefixed chunks as a load decodes in parallel.
+        let per_chunk = products.len().div_ceil(DECODE_THREADS).max(1);
+        out.len(products.chunks(per_chunk).len());
+        for chunk in products.chunks(per_chunk) {
+            let mut e = Encoder::default();
+            e.len(chunk.len());
+            for p in chunk {
+                e.u64(p.id);
+                e.str(&p.title);
+                e.str(&p.description);
+                e.str(&p.long_text);
+                e.str(&p.category);
+                e.i64(p.price_minor);
+                e.str(&p.currency);
+                e.len(p.image_urls.len());
+                for url in &p.image_urls {
+                    e.str(url);
+                }
+                e.bool(p.disabled);
             }
-            out.bool(p.disabled);
+            out.bytes(&e.buf);
         }
         let mut commands: Vec<_> = model.commands.iter().collect();
         commands.sort_unstable_by(|a, b| a.0.cmp(b.0));
@@ -360,61 +367,46 @@ impl Fold for CatalogFold {
     }
 
     fn decode(d: &mut Decoder<'_>) -> Result<Catalog, DecodeError> {
-        let bad = |why: String| Err(DecodeError(why));
-        // id, 5 strings, price, image count, disabled.
-        let n = d.len(8 + 5 * 8 + 8 + 8 + 1)?;
-        let mut list: Vec<Arc<Product>> = Vec::with_capacity(n);
-        // Category name -> (its slug, the slug's number); slugs by number.
-        let mut names: std::collections::HashMap<&str, (String, u32)> = Default::default();
-        let mut slugs: Vec<String> = vec![];
-        let mut category_of: Vec<u32> = Vec::with_capacity(n);
-        for _ in 0..n {
-            let id = d.u64()?;
-            if list.last().is_some_and(|p| p.id >= id) || id == 0 {
-                return bad(format!("product id {id} out of order"));
+        let chunks = (0..d.len(8)?)
+            .map(|_| d.bytes())
+            .collect::<Result<Vec<_>, _>>()?;
+        let decoded: Vec<Result<Vec<Arc<Product>>, DecodeError>> = std::thread::scope(|s| {
+            let rest: Vec<_> = chunks
+                .iter()
+                .skip(1)
+                .map(|c| s.spawn(move || decode_products(c)))
+                .collect();
+            let first = chunks.first().map(|c| decode_products(c));
+            first
+                .into_iter()
+                .chain(
+                    rest.into_iter()
+                        .map(|h| h.join().expect("decoding does not panic")),
+                )
+                .collect()
+        });
+        let mut list: Vec<Arc<Product>> = Vec::new();
+        for chunk in decoded {
+            let chunk = chunk?;
+            if let (Some(last), Some(next)) = (list.last(), chunk.first())
+                && last.id >= next.id
+            {
+                return Err(DecodeError(format!("product id {} out of order", next.id)));
             }
-            let title = d.str()?;
-            let description = d.str()?;
-            let long_text = d.str()?;
-            let category = d.str()?;
-            let price_minor = d.i64()?;
-            let currency = d.str()?;
-            let images = d.len(8)?;
-            let image_urls = (0..images)
-                .map(|_| d.str().map(str::to_owned))
-                .collect::<Result<_, _>>()?;
-            let disabled = d.bool()?;
-            let (slug, number) = names.entry(category).or_insert_with(|| {
-                let slug = category_slug(category);
-                let number = match slugs.iter().position(|s| *s == slug) {
-                    Some(i) => i,
-                    None => {
-                        slugs.push(slug.clone());
-                        slugs.len() - 1
-                    }
-                };
-                (slug, number as u32)
-            });
-            category_of.push(*number);
-            let mut search_text = String::with_capacity(title.len() + description.len() + 1);
-            search_text.push_str(title);
-            search_text.push('\n');
-            search_text.push_str(description);
-            list.push(Arc::new(Product {
-                id,
-                title: title.to_owned(),
-                description: description.to_owned(),
-                long_text: long_text.to_owned(),
-                category: category.to_owned(),
-                category_slug: slug.clone(),
-                price_minor,
-                currency: currency.to_owned(),
-                image_urls,
-                disabled,
-                name_key: title.to_lowercase(),
-                search_text: search_text.to_lowercase(),
-            }));
+            list.extend(chunk);
         }
+        // Slugs by number, and each product's slug number.
+        let mut numbers: std::collections::HashMap<&str, u32> = Default::default();
+        let mut slugs: Vec<String> = vec![];
+        let category_of: Vec<u32> = list
+            .iter()
+            .map(|p| {
+                *numbers.entry(&p.category_slug).or_insert_with(|| {
+                    slugs.push(p.category_slug.clone());
+                    slugs.len() as u32 - 1
+                })
+            })
+            .collect();
         let count = d.len(8 + 8 + 8)?;
         let mut commands = HashMap::new();
         for _ in 0..count {
@@ -486,6 +478,59 @@ impl Fold for CatalogFold {
         model.all = Listing::build(enabled);
         model.indexed = true;
     }
+}
+
+/// Threads a snapshot load decodes products on (the encoding writes this many chunks).
+const DECODE_THREADS: usize = 2;
+
+/// One chunk of products, in id order.
+fn decode_products(bytes: &[u8]) -> Result<Vec<Arc<Product>>, DecodeError> {
+    let mut d = Decoder::new(bytes);
+    // id, 5 strings, price, image count, disabled.
+    let n = d.len(8 + 5 * 8 + 8 + 8 + 1)?;
+    let mut list: Vec<Arc<Product>> = Vec::with_capacity(n);
+    // Category name -> its slug.
+    let mut slugs: std::collections::HashMap<&str, String> = Default::default();
+    for _ in 0..n {
+        let id = d.u64()?;
+        if list.last().is_some_and(|p| p.id >= id) || id == 0 {
+            return Err(DecodeError(format!("product id {id} out of order")));
+        }
+        let title = d.str()?;
+        let description = d.str()?;
+        let long_text = d.str()?;
+        let category = d.str()?;
+        let price_minor = d.i64()?;
+        let currency = d.str()?;
+        let images = d.len(8)?;
+        let image_urls = (0..images)
+            .map(|_| d.str().map(str::to_owned))
+            .collect::<Result<_, _>>()?;
+        let disabled = d.bool()?;
+        let slug = slugs
+            .entry(category)
+            .or_insert_with(|| category_slug(category));
+        let mut search_text = String::with_capacity(title.len() + description.len() + 1);
+        search_text.push_str(title);
+        search_text.push('\n');
+        search_text.push_str(description);
+        list.push(Arc::new(Product {
+            id,
+            title: title.to_owned(),
+            description: description.to_owned(),
+            long_text: long_text.to_owned(),
+            category: category.to_owned(),
+            category_slug: slug.clone(),
+            price_minor,
+            currency: currency.to_owned(),
+            image_urls,
+            disabled,
+            name_key: title.to_lowercase(),
+            search_text: search_text.to_lowercase(),
+        }));
+    }
+    d.finish()?;
+    Ok(list)
 }
 
 /// The global listings (stored as positions in `list`) and the category listings filtered from
