@@ -17,7 +17,7 @@ use crate::kafka::{self, BrokerStatus, ShopClientContext};
 use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::shutdown::{self, Shutdown};
-use crate::{bridge, http};
+use crate::{bridge, http, snapshot};
 
 /// Everything a request handler may use. Built once, shared by reference.
 pub struct App {
@@ -38,13 +38,15 @@ impl App {
             &config.kafka,
             ShopClientContext::new("producer", broker.clone(), Some(metrics.kafka.clone())),
         )?);
-        let catalog = Context::with_metrics(
+        let catalog = Context::with_snapshots(
             &config.kafka.catalog_topic,
             metrics.engine(CatalogFold::NAME),
+            config.snapshots(),
         );
-        let checkout = Context::with_metrics(
+        let checkout = Context::with_snapshots(
             &config.kafka.checkout_topic,
             metrics.engine(CheckoutFold::NAME),
+            config.snapshots(),
         );
         metrics.observe_contexts(vec![Box::new(catalog.clone()), Box::new(checkout.clone())])?;
         Ok(Arc::new(App {
@@ -127,6 +129,14 @@ impl App {
             _ = self.checkout.wait_ready(Duration::MAX) => {}
             _ = shutdown::requested(shutdown.clone()) => return Ok(writers),
         }
+        // The bridge must see every catalog event checkout has not applied a copy of, so the
+        // catalog may not start from a snapshot beyond that.
+        let bridged_until = self.checkout.model().bridged_until();
+        let latest_start = if self.config.bridge {
+            bridged_until.map_or(0, |until| until + 1)
+        } else {
+            i64::MAX
+        };
         let tap = if self.config.bridge {
             let (tx, rx) = mpsc::channel(1024);
             tokio::spawn(bridge::run(
@@ -135,17 +145,50 @@ impl App {
                 k.checkout_topic.clone(),
                 shutdown.clone(),
             ));
-            Some(bridge::tap(self.checkout.model().bridged_until(), tx))
+            Some(bridge::tap(bridged_until, tx))
         } else {
             None
         };
-        writers.push(engine::spawn(
+        writers.push(engine::spawn_from(
             &self.catalog,
             self.consumer("catalog")?,
             tap,
-            shutdown,
+            shutdown.clone(),
+            latest_start,
         )?);
+        writers.extend(self.start_verifiers(shutdown)?);
         Ok(writers)
+    }
+
+    /// The background snapshot checks, when configured.
+    fn start_verifiers(
+        &self,
+        shutdown: Shutdown,
+    ) -> anyhow::Result<Vec<std::thread::JoinHandle<()>>> {
+        let Some(settings) = self.config.snapshots() else {
+            return Ok(vec![]);
+        };
+        let Some(every) = settings.verify_every else {
+            return Ok(vec![]);
+        };
+        Ok(vec![
+            snapshot::spawn_verifier(
+                self.catalog.clone(),
+                self.consumer("catalog-verify")?,
+                settings.dir.clone(),
+                every,
+                self.metrics.engine(CatalogFold::NAME).snapshot,
+                shutdown.clone(),
+            )?,
+            snapshot::spawn_verifier(
+                self.checkout.clone(),
+                self.consumer("checkout-verify")?,
+                settings.dir,
+                every,
+                self.metrics.engine(CheckoutFold::NAME).snapshot,
+                shutdown,
+            )?,
+        ])
     }
 }
 
@@ -165,6 +208,7 @@ impl Server {
         let startup = tokio::spawn(app.clone().start_contexts(shutdown.clone()));
         let http = tokio::spawn(http::serve(listener, app.clone(), shutdown.clone()));
         let flushing = app.clone();
+        let snapshots_on = app.config.snapshot.snapshot_dir.is_some();
         let done = tokio::spawn(async move {
             let _ = http.await;
             let writers = match startup.await {
@@ -180,14 +224,18 @@ impl Server {
             })
             .await;
             // A writer stops within one poll; closing its consumer can take long when the broker
-            // is gone. The model needs no saving (it is in Kafka), so a slow close is not waited for.
+            // is gone. The model needs no saving (it is in Kafka), so a slow close is not waited
+            // for; but a writer that writes its shutdown snapshot (a large model takes seconds)
+            // is given the time to finish it.
+            let grace = if snapshots_on {
+                Duration::from_secs(60)
+            } else {
+                Duration::from_secs(3)
+            };
             let joined = tokio::task::spawn_blocking(move || {
                 writers.into_iter().for_each(|w| drop(w.join()))
             });
-            if tokio::time::timeout(Duration::from_secs(3), joined)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(grace, joined).await.is_err() {
                 tracing::warn!("a context's Kafka consumer is slow to close; exiting without it");
             }
         });

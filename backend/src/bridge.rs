@@ -47,6 +47,10 @@ struct Tap {
 }
 
 impl Observer<CatalogFold> for Tap {
+    fn resumed(&mut self, from: i64) {
+        self.previous = from - 1;
+    }
+
     fn event(&mut self, offset: i64, event: Option<(&CatalogEvent, Applied)>, _: &Catalog) {
         if self.bridged_until.is_none_or(|until| offset > until) {
             let fact = CatalogFactV1 {

@@ -166,6 +166,46 @@ pub struct Config {
     /// frame per newly watched product (up to 500), so keep it above that.
     #[arg(long, env = "LIVE_SOCKET_BUFFER", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub live_socket_buffer: u32,
+    #[command(flatten)]
+    pub snapshot: Box<SnapshotConfig>,
+}
+
+/// Snapshots of the contexts' models (boxed in [`Config`]: most runs leave them at defaults).
+#[derive(clap::Args, Clone, Debug)]
+pub struct SnapshotConfig {
+    /// Directory of the contexts' snapshots: a start-up loads the newest usable one and replays
+    /// only the log after it. Unset: no snapshots, every start replays from offset 0.
+    #[arg(long, env = "SNAPSHOT_DIR")]
+    pub snapshot_dir: Option<PathBuf>,
+    /// Write a context's snapshot once this many events were applied since its last one
+    /// (0: not by count). One is also written after a replay from 0 and at shutdown.
+    #[arg(long, env = "SNAPSHOT_EVERY_EVENTS", default_value_t = 100_000)]
+    pub snapshot_every_events: u64,
+    /// Write a context's snapshot this often when it applied any event since (0: not by time).
+    #[arg(long = "snapshot-every-secs", env = "SNAPSHOT_EVERY_SECS", default_value = "600", value_parser = seconds)]
+    pub snapshot_every: Duration,
+    /// Snapshots kept per context (the newest ones).
+    #[arg(long, env = "SNAPSHOT_KEEP", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub snapshot_keep: u32,
+    /// Check the newest snapshot against a replay of the log from offset 0 (a consumer and a
+    /// low-priority thread of its own per context) once ready, then this often; exported as
+    /// `shop_snapshot_verified`. 0: never.
+    #[arg(long = "snapshot-verify-every-secs", env = "SNAPSHOT_VERIFY_EVERY_SECS", default_value = "0", value_parser = seconds)]
+    pub snapshot_verify_every: Duration,
+}
+
+impl Config {
+    /// The contexts' snapshot settings, or None when snapshots are off.
+    pub fn snapshots(&self) -> Option<crate::snapshot::SnapshotSettings> {
+        let s = &self.snapshot;
+        Some(crate::snapshot::SnapshotSettings {
+            dir: s.snapshot_dir.clone()?,
+            every_events: s.snapshot_every_events,
+            every: s.snapshot_every,
+            keep: s.snapshot_keep as usize,
+            verify_every: (!s.snapshot_verify_every.is_zero()).then_some(s.snapshot_verify_every),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,9 @@
 //! - **Poison.** An event that does not decode is logged with its topic and offset, counted and
 //!   skipped. A broker that goes away stops nothing but the writer's progress: librdkafka
 //!   reconnects by itself and reads go on from the last published model.
+//! - **Snapshots.** With [`SnapshotSettings`], the writer starts from the newest usable
+//!   snapshot (see [`crate::snapshot`]) and replays only the tail after it; it hands a clone of
+//!   the model to a snapshot thread every so many events or seconds, and once more at shutdown.
 //! - **Health.** The writer records when it last made progress, the highest offset it knows to
 //!   exist, and whether its thread still runs (a drop guard notices a panic), so liveness can
 //!   tell a stuck or dead writer from an idle one ([`Context::health`]).
@@ -36,6 +39,7 @@ use tokio::sync::watch;
 use crate::kafka::{self, ShopConsumer};
 use crate::metrics::EngineMetrics;
 use crate::shutdown::Shutdown;
+use crate::snapshot::{self, SnapshotSettings, SnapshotWriter};
 
 /// What one event did to a model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +68,27 @@ pub trait Fold: Send + Sync + 'static {
     fn entries(_model: &Self::Model) -> Vec<(&'static str, usize)> {
         Vec::new()
     }
+
+    /// Version of the snapshot payload ([`Fold::encode`]) and of the fold's meaning; 0: this
+    /// context cannot be snapshotted. Bump it whenever the encoding changes or the same log would
+    /// fold into a different model (a snapshot of the old meaning is then ignored, and the next
+    /// start-up replays from offset 0).
+    const MODEL_VERSION: u32 = 0;
+
+    /// Writes everything the model holds (indexes may be left out and rebuilt), deterministically:
+    /// equal models give equal bytes. Called with a finalized model.
+    fn encode(_model: &Self::Model, _out: &mut crate::snapshot::Encoder) {}
+
+    /// The model [`Fold::encode`] wrote, finalized: applying later events to it must give the
+    /// same model as a replay from offset 0.
+    fn decode(
+        _input: &mut crate::snapshot::Decoder<'_>,
+    ) -> Result<Self::Model, crate::snapshot::DecodeError> {
+        Err(crate::snapshot::DecodeError(format!(
+            "the {} context has no snapshots",
+            Self::NAME
+        )))
+    }
 }
 
 /// Watches a writer at work, on the writer thread and in offset order: the bridge copies every
@@ -73,6 +98,10 @@ pub trait Observer<F: Fold>: Send + 'static {
     /// The event at `offset` was applied to `model` (not published yet) with the given result;
     /// `None` for an event that did not decode.
     fn event(&mut self, offset: i64, event: Option<(&F::Event, Applied)>, model: &F::Model);
+
+    /// The writer starts reading at offset `from`: a snapshot covers every offset before it (0:
+    /// a replay from the start). Called once, before any event.
+    fn resumed(&mut self, _from: i64) {}
 
     /// The model including every offset below `next` was published (reads see it; commands
     /// waiting for it are woken right after); `replay` is true for the publish that ends the
@@ -101,8 +130,10 @@ pub struct EngineStats {
     /// The high watermark read at start-up: the offset the replay must reach.
     pub replay_target: AtomicI64,
     pub replay_millis: AtomicU64,
-    /// Events applied by the start-up replay.
+    /// Events applied by the start-up replay (after the snapshot, if one was loaded).
     pub replayed: AtomicU64,
+    /// The offset the start-up snapshot covered (0: none was loaded).
+    pub snapshot_offset: AtomicI64,
     /// The highest offset (exclusive) the writer knows to exist in its partition: the start-up
     /// watermark, the consumer's latest fetch statistics, and every event it has received.
     pub high_watermark: AtomicI64,
@@ -168,6 +199,7 @@ struct Inner<F: Fold> {
     stats: EngineStats,
     metrics: EngineMetrics,
     topic: String,
+    snapshots: Option<SnapshotSettings>,
     /// The origin of [`EngineStats::last_progress_ms`].
     epoch: Instant,
 }
@@ -221,6 +253,11 @@ impl<F: Fold> Context<F> {
 
     pub fn topic(&self) -> &str {
         &self.inner.topic
+    }
+
+    /// Where this context's snapshots go, if it writes any.
+    pub fn snapshots(&self) -> Option<&SnapshotSettings> {
+        self.inner.snapshots.as_ref()
     }
 
     /// Whether the writer is alive and either making progress or idle with nothing to apply.
@@ -281,6 +318,15 @@ impl<F: Fold> Context<F> {
 
     /// A context whose writer records its metrics into `metrics`.
     pub fn with_metrics(topic: &str, metrics: EngineMetrics) -> Self {
+        Self::with_snapshots(topic, metrics, None)
+    }
+
+    /// A context that starts from and writes snapshots as `snapshots` says (None: never).
+    pub fn with_snapshots(
+        topic: &str,
+        metrics: EngineMetrics,
+        snapshots: Option<SnapshotSettings>,
+    ) -> Self {
         let (applied, _) = watch::channel(0);
         Context {
             inner: Arc::new(Inner {
@@ -290,6 +336,7 @@ impl<F: Fold> Context<F> {
                 stats: EngineStats::default(),
                 metrics,
                 topic: topic.to_owned(),
+                snapshots: snapshots.filter(|_| F::MODEL_VERSION != 0),
                 epoch: Instant::now(),
             }),
         }
@@ -304,6 +351,31 @@ pub fn spawn<F: Fold>(
     observer: Option<Box<dyn Observer<F>>>,
     shutdown: Shutdown,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
+    spawn_from(context, consumer, observer, shutdown, i64::MAX)
+}
+
+/// [`spawn`], using no snapshot beyond offset `latest_start`: the observer must see every
+/// event from there on (the bridge must copy what checkout has not applied yet).
+pub fn spawn_from<F: Fold>(
+    context: &Context<F>,
+    consumer: ShopConsumer,
+    observer: Option<Box<dyn Observer<F>>>,
+    shutdown: Shutdown,
+    latest_start: i64,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let snapshots = match &context.inner.snapshots {
+        Some(settings) => Some(Snapshots {
+            writer: SnapshotWriter::start(
+                settings.clone(),
+                context.inner.topic.clone(),
+                context.inner.metrics.snapshot.clone(),
+            )?,
+            settings: settings.clone(),
+            last_offset: 0,
+            last_at: Instant::now(),
+        }),
+        None => None,
+    };
     let inner = context.inner.clone();
     inner.progress(0);
     inner.stats.writer.store(WRITER_RUNNING, Ordering::Release);
@@ -320,6 +392,9 @@ pub fn spawn<F: Fold>(
         known_high: 0,
         unnoted: 0,
         expected: 0,
+        snapshots,
+        latest_start,
+        last_crc: 0,
     };
     let spawned = std::thread::Builder::new()
         .name(format!("{}-writer", F::NAME))
@@ -397,6 +472,35 @@ struct Writer<F: Fold> {
     unnoted: u32,
     /// The offset the next event must have: the log is applied exactly once, in order.
     expected: i64,
+    snapshots: Option<Snapshots<F>>,
+    /// No snapshot beyond this offset may be loaded.
+    latest_start: i64,
+    /// CRC-32 of the payload of the last event received (kept only with snapshots).
+    last_crc: u32,
+}
+
+/// The writer's snapshot schedule.
+struct Snapshots<F: Fold> {
+    settings: SnapshotSettings,
+    writer: SnapshotWriter<F>,
+    /// The offset the last snapshot handed over (or loaded) covers.
+    last_offset: i64,
+    last_at: Instant,
+}
+
+impl<F: Fold> Snapshots<F> {
+    /// Hands the model over if it is due (or `now`), unless the previous write is still busy;
+    /// `last_crc` is the CRC of the payload at `next - 1`.
+    fn maybe(&mut self, model: &F::Model, next: i64, last_crc: u32, now: bool) {
+        let s = &self.settings;
+        let due = now
+            || (s.every_events > 0 && next - self.last_offset >= s.every_events as i64)
+            || (!s.every.is_zero() && self.last_at.elapsed() >= s.every);
+        if next > self.last_offset && due && self.writer.offer(next, last_crc, model.clone()) {
+            self.last_offset = next;
+            self.last_at = Instant::now();
+        }
+    }
 }
 
 /// Most events applied between two publishes in live mode: bounds how stale a read can be while
@@ -414,17 +518,54 @@ impl<F: Fold> Writer<F> {
             return;
         };
         let started = Instant::now();
-        let mut model = F::Model::default();
-        let mut next = 0i64;
+        let mut loaded = self.snapshots.as_ref().and_then(|s| {
+            snapshot::load_newest::<F>(
+                &s.settings.dir,
+                &self.inner.topic,
+                target.min(self.latest_start),
+                &self.inner.metrics.snapshot,
+            )
+        });
+        if let Some(l) = loaded.as_ref().filter(|l| l.offset > 0) {
+            match self.same_event(l.offset - 1, l.last_event_crc) {
+                None => return,
+                Some(true) => self.last_crc = l.last_event_crc,
+                Some(false) => {
+                    tracing::warn!(context = F::NAME, file = %l.path.display(), offset = l.offset - 1,
+                        "snapshot skipped: the log holds another event where it ends (was the topic deleted and filled anew?); replaying from offset 0");
+                    self.inner.metrics.snapshot.load_result("log_mismatch");
+                    loaded = None;
+                }
+            }
+        }
+        let from = loaded.as_ref().map_or(0, |l| l.offset);
+        let mut model = loaded.map(|l| l.model).unwrap_or_default();
+        let mut next = from;
+        self.expected = from;
+        self.inner
+            .stats
+            .snapshot_offset
+            .store(from, Ordering::Relaxed);
+        if let Some(s) = self.snapshots.as_mut() {
+            s.last_offset = from;
+        }
+        if let Some(observer) = self.observer.as_mut() {
+            observer.resumed(from);
+        }
+        let start = if from == 0 {
+            Offset::Beginning
+        } else {
+            Offset::Offset(from)
+        };
         let mut tpl = TopicPartitionList::new();
         if let Err(e) = tpl
-            .add_partition_offset(&self.inner.topic, 0, Offset::Beginning)
+            .add_partition_offset(&self.inner.topic, 0, start)
             .and_then(|_| self.consumer.assign(&tpl))
         {
             tracing::error!(context = F::NAME, %e, "cannot assign the topic partition; the context stays unready");
             return;
         }
-        tracing::info!(context = F::NAME, topic = %self.inner.topic, events = target, "replaying");
+        tracing::info!(context = F::NAME, topic = %self.inner.topic, from, events = target - from, "replaying");
         while next < target {
             if self.stopping() {
                 return;
@@ -439,21 +580,25 @@ impl<F: Fold> Writer<F> {
             .stats
             .replay_millis
             .store(elapsed.as_millis() as u64, Ordering::Relaxed);
-        self.inner
-            .stats
-            .replayed
-            .store(next as u64, Ordering::Relaxed);
+        let tail = (next - from) as u64;
+        self.inner.stats.replayed.store(tail, Ordering::Relaxed);
+        self.inner.metrics.snapshot.tail(tail);
         self.publish(&model, next, started, true);
         self.inner.ready.store(true, Ordering::Release);
         self.inner.applied.send_modify(|_| {}); // wake readiness waiters even for an empty log
+        if let Some(s) = self.snapshots.as_mut() {
+            // After a replay from 0, at once: the next start-up should not pay for it again.
+            s.maybe(&model, next, self.last_crc, from == 0);
+        }
         let rate = if elapsed.as_secs_f64() > 0.0 {
-            next as f64 / elapsed.as_secs_f64()
+            tail as f64 / elapsed.as_secs_f64()
         } else {
             0.0
         };
         tracing::info!(
             context = F::NAME,
-            events = next,
+            snapshot_offset = from,
+            events = tail,
             seconds = elapsed.as_secs_f64(),
             events_per_second = rate as u64,
             "replay done, serving"
@@ -467,6 +612,9 @@ impl<F: Fold> Writer<F> {
                     .stats
                     .high_watermark
                     .fetch_max(high, Ordering::Relaxed);
+                if let Some(s) = self.snapshots.as_mut() {
+                    s.maybe(&model, next, self.last_crc, false);
+                }
                 continue;
             };
             next = offset + 1;
@@ -481,8 +629,45 @@ impl<F: Fold> Writer<F> {
                 }
             }
             self.publish(&model, next, batch_started, false);
+            if let Some(s) = self.snapshots.as_mut() {
+                s.maybe(&model, next, self.last_crc, false);
+            }
+        }
+        if let Some(s) = self.snapshots.take() {
+            // A graceful stop leaves a snapshot of everything applied.
+            if next > s.last_offset {
+                s.writer.finish(next, self.last_crc, model.clone());
+            }
         }
         tracing::info!(context = F::NAME, "writer stopped");
+    }
+
+    /// Whether the event at `offset` has a payload of CRC `crc`, as when the snapshot that ends
+    /// there was written; None when stopping first.
+    fn same_event(&mut self, offset: i64, crc: u32) -> Option<bool> {
+        let mut tpl = TopicPartitionList::new();
+        if let Err(e) = tpl
+            .add_partition_offset(&self.inner.topic, 0, Offset::Offset(offset))
+            .and_then(|_| self.consumer.assign(&tpl))
+        {
+            tracing::warn!(context = F::NAME, %e, "cannot read the event a snapshot ends with");
+            return Some(false);
+        }
+        loop {
+            if self.stopping() {
+                return None;
+            }
+            match self.consumer.poll(POLL) {
+                Some(Ok(msg)) => {
+                    let payload = msg.payload().unwrap_or_default();
+                    return Some(msg.offset() == offset && crc32fast::hash(payload) == crc);
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(context = F::NAME, %e, "consumer error; librdkafka retries")
+                }
+                None => {}
+            }
+        }
     }
 
     /// The high watermark at start-up; retried until the broker answers or shutdown.
@@ -539,6 +724,9 @@ impl<F: Fold> Writer<F> {
             tracing::error!(context = F::NAME, topic = %self.inner.topic, expected = self.expected, offset, "events missing from the log");
         }
         self.expected = offset + 1;
+        if self.snapshots.is_some() {
+            self.last_crc = crc32fast::hash(msg.payload().unwrap_or_default());
+        }
         // Before applying: a fold that never returns must show as events waiting, and a long
         // idle spell must not count against the event that ends it. During the replay (offsets
         // below the known watermark) this costs a clock read per 1024 events.

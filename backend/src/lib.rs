@@ -17,4 +17,5 @@ pub mod live;
 pub mod metrics;
 pub mod profiling;
 pub mod shutdown;
+pub mod snapshot;
 pub mod traces;

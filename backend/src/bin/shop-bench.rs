@@ -12,6 +12,8 @@
 //!    (also in this process) that answers a fixed body of the same size.
 //! e. **Add-to-cart round trip** against the broker's own produce round trip and the raw
 //!    produce→consumed latency at the same `fetch.wait.max.ms`.
+//! f. **Start-up with a snapshot** against a replay from offset 0: the catalog context's time to
+//!    ready on the broker both ways, and each model's snapshot write and load without a broker.
 //!
 //! Benchmarks are not tests: nothing here asserts on a timing. Every figure is reported next to
 //! a baseline measured in the same run, because these machines are noisy.
@@ -51,7 +53,7 @@ use backend::config::{Config, KafkaConfig};
 use backend::engine::{self, Context, Fold};
 use backend::http::cart_cookie;
 use backend::kafka::{self, BrokerStatus};
-use backend::{commands, generate, import, shutdown};
+use backend::{commands, generate, import, shutdown, snapshot};
 
 /// Benchmarks of the shop against baselines measured in the same run; writes a Markdown report.
 #[derive(Parser)]
@@ -88,8 +90,9 @@ struct Args {
     /// Seed of the generated products (`shop generate --seed`).
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Sections to run, a subset of `abcde` (d and e share one in-process shop).
-    #[arg(long, default_value = "abcde")]
+    /// Sections to run, a subset of `abcdef` (d and e share one in-process shop; f reuses a.'s
+    /// topic when a. runs).
+    #[arg(long, default_value = "abcdef")]
     sections: String,
 }
 
@@ -204,12 +207,13 @@ type SectionResult = anyhow::Result<(Vec<String>, Table)>;
 impl Bench {
     async fn run_all(&mut self) {
         let wanted = self.args.sections.clone();
-        let all: [(char, &str); 5] = [
+        let all: [(char, &str); 6] = [
             ('a', "a. Replay: engine vs raw librdkafka consumer"),
             ('b', "b. Decode + apply without a broker (one thread)"),
             ('c', "c. Memory of the catalog model"),
             ('d', "d. Reads over HTTP: shop vs bare hyper"),
             ('e', "e. Add-to-cart round trip"),
+            ('f', "f. Start-up: snapshot + tail vs replay from offset 0"),
         ];
         for (key, title) in all {
             if !wanted.contains(key) {
@@ -222,7 +226,8 @@ impl Bench {
                 'b' => self.decode_apply(),
                 'c' => self.memory(),
                 'd' => self.reads().await,
-                _ => self.cart().await,
+                'e' => self.cart().await,
+                _ => self.startup().await,
             };
             let elapsed = t0.elapsed();
             let (notes, table) = result.unwrap_or_else(|e| {
@@ -398,6 +403,183 @@ impl Bench {
             rate(written, elapsed)
         ));
         Ok(Produced { bytes, elapsed })
+    }
+
+    // --- f. start-up with a snapshot ---------------------------------------------------------------
+
+    async fn startup(&mut self) -> SectionResult {
+        let (p, seed) = (self.args.products, self.args.seed);
+        let mut table = Table::new(&["figure", "value", "baseline", "ratio", "goal"]);
+        let mut notes = vec![];
+        // Removed with the broker's directory at the end of the run.
+        let dir = &self.broker.dir.join("snapshots");
+
+        // Without a broker: each model's snapshot written and loaded.
+        self.say(&format!(
+            "building the catalog model of {p} products in memory"
+        ));
+        let mut catalog = Catalog::default();
+        for id in 1..=p {
+            CatalogFold::apply(&mut catalog, &catalog_upsert(seed, id), id as i64 - 1);
+        }
+        CatalogFold::finalize(&mut catalog);
+        let t0 = Instant::now();
+        let written = snapshot::write::<CatalogFold>(dir, "mem.catalog", p as i64, 0, &catalog, 1)?;
+        let write = t0.elapsed();
+        drop(catalog);
+        trim_heap();
+        let load = load_snapshot::<CatalogFold>(dir, "mem.catalog", p as i64)?;
+        self.say(&format!(
+            "catalog snapshot: {} MB written in {:.2} s (encode {:.2} s), loaded in {:.2} s ({:.2} s CPU)",
+            written.bytes / 1_000_000,
+            write.as_secs_f64(),
+            written.encode.as_secs_f64(),
+            load.wall.as_secs_f64(),
+            load.cpu.as_secs_f64()
+        ));
+        table.row(vec![
+            format!("catalog snapshot load, {} products (s)", load.entries),
+            format!("{:.2}", load.wall.as_secs_f64()),
+            format!("CPU time: {:.2}", load.cpu.as_secs_f64()),
+            "—".into(),
+            "≤ 2 s".into(),
+        ]);
+        table.row(vec![
+            format!(
+                "catalog snapshot write ({} MB; off the writer thread) (s)",
+                written.bytes / 1_000_000
+            ),
+            format!("{:.2}", write.as_secs_f64()),
+            format!("encode alone: {:.2}", written.encode.as_secs_f64()),
+            "—".into(),
+            "—".into(),
+        ]);
+
+        self.say(&format!(
+            "building the checkout model of {p} products and stock in memory"
+        ));
+        let mut checkout = Checkout::default();
+        for id in 1..=p {
+            let fact = CheckoutEvent {
+                event: Some(checkout_event::Event::CatalogFactV1(CatalogFactV1 {
+                    source_offset: id as i64 - 1,
+                    previous_source_offset: id as i64 - 2,
+                    event: Some(catalog_upsert(seed, id)),
+                })),
+                meta: None,
+            };
+            CheckoutFold::apply(&mut checkout, &fact, id as i64 - 1);
+            let stock = CheckoutEvent {
+                event: Some(checkout_event::Event::StockDeliveredV1(StockDeliveredV1 {
+                    product_id: id,
+                    quantity: 1_000,
+                })),
+                meta: Some(meta(format!("stock-{id}"))),
+            };
+            CheckoutFold::apply(&mut checkout, &stock, (p + id) as i64);
+        }
+        CheckoutFold::finalize(&mut checkout);
+        let t0 = Instant::now();
+        let written =
+            snapshot::write::<CheckoutFold>(dir, "mem.checkout", 2 * p as i64, 0, &checkout, 1)?;
+        let write = t0.elapsed();
+        drop(checkout);
+        trim_heap();
+        let load = load_snapshot::<CheckoutFold>(dir, "mem.checkout", 2 * p as i64)?;
+        self.say(&format!(
+            "checkout snapshot: {} MB written in {:.2} s, loaded in {:.2} s ({:.2} s CPU)",
+            written.bytes / 1_000_000,
+            write.as_secs_f64(),
+            load.wall.as_secs_f64(),
+            load.cpu.as_secs_f64()
+        ));
+        table.row(vec![
+            format!("checkout snapshot load, {p} products + {p} stock deliveries (s)"),
+            format!("{:.2}", load.wall.as_secs_f64()),
+            format!("CPU time: {:.2}", load.cpu.as_secs_f64()),
+            "—".into(),
+            "≤ 2 s".into(),
+        ]);
+
+        // On the broker: the catalog context's start-up, from offset 0 and from the snapshot
+        // the first start wrote.
+        let n = self.args.events;
+        let topic = match &self.catalog_topic {
+            Some((topic, events)) if *events == n => topic.clone(),
+            _ => {
+                let topic = "bench.startup.catalog";
+                self.create_topics(&[topic]).await?;
+                self.say(&format!(
+                    "producing {n} catalog events (products 1..={n}, seed {seed})"
+                ));
+                self.produce(
+                    topic,
+                    n,
+                    (1..=n).map(move |id| {
+                        (id.to_be_bytes(), catalog_upsert(seed, id).encode_to_vec())
+                    }),
+                )
+                .await?;
+                self.catalog_topic = Some((topic.to_owned(), n));
+                topic.to_owned()
+            }
+        };
+        let cfg = self.kafka()?;
+        let settings = snapshot::SnapshotSettings {
+            dir: dir.join("broker"),
+            every_events: 0,
+            every: Duration::ZERO,
+            keep: 1,
+            verify_every: None,
+        };
+        self.say("catalog start-up without a snapshot (replay from offset 0; writes one)");
+        let full = engine_start(&cfg, &topic, &settings, self.started).await?;
+        self.say(&format!("ready in {:.2} s", full.ready.as_secs_f64()));
+        self.say("catalog start-up with the snapshot");
+        let fast = engine_start(&cfg, &topic, &settings, self.started).await?;
+        self.say(&format!(
+            "ready in {:.2} s (snapshot at {}, tail {})",
+            fast.ready.as_secs_f64(),
+            fast.snapshot_offset,
+            fast.tail
+        ));
+        if fast.snapshot_offset != n as i64 || full.products != fast.products {
+            bail!(
+                "the start with a snapshot loaded offset {} (want {n}) and has {} products (want {})",
+                fast.snapshot_offset,
+                fast.products,
+                full.products
+            );
+        }
+        table.row(vec![
+            format!(
+                "catalog context on the broker, {n} events: time to ready with the snapshot (s)"
+            ),
+            format!("{:.2}", fast.ready.as_secs_f64()),
+            format!("replay from offset 0: {:.2}", full.ready.as_secs_f64()),
+            format!("{:.3}", fast.ready.as_secs_f64() / full.ready.as_secs_f64()),
+            "≤ 2 s".into(),
+        ]);
+        notes.push(format!(
+            "Without a broker: the model of products 1..={p} of `shop generate --seed {seed}` (the \
+             checkout model also with one keyed stock delivery per product), written by \
+             `snapshot::write` (encode, temp file, fsync, rename) and read back by \
+             `snapshot::load_newest` (read, CRC, decode into the persistent maps, no sorting: the \
+             three sort orders are stored) from the page cache, into a fresh heap. CPU time is \
+             the process's, all threads (the load builds one map on a second thread); wall time \
+             on this shared machine depends on its load."
+        ));
+        notes.push(format!(
+            "On the broker: `engine::spawn` of a `Context<CatalogFold>` with snapshots in a fresh \
+             directory over the {n}-event topic, from its start (after reading the watermark) to \
+             ready (`stats().replay_millis`, which includes the snapshot load and `finalize`). The \
+             first start finds no snapshot, replays from offset 0 and writes one; the second loads \
+             it ({} events of tail), after reading back the event the snapshot ends with. The \
+             shop starts checkout, then the catalog: with snapshots, its time to ready is about \
+             the sum of the two loads plus the broker round trips.",
+            fast.tail
+        ));
+        Ok((notes, table))
     }
 
     // --- b. decode + apply ---------------------------------------------------------------------
@@ -1338,6 +1520,87 @@ async fn raw_consume(cfg: KafkaConfig, topic: String) -> anyhow::Result<Consumed
         })
     })
     .await?
+}
+
+/// CPU time of this process so far (all threads).
+fn cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec, which lives on this stack.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+struct Load {
+    wall: Duration,
+    cpu: Duration,
+    entries: usize,
+}
+
+/// Times `snapshot::load_newest` of this context in `dir` (wall and CPU time: the machine is
+/// shared, CPU time is what the load itself costs); returns the model's first entry count.
+fn load_snapshot<F: Fold>(dir: &Path, topic: &str, high: i64) -> anyhow::Result<Load> {
+    let metrics = backend::metrics::SnapshotMetrics::unregistered(F::NAME);
+    let (t0, c0) = (Instant::now(), cpu_time());
+    let loaded = snapshot::load_newest::<F>(dir, topic, high, &metrics)
+        .context("the snapshot just written did not load")?;
+    let (wall, cpu) = (t0.elapsed(), cpu_time() - c0);
+    let entries = F::entries(&loaded.model).first().map_or(0, |e| e.1);
+    Ok(Load { wall, cpu, entries })
+}
+
+struct Started {
+    ready: Duration,
+    snapshot_offset: i64,
+    tail: u64,
+    products: usize,
+}
+
+/// Starts a catalog context with snapshots, waits until it is ready, stops it (a graceful stop
+/// joins the snapshot thread, so a snapshot written after the replay is on disk).
+async fn engine_start(
+    cfg: &KafkaConfig,
+    topic: &str,
+    settings: &snapshot::SnapshotSettings,
+    started: Instant,
+) -> anyhow::Result<Started> {
+    let context = Context::<CatalogFold>::with_snapshots(
+        topic,
+        backend::metrics::EngineMetrics::unregistered(CatalogFold::NAME),
+        Some(settings.clone()),
+    );
+    let (stop, shutdown) = shutdown::channel();
+    let consumer = kafka::consumer(cfg, "bench-startup", BrokerStatus::new())?;
+    let writer = engine::spawn(&context, consumer, None, shutdown)?;
+    let mut last = Instant::now();
+    while !context.is_ready() {
+        if last.elapsed() > Duration::from_secs(5) {
+            last = Instant::now();
+            let s = context.stats();
+            progress(
+                started,
+                &format!(
+                    "  engine applied {}",
+                    s.applied.load(Ordering::Relaxed) + s.ignored.load(Ordering::Relaxed)
+                ),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let s = context.stats();
+    let result = Started {
+        ready: Duration::from_millis(s.replay_millis.load(Ordering::Relaxed)),
+        snapshot_offset: s.snapshot_offset.load(Ordering::Relaxed),
+        tail: s.replayed.load(Ordering::Relaxed),
+        products: context.model().product_count(),
+    };
+    let _ = stop.send(true);
+    tokio::task::spawn_blocking(move || writer.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the engine's writer panicked"))?;
+    Ok(result)
 }
 
 struct Replayed {

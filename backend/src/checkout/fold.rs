@@ -16,6 +16,7 @@ use shared::proto::{
 };
 
 use crate::engine::{Applied, Fold};
+use crate::snapshot::{DecodeError, Decoder, Encoder};
 
 /// What checkout knows of a product: enough to price a cart and describe an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +82,13 @@ pub struct Checkout {
     orders_by_cart: HashMap<CartId, Vector<u64>>,
     last_order_id: u64,
     commands: HashMap<String, CommandRecord>,
+}
+
+/// A map's entries in key order: what makes an encoding deterministic.
+fn sorted<K: Ord, V>(map: &HashMap<K, V>) -> Vec<(&K, &V)> {
+    let mut entries: Vec<(&K, &V)> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    entries
 }
 
 /// Idempotency keys are scoped: a cart's keys cannot collide with another cart's or the admin's.
@@ -291,6 +299,127 @@ impl Fold for CheckoutFold {
         ]
     }
 
+    const MODEL_VERSION: u32 = 1;
+
+    /// Every map in key order; texts shared by `Arc` are written once per place they appear.
+    fn encode(m: &Checkout, out: &mut Encoder) {
+        out.len(m.products.len());
+        for (id, p) in sorted(&m.products) {
+            out.u64(*id);
+            out.str(&p.title);
+            out.i64(p.price_minor);
+            out.str(&p.currency);
+            out.bool(p.enabled);
+        }
+        out.bool(m.bridged_until.is_some());
+        out.i64(m.bridged_until.unwrap_or(-1));
+        out.len(m.stock.len());
+        for (id, units) in sorted(&m.stock) {
+            out.u64(*id);
+            out.u64(*units);
+        }
+        out.len(m.carts.len());
+        for (id, cart) in sorted(&m.carts) {
+            out.u128(id.0);
+            out.u64(cart.version);
+            out.len(cart.lines.len());
+            for &(product, quantity) in &cart.lines {
+                out.u64(product);
+                out.u32(quantity);
+            }
+        }
+        out.len(m.orders.len());
+        for (id, order) in sorted(&m.orders) {
+            out.u64(*id);
+            out.u128(order.cart.0);
+            out.i64(order.placed_at_ms);
+            out.len(order.lines.len());
+            for l in &order.lines {
+                out.u64(l.product_id);
+                out.str(&l.title);
+                out.i64(l.unit_price_minor);
+                out.str(&l.currency);
+                out.u32(l.quantity);
+            }
+        }
+        out.len(m.orders_by_cart.len());
+        for (cart, ids) in sorted(&m.orders_by_cart) {
+            out.u128(cart.0);
+            out.len(ids.len());
+            for id in ids {
+                out.u64(*id);
+            }
+        }
+        out.u64(m.last_order_id);
+        out.len(m.commands.len());
+        for (key, c) in sorted(&m.commands) {
+            out.str(key);
+            out.u64(c.fingerprint);
+            out.i64(c.offset);
+            match &c.outcome {
+                Outcome::CartUpdated => out.u8(0),
+                Outcome::CartLineRefused => out.u8(1),
+                Outcome::StockAdded => out.u8(2),
+                Outcome::OrderPlaced(id) => {
+                    out.u8(3);
+                    out.u64(*id);
+                }
+                Outcome::OrderRejected(r) => {
+                    out.u8(4);
+                    out.bytes(&prost::Message::encode_to_vec(r));
+                }
+            }
+        }
+    }
+
+    fn decode(d: &mut Decoder<'_>) -> Result<Checkout, DecodeError> {
+        let mut m = Checkout::default();
+        // The same currency in every product: one shared text, as most folds would make it.
+        let mut currencies: Vec<Arc<str>> = vec![];
+        let text = |s: &str, shared: &mut Vec<Arc<str>>| match shared.iter().find(|c| &***c == s) {
+            Some(c) => c.clone(),
+            None => {
+                let c: Arc<str> = s.into();
+                if shared.len() < 16 {
+                    shared.push(c.clone());
+                }
+                c
+            }
+        };
+        let count = d.len(8 + 8 + 8 + 8 + 1)?;
+        let mut products = Vec::with_capacity(count);
+        for _ in 0..count {
+            let id = d.u64()?;
+            let info = ProductInfo {
+                title: d.str()?.into(),
+                price_minor: d.i64()?,
+                currency: text(d.str()?, &mut currencies),
+                enabled: d.bool()?,
+            };
+            products.push((id, info));
+        }
+        let bridged = d.bool()?;
+        let until = d.i64()?;
+        m.bridged_until = bridged.then_some(until);
+        let count = d.len(16)?;
+        let mut stock = Vec::with_capacity(count);
+        for _ in 0..count {
+            stock.push((d.u64()?, d.u64()?));
+        }
+        // The product and stock maps are built on a second thread while this one decodes the
+        // rest: at a million products each map takes a good part of a start-up.
+        std::thread::scope(|s| {
+            let maps = s.spawn(move || {
+                let products: HashMap<_, _> = products.into_iter().collect();
+                (products, stock.into_iter().collect::<HashMap<_, _>>())
+            });
+            let rest = Self::decode_rest(d, &mut m, &mut |s| text(s, &mut currencies));
+            (m.products, m.stock) = maps.join().expect("building a map does not panic");
+            rest
+        })?;
+        Ok(m)
+    }
+
     fn apply(model: &mut Checkout, event: &CheckoutEvent, offset: i64) -> Applied {
         let meta = event.meta.clone().unwrap_or_default();
         let outcome = match &event.event {
@@ -349,6 +478,76 @@ impl Fold for CheckoutFold {
             },
         );
         Applied::Changed
+    }
+}
+
+impl CheckoutFold {
+    /// Carts, orders and command records of a snapshot.
+    fn decode_rest(
+        d: &mut Decoder<'_>,
+        m: &mut Checkout,
+        text: &mut dyn FnMut(&str) -> Arc<str>,
+    ) -> Result<(), DecodeError> {
+        for _ in 0..d.len(16 + 8 + 8)? {
+            let id = CartId(d.u128()?);
+            let version = d.u64()?;
+            let lines = (0..d.len(12)?)
+                .map(|_| Ok((d.u64()?, d.u32()?)))
+                .collect::<Result<_, DecodeError>>()?;
+            m.carts.insert(id, Cart { lines, version });
+        }
+        for _ in 0..d.len(8 + 16 + 8 + 8)? {
+            let id = d.u64()?;
+            let cart = CartId(d.u128()?);
+            let placed_at_ms = d.i64()?;
+            let lines = (0..d.len(8 + 8 + 8 + 8 + 4)?)
+                .map(|_| {
+                    Ok(OrderLine {
+                        product_id: d.u64()?,
+                        title: d.str()?.into(),
+                        unit_price_minor: d.i64()?,
+                        currency: text(d.str()?),
+                        quantity: d.u32()?,
+                    })
+                })
+                .collect::<Result<_, DecodeError>>()?;
+            let order = Order {
+                id,
+                cart,
+                lines,
+                placed_at_ms,
+            };
+            m.orders.insert(id, Arc::new(order));
+        }
+        for _ in 0..d.len(16 + 8)? {
+            let cart = CartId(d.u128()?);
+            let ids = (0..d.len(8)?).map(|_| d.u64()).collect::<Result<_, _>>()?;
+            m.orders_by_cart.insert(cart, ids);
+        }
+        m.last_order_id = d.u64()?;
+        for _ in 0..d.len(8 + 8 + 8 + 1)? {
+            let key = d.str()?.to_owned();
+            let fingerprint = d.u64()?;
+            let offset = d.i64()?;
+            let outcome = match d.u8()? {
+                0 => Outcome::CartUpdated,
+                1 => Outcome::CartLineRefused,
+                2 => Outcome::StockAdded,
+                3 => Outcome::OrderPlaced(d.u64()?),
+                4 => Outcome::OrderRejected(
+                    prost::Message::decode(d.bytes()?)
+                        .map_err(|e| DecodeError(format!("order rejection: {e}")))?,
+                ),
+                tag => return Err(DecodeError(format!("outcome tag {tag}"))),
+            };
+            let record = CommandRecord {
+                fingerprint,
+                offset,
+                outcome,
+            };
+            m.commands.insert(key, record);
+        }
+        Ok(())
     }
 }
 
@@ -611,7 +810,29 @@ pub(crate) mod tests {
         all
     }
 
+    fn encoded(m: &Checkout) -> Vec<u8> {
+        crate::snapshot::encode::<CheckoutFold>(m)
+    }
+
     proptest! {
+        #[test]
+        fn snapshot_and_tail_equal_a_replay_from_zero(events in prop::collection::vec(arb_event(), 0..120), cut in 0usize..130) {
+            let events = with_products(events);
+            let cut = cut.min(events.len());
+            let full = fold(&events);
+            let at_cut = fold(&events[..cut]);
+            let bytes = encoded(&at_cut);
+            let mut loaded = crate::snapshot::decode::<CheckoutFold>(&bytes).unwrap();
+            prop_assert_eq!(encoded(&loaded), bytes, "decode then encode is the identity");
+            prop_assert_eq!(format!("{:?}", sorted_model(&loaded)), format!("{:?}", sorted_model(&at_cut)));
+            for (i, e) in events[cut..].iter().enumerate() {
+                CheckoutFold::apply(&mut loaded, e, (cut + i) as i64);
+            }
+            CheckoutFold::finalize(&mut loaded);
+            prop_assert_eq!(encoded(&loaded), encoded(&full));
+            prop_assert_eq!(format!("{:?}", sorted_model(&loaded)), format!("{:?}", sorted_model(&full)));
+        }
+
         #[test]
         fn stock_never_goes_negative_nor_oversells(events in prop::collection::vec(arb_event(), 0..120)) {
             let events = with_products(events);
@@ -649,12 +870,12 @@ pub(crate) mod tests {
                 CheckoutFold::apply(&mut live, e, i as i64);
                 if i % publish_every == 0 { published.push(live.clone()); }
             }
-            prop_assert_eq!(format!("{:?}", sorted(&batch)), format!("{:?}", sorted(&live)));
+            prop_assert_eq!(format!("{:?}", sorted_model(&batch)), format!("{:?}", sorted_model(&live)));
         }
     }
 
     /// The model with hash maps in key order, so two models compare by content.
-    fn sorted(m: &Checkout) -> impl std::fmt::Debug {
+    fn sorted_model(m: &Checkout) -> impl std::fmt::Debug {
         fn s<K: Ord + Clone, V: Clone>(h: &HashMap<K, V>) -> Vec<(K, V)> {
             let mut v: Vec<(K, V)> = h.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             v.sort_by(|a, b| a.0.cmp(&b.0));
