@@ -56,6 +56,13 @@ start_broker() {
   port_open "$BROKER_PORT" || { echo "the local broker did not start; see data/broker.log" >&2; exit 1; }
   export KAFKA_BROKERS="127.0.0.1:$BROKER_PORT"
   echo "local broker on $KAFKA_BROKERS, data in data/kafka (log: data/broker.log)"
+  # Snapshots beside the log they summarise, so a restart replays only the tail. Not with
+  # BROKER=memory (its log is gone on exit) nor in dev mode, where every save may change what
+  # a fold computes without a new model version.
+  if [ $mode = run ]; then
+    export SNAPSHOT_DIR="${SNAPSHOT_DIR:-$PWD/data/snapshots}"
+    echo "model snapshots in $SNAPSHOT_DIR"
+  fi
 }
 
 choose_broker() {
