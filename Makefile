@@ -23,7 +23,7 @@ BINARYEN_MAJOR := $(firstword $(subst ., ,$(BINARYEN_VERSION)))
 PLAYWRIGHT_VERSION := 1.65.1
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help run dev test e2e app wasm-size bench lint fmt tools broker-tool rust-targets system-packages dev-packages trunk-tool wasm-bindgen-tool node-tools app-tools
+.PHONY: help run dev test e2e app wasm-size bench fuzz lint fmt tools broker-tool rust-targets system-packages dev-packages trunk-tool wasm-bindgen-tool node-tools app-tools
 
 help:
 	@echo "make run     start the shop on http://127.0.0.1:8080 (local broker, demo data on first run)"
@@ -34,6 +34,7 @@ help:
 	@echo "make e2e     the browser tests alone (E2E_FILES=frontend/e2e/NAME.test.cjs for one)"
 	@echo "make app     release build of the app into frontend/dist;  make wasm-size  its size"
 	@echo "make bench   benchmarks; results go to BENCHMARKS.md"
+	@echo "make fuzz    every fuzz target for FUZZ_SECONDS each (default 60); corpus in fuzz/corpus/"
 	@echo "make fmt     format the code;  make lint  clippy with warnings as errors"
 
 ## Tools ---------------------------------------------------------------------------------------
@@ -173,6 +174,13 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+## Fuzzing ------------------------------------------------------------------------------------
+
+# cargo-fuzz (pinned, into $(TOOLS)) over every decoder of outside input; see backend/scripts/fuzz.sh.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@TOOLS="$(TOOLS)" FUZZ_SECONDS=$(FUZZ_SECONDS) bash backend/scripts/fuzz.sh
 
 ## Benchmarks ----------------------------------------------------------------------------------
 
