@@ -48,7 +48,9 @@ for t in $targets; do
   "${cargo_cmd[@]}" fuzz run "${build_flags[@]}" "$t" "corpus/$t" -- \
     -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
     -max_len=8192 >"$log_dir/$t.log" 2>&1 || status=$?
-  seconds=$(( $(date +%s) - started ))
+  # libFuzzer's own time ("Done N runs in S second(s)"), else the wall time (a crash, a build).
+  seconds=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log_dir/$t.log" | tail -1)
+  seconds=${seconds:-$(( $(date +%s) - started ))}
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log_dir/$t.log" | tail -1)
   [ -n "$runs" ] || runs=$(sed -n 's/^#\([0-9]*\)[[:space:]]*DONE.*/\1/p' "$log_dir/$t.log" | tail -1)
   runs=${runs:-0}

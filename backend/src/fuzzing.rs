@@ -2,7 +2,8 @@
 //! decoder of outside input the way the server or a tool does (request bodies, the product
 //! list's query string, paths, the cart cookie, CSV import files, Kafka events applied by the
 //! folds), and panics only when an invariant of that decoder breaks. They live in the library so
-//! `tests/fuzz_corpus.rs` replays every committed corpus file on stable Rust, without libFuzzer.
+//! `cargo test` (this module's tests) replays every committed seed and regression file on stable
+//! Rust, without libFuzzer.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Debug;
