@@ -23,7 +23,7 @@ BINARYEN_MAJOR := $(firstword $(subst ., ,$(BINARYEN_VERSION)))
 PLAYWRIGHT_VERSION := 1.65.1
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help run dev test e2e chaos app wasm-size bench load lint fmt tools broker-tool rust-targets system-packages dev-packages trunk-tool wasm-bindgen-tool node-tools app-tools
+.PHONY: help run dev test e2e chaos app wasm-size bench load fuzz lint fmt tools broker-tool rust-targets system-packages dev-packages trunk-tool wasm-bindgen-tool node-tools app-tools
 
 help:
 	@echo "make run     start the shop on http://127.0.0.1:8080 (local broker, demo data on first run)"
@@ -36,6 +36,7 @@ help:
 	@echo "make app     release build of the app into frontend/dist;  make wasm-size  its size"
 	@echo "make bench   benchmarks; results go to BENCHMARKS.md"
 	@echo "make load    Locust load run (LOAD_USERS, LOAD_SECONDS, LOAD_HOST); SCENARIO=flash-sale: the audited flash sale"
+	@echo "make fuzz    every fuzz target for FUZZ_SECONDS each (default 60); corpus in fuzz/corpus/"
 	@echo "make fmt     format the code;  make lint  clippy with warnings as errors"
 
 ## Tools ---------------------------------------------------------------------------------------
@@ -186,6 +187,13 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+## Fuzzing ------------------------------------------------------------------------------------
+
+# cargo-fuzz (pinned, into $(TOOLS)) over every decoder of outside input; see backend/scripts/fuzz.sh.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@TOOLS="$(TOOLS)" FUZZ_SECONDS=$(FUZZ_SECONDS) bash backend/scripts/fuzz.sh
 
 ## Benchmarks ----------------------------------------------------------------------------------
 

@@ -53,15 +53,25 @@ impl Observer<CatalogFold> for Tap {
 
     fn event(&mut self, offset: i64, event: Option<(&CatalogEvent, Applied)>, _: &Catalog) {
         if self.bridged_until.is_none_or(|until| offset > until) {
-            let fact = CatalogFactV1 {
-                source_offset: offset,
-                event: event.map(|(e, _)| e.clone()),
-                previous_source_offset: self.previous,
-            };
+            let fact = copy(offset, self.previous, event);
             // Blocks the catalog writer while the bridge is behind: back-pressure, never loss.
             let _ = self.copies.blocking_send(fact);
         }
         self.previous = offset;
+    }
+}
+
+/// The copy of the catalog event at `offset`. It carries the event only if the catalog applied
+/// it: an event the catalog ignored (a repeated idempotency key with other content, product id
+/// 0) would otherwise change checkout's products and not the catalog's. An empty copy still
+/// continues the chain.
+pub fn copy(offset: i64, previous: i64, event: Option<(&CatalogEvent, Applied)>) -> CatalogFactV1 {
+    CatalogFactV1 {
+        source_offset: offset,
+        event: event
+            .filter(|(_, applied)| *applied == Applied::Changed)
+            .map(|(e, _)| e.clone()),
+        previous_source_offset: previous,
     }
 }
 
@@ -138,5 +148,37 @@ async fn enqueue(
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::proto::{ProductUpsertedV1, catalog_event};
+
+    /// Caught by the `catalog_events` fuzz target (checkout sells the catalog's products): every
+    /// catalog event was copied, so one the catalog ignored (a product id 0, a repeated
+    /// idempotency key with other content) still changed checkout's products.
+    #[test]
+    fn copies_carry_only_what_the_catalog_applied() {
+        let event = CatalogEvent {
+            event: Some(catalog_event::Event::ProductUpsertedV1(ProductUpsertedV1 {
+                product_id: 0,
+                ..Default::default()
+            })),
+            meta: None,
+        };
+        let ignored = copy(7, 5, Some((&event, Applied::Ignored("product id 0"))));
+        assert_eq!(
+            (
+                ignored.source_offset,
+                ignored.previous_source_offset,
+                ignored.event
+            ),
+            (7, 5, None)
+        );
+        let applied = copy(8, 7, Some((&event, Applied::Changed)));
+        assert_eq!(applied.event, Some(event));
+        assert_eq!(copy(9, 8, None).event, None);
     }
 }

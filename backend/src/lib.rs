@@ -9,6 +9,7 @@ pub mod checkout;
 pub mod commands;
 pub mod config;
 pub mod engine;
+pub mod fuzzing;
 pub mod generate;
 pub mod http;
 pub mod import;

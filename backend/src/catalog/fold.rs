@@ -676,6 +676,23 @@ pub(crate) mod tests {
         assert!(c.category("home-garden").is_none());
     }
 
+    /// Found by the `catalog_events` fuzz target: the shown name of a category whose products
+    /// spell it differently was the first indexed product's when live, and a random one's after
+    /// a replay (hash map order), so replicas and restarts disagreed.
+    #[test]
+    fn a_category_is_named_after_its_lowest_id_product_in_every_mode() {
+        let events = [
+            upsert(2, "Chair", "HOME", 500),
+            upsert(1, "Lamp", "Home", 500),
+            upsert(3, "Rug", "home ", 500),
+        ];
+        let name = |c: &Catalog| c.category("home").unwrap().name.clone();
+        assert_eq!(name(&incremental(&events)), "Home");
+        assert_eq!(name(&replay(&events)), "Home");
+        let c = incremental(&[events[0].clone(), events[1].clone(), disable(1)]);
+        assert_eq!(name(&c), "HOME");
+    }
+
     #[test]
     fn upsert_re_enables_and_moves_category() {
         let c = incremental(&[
@@ -743,19 +760,6 @@ pub(crate) mod tests {
 
     fn encoded(c: &Catalog) -> Vec<u8> {
         crate::snapshot::encode::<CatalogFold>(c)
-    }
-
-    #[test]
-    fn a_category_is_named_after_its_lowest_id_product_in_any_order() {
-        let events = [
-            upsert(2, "Lamp", "Home & Garden", 5),
-            upsert(1, "Rake", "Home Garden", 5),
-        ];
-        for c in [replay(&events), incremental(&events)] {
-            assert_eq!(c.category("home-garden").unwrap().name, "Home Garden");
-        }
-        let c = incremental(&[events[0].clone(), events[1].clone(), disable(1)]);
-        assert_eq!(c.category("home-garden").unwrap().name, "Home & Garden");
     }
 
     proptest! {

@@ -18,10 +18,12 @@ use super::fold::{Product, SortKey, admin_command_key};
 use super::query::{self, ListQuery, product_view};
 use crate::app::App;
 use crate::commands::{self, Submission};
+use crate::http::route::LIST_PRODUCTS_PARAMS;
 use crate::http::wire::{ApiError, Format, Resp, reply};
-use crate::http::{product_id, query_params, read_command, require_admin};
+use crate::http::{parse_query, product_id, read_command, require_admin};
 
-fn parse_list_query(req: &Request<Incoming>) -> Result<ListQuery, ApiError> {
+/// The product list's query string (without the `?`), checked.
+pub fn parse_list_query(query: &str) -> Result<ListQuery, ApiError> {
     let mut q = ListQuery::default();
     let (mut page, mut page_size) = (1u32, DEFAULT_PAGE_SIZE);
     let number = |name: &str, v: &str| {
@@ -29,18 +31,7 @@ fn parse_list_query(req: &Request<Incoming>) -> Result<ListQuery, ApiError> {
             ApiError::bad_request(format!("{name} must be a positive integer, got {v:?}"))
         })
     };
-    for (k, v) in query_params(
-        req,
-        &[
-            "page",
-            "page_size",
-            "sort",
-            "order",
-            "prefix",
-            "q",
-            "category",
-        ],
-    )? {
+    for (k, v) in parse_query(query, LIST_PRODUCTS_PARAMS)? {
         match k.as_str() {
             "page" => page = number("page", &v)?,
             "page_size" => page_size = number("page_size", &v)?,
@@ -77,7 +68,7 @@ fn parse_list_query(req: &Request<Incoming>) -> Result<ListQuery, ApiError> {
 }
 
 pub fn list(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
-    let q = parse_list_query(req)?;
+    let q = parse_list_query(req.uri().query().unwrap_or(""))?;
     let (catalog, checkout) = (app.catalog.model(), app.checkout.model());
     let found = query::list(&catalog, &q);
     let page = ProductPage {

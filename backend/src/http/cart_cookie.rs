@@ -7,16 +7,20 @@ use shared::ids::CartId;
 
 pub const NAME: &str = "cart";
 
-/// The cart id from the request's cookies, if it carries a well-formed one.
+/// The cart id from the request's cookies: the first well-formed `cart` pair. Read as bytes,
+/// because another cookie on the same host may hold non-ASCII text, which must not hide the
+/// cart; and a malformed `cart` pair (another path's stale cookie) must not hide a good one.
 pub fn read(headers: &HeaderMap) -> Option<CartId> {
     headers
         .get_all(header::COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == NAME)
-        .and_then(|(_, value)| value.parse().ok())
+        .flat_map(|v| v.as_bytes().split(|&b| b == b';'))
+        .filter_map(|pair| {
+            pair.trim_ascii()
+                .strip_prefix(NAME.as_bytes())?
+                .strip_prefix(b"=")
+        })
+        .find_map(|value| std::str::from_utf8(value).ok()?.parse().ok())
 }
 
 /// A new cart id from the operating system's random source.
@@ -49,6 +53,30 @@ mod tests {
         );
         assert_eq!(read(&h), Some(id));
         h.insert(header::COOKIE, HeaderValue::from_static("cart=not-a-cart"));
+        assert_eq!(read(&h), None);
+    }
+
+    /// The `cart_cookie` fuzz target's invariant: a non-ASCII cookie of another app on the same
+    /// host hid the cart, and so did a stale malformed `cart` cookie before the good one; either
+    /// way the shopper got a new, empty cart on every request.
+    #[test]
+    fn other_cookies_never_hide_the_cart() {
+        let id = new_cart_id();
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_bytes(format!("name=Jos\u{e9}; cart={id}").as_bytes()).unwrap(),
+        );
+        assert_eq!(read(&h), Some(id));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("cart=old-format; cart={id}")).unwrap(),
+        );
+        assert_eq!(read(&h), Some(id));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("xcart=0123456789abcdef0123456789abcdef"),
+        );
         assert_eq!(read(&h), None);
     }
 

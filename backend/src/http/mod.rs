@@ -232,6 +232,7 @@ async fn api(app: &App, route: Route<'_>, req: Request<Incoming>) -> Result<Resp
             1,
         ));
     }
+    parse_query(req.uri().query().unwrap_or(""), route.query_params())?;
     match route {
         Route::ListProducts | Route::GetProduct(_) | Route::ListCategories => {
             app.metrics.reads_catalog.inc()
@@ -293,15 +294,20 @@ pub fn query_params(
     req: &Request<Incoming>,
     known: &[&str],
 ) -> Result<Vec<(String, String)>, ApiError> {
-    let pairs: Vec<(String, String)> =
-        form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+    parse_query(req.uri().query().unwrap_or(""), known)
+}
+
+/// A query string's parameters, refusing any name not in `known`.
+pub fn parse_query(query: &str, known: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     if let Some((k, _)) = pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
-        return Err(ApiError::bad_request(format!(
-            "unknown query parameter {k:?}; known: {}",
-            known.join(", ")
-        )));
+        return Err(ApiError::bad_request(if known.is_empty() {
+            format!("unknown query parameter {k:?}: this endpoint takes none")
+        } else {
+            format!("unknown query parameter {k:?}; known: {}", known.join(", "))
+        }));
     }
     Ok(pairs)
 }

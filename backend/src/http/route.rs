@@ -23,7 +23,27 @@ pub enum Route<'a> {
     LiveSocket,
 }
 
+/// The product list's query parameters.
+pub const LIST_PRODUCTS_PARAMS: &[&str] = &[
+    "page",
+    "page_size",
+    "sort",
+    "order",
+    "prefix",
+    "q",
+    "category",
+];
+
 impl Route<'_> {
+    /// The query parameters the endpoint reads. Any other is refused with 400, so a misspelt one
+    /// (`pgae=2`) or a body field sent as a parameter (`?quantity=2`) never passes unnoticed.
+    pub fn query_params(&self) -> &'static [&'static str] {
+        match self {
+            Route::ListProducts => LIST_PRODUCTS_PARAMS,
+            _ => &[],
+        }
+    }
+
     /// A low-cardinality name for logs and metrics.
     pub fn name(&self) -> &'static str {
         match self {

@@ -231,10 +231,48 @@ where
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Err(ApiError::bad_request("a JSON body is required"));
             }
-            serde_json::from_slice(body)
-                .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+            serde_json::from_slice(body).map_err(|e| {
+                ApiError::bad_request(format!("malformed JSON body: {}", json_problem(body, &e)))
+            })
         }
     }
+}
+
+/// serde_json's message, except where it says nothing a person can act on: proto3 JSON reads a
+/// number as "a number or a string", and a value that is neither in range (`-1` for a count,
+/// `"1e99"`) fails as "data did not match any variant of untagged enum". Then the field and the
+/// value are named instead.
+fn json_problem(body: &[u8], e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    if !message.contains("untagged enum") {
+        return message;
+    }
+    let named = || {
+        // The error is reported just after the value: the text before it ends `"field": value`.
+        let lines_before: usize = body
+            .split(|&b| b == b'\n')
+            .take(e.line().checked_sub(1)?)
+            .map(|l| l.len() + 1)
+            .sum();
+        let end = (lines_before + e.column().saturating_sub(1)).min(body.len());
+        let before = std::str::from_utf8(&body[..end]).ok()?;
+        let (key, value) = before.rsplit_once(':')?;
+        let key = key.trim_end().strip_suffix('"')?;
+        let key = &key[key.rfind('"')? + 1..];
+        let value: String = value.trim().chars().take(40).collect();
+        Some(format!(
+            "{key:?} must be a whole number in the field's range, got {value} (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    };
+    named().unwrap_or_else(|| {
+        format!(
+            "a number that is negative, too large or not a whole number (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    })
 }
 
 impl PartialEq for ApiError {
@@ -274,6 +312,18 @@ mod tests {
         let e = decode::<SetCartLine>(Format::Json, br#"{"quantity": -1}"#).unwrap_err();
         assert!(
             e.message.starts_with("malformed JSON body"),
+            "{}",
+            e.message
+        );
+        let e = decode::<SetCartLine>(Format::Json, br#"{"quantity": -1}"#).unwrap_err();
+        assert_eq!(
+            e.message,
+            r#"malformed JSON body: "quantity" must be a whole number in the field's range, got -1 (line 1, column 16)"#
+        );
+        let e = decode::<SetCartLine>(Format::Json, b"{\n  \"quantity\":\n  -5 }").unwrap_err();
+        assert!(
+            e.message
+                .contains(r#""quantity" must be a whole number in the field's range, got -5"#),
             "{}",
             e.message
         );
