@@ -200,10 +200,13 @@ fuzz:
 bench: broker-tool app
 	@command -v wrk >/dev/null || { echo ">>> installing wrk (load generator)"; sudo_cmd=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$sudo_cmd apt-get update -qq && $$sudo_cmd apt-get install -y -qq wrk; }
 	$(CARGO) build --release --locked -p backend --bins
-	./target/release/shop-bench --tansu "$(TANSU)" --out BENCHMARKS.md
+	./target/release/shop-bench --tansu "$(TANSU)" --out target/BENCHMARKS.new.md
 	@{ echo; echo "## g. The app's size"; echo; \
 	  echo "$$(date -u '+%Y-%m-%d %H:%M UTC'), \`make wasm-size\` (release build, profile wasm-release, wasm-opt -Oz); goal: .wasm <= 300 KB gzip."; \
-	  echo; echo '```'; $(WASM_SIZE); echo '```'; } >> BENCHMARKS.md
+	  echo; echo '```'; $(WASM_SIZE); echo '```'; } >> target/BENCHMARKS.new.md
+	@# Sections h onwards come from other commands (browser tests, make load, chaos, fuzz): kept.
+	@{ echo; awk 'f || /^## h\. /{ f = 1; print }' BENCHMARKS.md; } >> target/BENCHMARKS.new.md
+	@mv target/BENCHMARKS.new.md BENCHMARKS.md
 	$(CARGO) bench --locked -p backend --bench fold
 
 ## Load ----------------------------------------------------------------------------------------
