@@ -85,7 +85,8 @@ start_broker() {
   broker_port="$(free_port)"
   mkdir -p "$work/kafka"
   # Its own session: Ctrl-C reaches Locust and this script, which stop the shops before it.
-  (cd "$work/kafka" && exec setsid "$TANSU" broker --cluster-id shop-load \
+  # RUST_LOG is the shop's filter, not the broker's (tansu at info writes gigabytes).
+  (cd "$work/kafka" && exec setsid env -u RUST_LOG "$TANSU" broker --cluster-id shop-load \
       --listener-url "tcp://127.0.0.1:$broker_port" \
       --advertised-listener-url "tcp://127.0.0.1:$broker_port" \
       --storage-engine sqlite://tansu.db >"$logs/broker.log" 2>&1) &

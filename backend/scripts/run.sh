@@ -47,7 +47,8 @@ start_broker() {
   mkdir -p data/kafka
   # Its own session, so the terminal's Ctrl-C reaches only the shop, which then stops cleanly
   # before the broker is stopped here.
-  (cd data/kafka && exec setsid "$TANSU" broker --cluster-id shop \
+  # RUST_LOG is the shop's filter, not the broker's (tansu at info writes gigabytes).
+  (cd data/kafka && exec setsid env -u RUST_LOG "$TANSU" broker --cluster-id shop \
       --listener-url "tcp://127.0.0.1:$BROKER_PORT" \
       --advertised-listener-url "tcp://127.0.0.1:$BROKER_PORT" \
       --storage-engine sqlite://tansu.db >>../broker.log 2>&1) &

@@ -129,7 +129,8 @@ class Broker {
       TANSU_BIN,
       ['broker', '--cluster-id', 'shop-e2e', '--listener-url', url, '--advertised-listener-url', url,
         '--storage-engine', 'sqlite://tansu.db'],
-      { cwd: b.dir, stdio: ['ignore', log, log] },
+      // RUST_LOG is the shop's filter, not the broker's (tansu at info writes gigabytes).
+      { cwd: b.dir, stdio: ['ignore', log, log], env: { ...process.env, RUST_LOG: undefined } },
     );
     children.add(b.child);
     await eventually('the broker accepting connections', async () => {

@@ -2015,6 +2015,8 @@ impl Broker {
         let url = format!("tcp://127.0.0.1:{port}");
         let log = std::fs::File::create(dir.join("tansu.log"))?;
         let child = Command::new(tansu)
+            // The shop's log filter is not the broker's: tansu at `info` writes gigabytes.
+            .env_remove("RUST_LOG")
             .current_dir(&dir)
             .args([
                 "broker",
