@@ -797,7 +797,7 @@ impl<F: Fold> Writer<F> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::KafkaConfig;
     use crate::kafka::BrokerStatus;
@@ -835,7 +835,8 @@ mod tests {
         }
     }
 
-    fn kafka_config(brokers: String) -> KafkaConfig {
+    /// Client settings for a test on librdkafka's mock cluster, topic `t`.
+    pub(crate) fn kafka_config(brokers: String) -> KafkaConfig {
         KafkaConfig {
             brokers,
             fetch_wait_max_ms: 10,

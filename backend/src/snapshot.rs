@@ -930,22 +930,12 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_background_check_tells_an_equal_snapshot_from_a_different_one() {
-        use crate::config::KafkaConfig;
         use crate::kafka::{self, BrokerStatus};
         use prost::Message as _;
 
         let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
         cluster.create_topic("t", 1, 1).unwrap();
-        let cfg = KafkaConfig {
-            brokers: cluster.bootstrap_servers(),
-            fetch_wait_max_ms: 10,
-            linger_ms: 0,
-            produce_timeout: Duration::from_secs(5),
-            replication_factor: 1,
-            catalog_topic: "t".into(),
-            checkout_topic: "unused".into(),
-            extra: vec![],
-        };
+        let cfg = crate::engine::tests::kafka_config(cluster.bootstrap_servers());
         let producer = kafka::producer(&cfg, BrokerStatus::new()).unwrap();
         let events = [
             upsert(1, "Lamp", "Home", 500),
