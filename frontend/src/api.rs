@@ -55,14 +55,6 @@ impl ApiError {
         }
     }
 
-    /// The stable code of the server's error body (`not_found`, `out_of_stock`, ...).
-    pub fn code(&self) -> &str {
-        match self {
-            ApiError::Status { body, .. } => &body.code,
-            _ => "",
-        }
-    }
-
     pub fn rejection(&self) -> Option<&OrderRejection> {
         match self {
             ApiError::Status { body, .. } => body.rejection.as_ref(),

@@ -1,38 +1,19 @@
-//! The app's root: routes, the shared shop state, and the live connection, started once and
-//! kept for the app's lifetime.
+//! The app's root: which page each route shows, the shared shop state, and the live connection,
+//! started once and kept for the app's lifetime.
 
 use yew::platform::spawn_local;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::api;
-use crate::components::cart::CartPage;
-use crate::components::catalog::CatalogPage;
-use crate::components::header::Header;
-use crate::components::orders::{OrderConfirmation, OrderHistory};
-use crate::components::product::ProductDetail;
+use crate::components::Header;
+use crate::hooks::{ShopHandle, refresh_cart};
 use crate::live::{self, ConnectionEvent, LiveHub, LiveStatus};
-use crate::shop::{Shop, ShopAction};
-
-#[derive(Debug, Clone, PartialEq, Routable)]
-pub enum Route {
-    #[at("/")]
-    Catalog,
-    #[at("/product/:id")]
-    Product { id: u64 },
-    #[at("/cart")]
-    Cart,
-    #[at("/orders")]
-    Orders,
-    #[at("/orders/:id")]
-    Order { id: u64 },
-    #[not_found]
-    #[at("/404")]
-    NotFound,
-}
-
-/// The shared shop state as pages receive it from the context.
-pub type ShopHandle = UseReducerHandle<Shop>;
+use crate::pages::{
+    CartPage, CatalogPage, NotFound, OrderConfirmation, OrderHistory, ProductDetail,
+};
+use crate::route::Route;
+use crate::state::shop::{ShopAction, ShopState};
 
 fn switch(route: Route) -> Html {
     match route {
@@ -41,29 +22,13 @@ fn switch(route: Route) -> Html {
         Route::Cart => html! { <CartPage /> },
         Route::Orders => html! { <OrderHistory /> },
         Route::Order { id } => html! { <OrderConfirmation {id} /> },
-        Route::NotFound => html! {
-            <section class="page">
-                <h1>{ "Page not found" }</h1>
-                <p>{ "There is nothing at this address. " }
-                    <Link<Route> to={Route::Catalog}>{ "Back to the catalog" }</Link<Route>>
-                </p>
-            </section>
-        },
+        Route::NotFound => html! { <NotFound /> },
     }
-}
-
-/// Reads the cart into the shared state; failures only feed the offline banner.
-pub fn refresh_cart(shop: UseReducerDispatcher<Shop>) {
-    spawn_local(async move {
-        if let Ok(cart) = api::cart().await {
-            shop.dispatch(ShopAction::Cart(cart));
-        }
-    });
 }
 
 #[component]
 pub fn App() -> Html {
-    let shop = use_reducer(Shop::default);
+    let shop = use_reducer(ShopState::default);
     let hub = use_memo((), |_| LiveHub::default());
 
     {

@@ -8,7 +8,7 @@ pub const DEFAULT_PAGE_SIZE: u32 = 24;
 /// The API refuses longer search texts; cutting here keeps a pasted essay from becoming a 400.
 pub const MAX_SEARCH_CHARS: usize = 200;
 
-pub use shared::sort::SortKey;
+use shared::sort::SortKey;
 
 /// The options of the sort select: (value, label). Values are a contract with the browser tests.
 pub const SORT_OPTIONS: [(&str, &str); 6] = [

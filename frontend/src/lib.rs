@@ -1,23 +1,24 @@
 //! The shopper's app: a Yew single-page app that talks protobuf to the shop's API and follows
 //! live updates over a websocket.
 //!
-//! Pure logic (URL state, reducers, wording, timing decisions) lives in plain modules with
-//! native unit tests; `components` renders it and owns the browser-side effects.
+//! Where things live: `pages` (one per route) lay out `components` (reusable widgets) and get
+//! their data and effects from `hooks`; `state` holds every reducer. Pure logic (URL
+//! state, wording, live-frame merging, timing decisions) lives in plain modules with native unit
+//! tests. `app` is the root that routes to the pages.
 
 pub mod api;
 pub mod app;
 pub mod backoff;
-pub mod cart_state;
 pub mod catalog_query;
-pub mod catalog_state;
 pub mod components;
+pub mod format;
+pub mod hooks;
 pub mod live;
 pub mod live_apply;
-pub mod loading;
 pub mod notice;
-pub mod page;
-pub mod product_state;
-pub mod shop;
+pub mod pages;
+pub mod route;
+pub mod state;
 pub mod stock;
 pub mod timing;
 

@@ -1,6 +1,6 @@
 //! Decisions about time that the pages make: the search box's debounce and the delayed spinner.
 //! Both work the same way: each new request takes a generation number, and a timer that fires
-//! acts only if its generation is still the latest. Timers themselves live in the components.
+//! acts only if its generation is still the latest. Timers themselves live in the hooks and the search box.
 
 /// Typing pauses this long before the catalog searches.
 pub const SEARCH_DEBOUNCE_MS: u32 = 250;

@@ -4,8 +4,9 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::app::{Route, ShopHandle};
+use crate::hooks::ShopHandle;
 use crate::live::LiveStatus;
+use crate::route::Route;
 
 #[component]
 pub fn Header() -> Html {

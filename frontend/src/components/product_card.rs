@@ -5,8 +5,9 @@ use shared::proto::ProductView;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use super::{StockLabel, price_text};
-use crate::app::Route;
+use super::StockLabel;
+use crate::format::price_text;
+use crate::route::Route;
 use crate::stock::StockLevel;
 
 #[derive(Properties, PartialEq)]

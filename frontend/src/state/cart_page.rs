@@ -5,13 +5,13 @@
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
-use shared::proto::{CartView, OrderView};
+use shared::proto::CartView;
 use yew::Reducible;
 
+use super::apply_to_copy;
 use crate::api::ApiError;
 use crate::live::LiveEvent;
 use crate::notice::{self, Notice};
-use crate::page;
 
 /// A cart command as sent, kept so a retry repeats it exactly (same body, same key).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub enum CartPageAction {
         error: ApiError,
         cart: Option<CartView>,
     },
-    Placed(OrderView),
+    Placed,
     Live(LiveEvent),
     Dismiss,
 }
@@ -84,7 +84,7 @@ impl CartPageState {
                 self.notice = Some(Notice::problem(text));
                 self.retry = error.is_retryable().then_some(command);
             }
-            CartPageAction::Placed(_) => {
+            CartPageAction::Placed => {
                 self.placing = false;
                 self.retry = None;
             }
@@ -109,14 +109,14 @@ impl Reducible for CartPageState {
     type Action = CartPageAction;
 
     fn reduce(self: Rc<Self>, action: CartPageAction) -> Rc<Self> {
-        page::apply_to_copy(self, |next| next.apply(action))
+        apply_to_copy(self, |next| next.apply(action))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::proto::{Error as ErrorBody, OrderRejection, RejectionReason};
+    use shared::proto::{Error as ErrorBody, OrderRejection, OrderView, RejectionReason};
 
     fn place(key: &str) -> CartCommand {
         CartCommand::PlaceOrder {

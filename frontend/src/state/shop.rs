@@ -7,11 +7,12 @@ use std::rc::Rc;
 use shared::proto::CartView;
 use yew::Reducible;
 
+use super::apply_to_copy;
 use crate::live::{ConnectionEvent, LiveEvent, LiveStatus};
 use crate::live_apply;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Shop {
+pub struct ShopState {
     /// `None` until the first read answers.
     pub cart: Option<Rc<CartView>>,
     pub live: LiveStatus,
@@ -21,9 +22,9 @@ pub struct Shop {
     pub resyncs: u64,
 }
 
-impl Default for Shop {
+impl Default for ShopState {
     fn default() -> Self {
-        Shop {
+        ShopState {
             cart: None,
             live: LiveStatus::Connecting,
             reachable: true,
@@ -42,7 +43,7 @@ pub enum ShopAction {
     Reachable(bool),
 }
 
-impl Shop {
+impl ShopState {
     /// Items in the cart, for the badge.
     pub fn item_count(&self) -> u32 {
         self.cart.as_ref().map_or(0, |c| c.item_count)
@@ -58,49 +59,53 @@ impl Shop {
         })
     }
 
-    /// Applies an action; returns `None` when nothing changed, so nothing re-renders.
-    pub fn apply(&self, action: ShopAction) -> Option<Shop> {
-        let mut next = self.clone();
+    pub fn apply(&mut self, action: ShopAction) -> bool {
         match action {
             ShopAction::Cart(cart) | ShopAction::Connection(ConnectionEvent::Cart(cart)) => {
                 if !live_apply::accept_cart(self.cart.as_deref(), &cart)
                     || self.cart.as_deref() == Some(&cart)
                 {
-                    return None;
+                    return false;
                 }
-                next.cart = Some(Rc::new(cart));
+                self.cart = Some(Rc::new(cart));
             }
             ShopAction::Live(LiveEvent::Product(p)) => {
-                let mut cart = (**self.cart.as_ref()?).clone();
-                if !live_apply::apply_to_cart(&mut cart, &p) || self.cart.as_deref() == Some(&cart)
-                {
-                    return None;
+                let Some(shown) = self.cart.as_deref() else {
+                    return false;
+                };
+                let mut cart = shown.clone();
+                if !live_apply::apply_to_cart(&mut cart, &p) || *shown == cart {
+                    return false;
                 }
-                next.cart = Some(Rc::new(cart));
+                self.cart = Some(Rc::new(cart));
             }
-            ShopAction::Live(_) => return None,
+            ShopAction::Live(_) => return false,
             ShopAction::Connection(ConnectionEvent::Status(s)) => {
+                let before = (self.live, self.reachable);
                 if s == LiveStatus::Connected {
                     // An open socket proves the backend is there.
-                    next.reachable = true;
+                    self.reachable = true;
                 }
-                next.live = s;
+                self.live = s;
+                return (self.live, self.reachable) != before;
             }
-            ShopAction::Connection(ConnectionEvent::Resync) => next.resyncs += 1,
-            ShopAction::Reachable(r) => next.reachable = r,
+            ShopAction::Connection(ConnectionEvent::Resync) => self.resyncs += 1,
+            ShopAction::Reachable(r) => {
+                if self.reachable == r {
+                    return false;
+                }
+                self.reachable = r;
+            }
         }
-        (next != *self).then_some(next)
+        true
     }
 }
 
-impl Reducible for Shop {
+impl Reducible for ShopState {
     type Action = ShopAction;
 
     fn reduce(self: Rc<Self>, action: ShopAction) -> Rc<Self> {
-        match self.apply(action) {
-            Some(next) => Rc::new(next),
-            None => self,
-        }
+        apply_to_copy(self, |next| next.apply(action))
     }
 }
 
@@ -108,6 +113,13 @@ impl Reducible for Shop {
 mod tests {
     use super::*;
     use shared::proto::CartLineView;
+
+    /// The state the reducer hands back, or `None` when it keeps the old one (no re-render).
+    fn after(s: &ShopState, action: ShopAction) -> Option<ShopState> {
+        let old = Rc::new(s.clone());
+        let next = old.clone().reduce(action);
+        (!Rc::ptr_eq(&old, &next)).then(|| (*next).clone())
+    }
 
     fn cart(version: u64, quantity: u32) -> CartView {
         CartView {
@@ -125,38 +137,41 @@ mod tests {
 
     #[test]
     fn badge_and_quantities_follow_the_newest_cart() {
-        let s = Shop::default();
+        let s = ShopState::default();
         assert_eq!(s.item_count(), 0);
-        let s = s.apply(ShopAction::Cart(cart(2, 3))).unwrap();
+        let s = after(&s, ShopAction::Cart(cart(2, 3))).unwrap();
         assert_eq!((s.item_count(), s.quantity_in_cart(5)), (3, 3));
         assert_eq!(s.quantity_in_cart(6), 0);
         // A frame from before the command's answer arrives late: ignored.
         assert!(
-            s.apply(ShopAction::Connection(ConnectionEvent::Cart(cart(1, 1))))
-                .is_none()
+            after(
+                &s,
+                ShopAction::Connection(ConnectionEvent::Cart(cart(1, 1)))
+            )
+            .is_none()
         );
-        let s = s
-            .apply(ShopAction::Connection(ConnectionEvent::Cart(cart(3, 4))))
-            .unwrap();
+        let s = after(
+            &s,
+            ShopAction::Connection(ConnectionEvent::Cart(cart(3, 4))),
+        )
+        .unwrap();
         assert_eq!(s.item_count(), 4);
-        assert!(s.apply(ShopAction::Cart(cart(3, 4))).is_none());
+        assert!(after(&s, ShopAction::Cart(cart(3, 4))).is_none());
     }
 
     #[test]
     fn connection_events() {
-        let s = Shop::default().apply(ShopAction::Reachable(false)).unwrap();
+        let s = after(&ShopState::default(), ShopAction::Reachable(false)).unwrap();
         assert!(!s.reachable);
-        let s = s
-            .apply(ShopAction::Connection(ConnectionEvent::Status(
-                LiveStatus::Connected,
-            )))
-            .unwrap();
+        let s = after(
+            &s,
+            ShopAction::Connection(ConnectionEvent::Status(LiveStatus::Connected)),
+        )
+        .unwrap();
         assert!(s.reachable);
         assert_eq!(s.live, LiveStatus::Connected);
-        let s = s
-            .apply(ShopAction::Connection(ConnectionEvent::Resync))
-            .unwrap();
+        let s = after(&s, ShopAction::Connection(ConnectionEvent::Resync)).unwrap();
         assert_eq!(s.resyncs, 1);
-        assert!(s.apply(ShopAction::Reachable(true)).is_none());
+        assert!(after(&s, ShopAction::Reachable(true)).is_none());
     }
 }

@@ -1,15 +1,17 @@
 //! A value read from the API, as a page holds it: the last good value stays on screen while a
 //! newer read is under way (no flicker), answers of superseded reads are dropped, and the spinner
-//! appears only when a read is still running after a short delay.
+//! appears only when a read is still running after a short delay. Other states embed it for
+//! their reads; the order pages use it alone.
 
 use std::rc::Rc;
 
 use yew::Reducible;
 
+use super::apply_to_copy;
 use crate::api::ApiError;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Loadable<T> {
+pub struct LoadState<T> {
     pub value: Option<T>,
     /// Generation of the read under way.
     pub loading: Option<u64>,
@@ -18,9 +20,17 @@ pub struct Loadable<T> {
     pub error: Option<ApiError>,
 }
 
-impl<T> Default for Loadable<T> {
+/// What happens to a read: it starts, its answer arrives, or its spinner delay elapses.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadAction<T> {
+    Start(u64),
+    Done(u64, Result<T, ApiError>),
+    SpinnerDue(u64),
+}
+
+impl<T> Default for LoadState<T> {
     fn default() -> Self {
-        Loadable {
+        LoadState {
             value: None,
             loading: None,
             spinner: false,
@@ -29,7 +39,7 @@ impl<T> Default for Loadable<T> {
     }
 }
 
-impl<T> Loadable<T> {
+impl<T> LoadState<T> {
     /// A read of generation `generation` starts; it supersedes any read under way.
     pub fn start(&mut self, generation: u64) {
         self.loading = Some(generation);
@@ -67,30 +77,24 @@ impl<T> Loadable<T> {
     pub fn is_loading(&self) -> bool {
         self.loading.is_some()
     }
+
+    pub fn apply(&mut self, action: LoadAction<T>) -> bool {
+        match action {
+            LoadAction::Start(g) => {
+                self.start(g);
+                true
+            }
+            LoadAction::Done(g, r) => self.finish(g, r),
+            LoadAction::SpinnerDue(g) => self.spinner_due(g),
+        }
+    }
 }
 
-/// Actions of a page whose whole state is one read (the order pages).
-#[derive(Debug, Clone, PartialEq)]
-pub enum LoadAction<T> {
-    Start(u64),
-    Done(u64, Result<T, ApiError>),
-    SpinnerDue(u64),
-}
-
-impl<T: Clone> Reducible for Loadable<T> {
+impl<T: Clone> Reducible for LoadState<T> {
     type Action = LoadAction<T>;
 
     fn reduce(self: Rc<Self>, action: LoadAction<T>) -> Rc<Self> {
-        let mut next = (*self).clone();
-        let changed = match action {
-            LoadAction::Start(g) => {
-                next.start(g);
-                true
-            }
-            LoadAction::Done(g, r) => next.finish(g, r),
-            LoadAction::SpinnerDue(g) => next.spinner_due(g),
-        };
-        if changed { Rc::new(next) } else { self }
+        apply_to_copy(self, |next| next.apply(action))
     }
 }
 
@@ -100,7 +104,7 @@ mod tests {
 
     #[test]
     fn old_values_stay_while_loading_and_late_answers_are_dropped() {
-        let mut l: Loadable<&str> = Loadable::default();
+        let mut l: LoadState<&str> = LoadState::default();
         l.start(1);
         assert!(l.finish(1, Ok("first")));
         l.start(2);
@@ -115,7 +119,7 @@ mod tests {
 
     #[test]
     fn spinner_only_for_the_read_still_running() {
-        let mut l: Loadable<u8> = Loadable::default();
+        let mut l: LoadState<u8> = LoadState::default();
         l.start(1);
         l.finish(1, Ok(1));
         assert!(!l.spinner_due(1), "a fast answer shows no spinner");

@@ -6,12 +6,12 @@ use std::rc::Rc;
 use shared::proto::ProductView;
 use yew::Reducible;
 
+use super::apply_to_copy;
+use super::load::LoadState;
 use crate::api::ApiError;
 use crate::live::LiveEvent;
 use crate::live_apply;
-use crate::loading::Loadable;
 use crate::notice::Notice;
-use crate::page;
 use crate::stock::StockLevel;
 
 /// An "add to cart" command as sent: retried exactly as it was (same quantity, same key), so a
@@ -25,7 +25,7 @@ pub struct AddCommand {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProductState {
-    pub product: Loadable<ProductView>,
+    pub product: LoadState<ProductView>,
     pub for_sale: bool,
     pub quantity: u32,
     pub adding: bool,
@@ -37,7 +37,7 @@ pub struct ProductState {
 impl Default for ProductState {
     fn default() -> Self {
         ProductState {
-            product: Loadable::default(),
+            product: LoadState::default(),
             for_sale: true,
             quantity: 1,
             adding: false,
@@ -54,7 +54,7 @@ pub enum ProductAction {
     SpinnerDue(u64),
     Quantity(u32),
     Adding(AddCommand),
-    Added { set_to: u32 },
+    Added,
     AddFailed(AddCommand, ApiError),
     Notice(Option<Notice>),
     Live(LiveEvent),
@@ -98,7 +98,7 @@ impl ProductState {
                 self.notice = None;
                 self.retry = Some(cmd);
             }
-            ProductAction::Added { .. } => {
+            ProductAction::Added => {
                 self.adding = false;
                 self.retry = None;
                 self.quantity = 1;
@@ -131,7 +131,7 @@ impl Reducible for ProductState {
     type Action = ProductAction;
 
     fn reduce(self: Rc<Self>, action: ProductAction) -> Rc<Self> {
-        page::apply_to_copy(self, |next| next.apply(action))
+        apply_to_copy(self, |next| next.apply(action))
     }
 }
 
@@ -205,7 +205,7 @@ mod tests {
             },
         ));
         assert_eq!(s.retry, None);
-        s.apply(ProductAction::Added { set_to: 2 });
+        s.apply(ProductAction::Added);
         assert_eq!(s.quantity, 1);
         assert!(s.notice.is_some());
     }

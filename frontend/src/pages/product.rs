@@ -7,14 +7,15 @@ use yew::platform::spawn_local;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use super::product_card::ProductImage;
-use super::{ErrorPanel, NoticeBox, Spinner, StockLabel, price_text, use_live_events, use_watch};
 use crate::api;
-use crate::app::{Route, ShopHandle};
+use crate::catalog_query;
+use crate::components::{ErrorPanel, NoticeBox, ProductImage, Spinner, StockLabel};
+use crate::format::price_text;
+use crate::hooks::{ShopHandle, use_live_events, use_page_state, use_read, use_watch};
 use crate::notice::{AddPlan, Notice, plan_add};
-use crate::page::{use_page_state, use_read};
-use crate::product_state::{AddCommand, ProductAction, ProductState};
-use crate::shop::ShopAction;
+use crate::route::{Route, catalog_href, follow_catalog};
+use crate::state::product::{AddCommand, ProductAction, ProductState};
+use crate::state::shop::ShopAction;
 
 #[derive(Properties, PartialEq)]
 pub struct ProductDetailProps {
@@ -49,7 +50,7 @@ pub fn ProductDetail(props: &ProductDetailProps) -> Html {
                 match api::set_cart_line(cmd.product_id, cmd.set_to, &cmd.key).await {
                     Ok(cart) => {
                         shop.dispatch(ShopAction::Cart(cart));
-                        dispatch.emit(ProductAction::Added { set_to: cmd.set_to });
+                        dispatch.emit(ProductAction::Added);
                     }
                     Err(e) => dispatch.emit(ProductAction::AddFailed(cmd, e)),
                 }
@@ -148,18 +149,15 @@ pub fn ProductDetail(props: &ProductDetailProps) -> Html {
     let level = state.stock();
     let in_cart = shop.quantity_in_cart(id);
     let max = state.max_quantity().map(|m| m.max(1).to_string());
-    let category_query = format!(
-        "category={}",
-        crate::catalog_query::encode(&p.category_slug)
-    );
+    let category_query = format!("category={}", catalog_query::encode(&p.category_slug));
     html! {
         <section class="page">
             <nav class="breadcrumbs" aria-label="Breadcrumbs">
                 <Link<Route> to={Route::Catalog}>{ "Catalog" }</Link<Route>>
                 if !p.category.is_empty() {
                     { " / " }
-                    <a href={super::catalog_href(&category_query)}
-                        onclick={super::follow_catalog(navigator.clone(), category_query.clone())}>
+                    <a href={catalog_href(&category_query)}
+                        onclick={follow_catalog(navigator.clone(), category_query.clone())}>
                         { p.category.clone() }
                     </a>
                 }

@@ -7,24 +7,21 @@ use yew::platform::spawn_local;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use super::{NoticeBox, Spinner, price_text, totals_text, use_live_events, use_watch};
 use crate::api;
-use crate::app::{Route, ShopHandle, refresh_cart};
-use crate::cart_state::{CartCommand, CartPageAction, CartPageState};
-use crate::shop::ShopAction;
-use crate::stock::StockLevel;
+use crate::components::{CartLine, NoticeBox, Spinner};
+use crate::format::totals_text;
+use crate::hooks::{ShopHandle, refresh_cart, use_live_events, use_page_state, use_watch};
+use crate::route::Route;
+use crate::state::cart_page::{CartCommand, CartPageAction, CartPageState};
+use crate::state::shop::ShopAction;
 use crate::timing::SPINNER_DELAY_MS;
 
 #[component]
 pub fn CartPage() -> Html {
     let shop = use_context::<ShopHandle>().expect("ShopHandle is provided by App");
     let navigator = use_navigator().expect("inside the router");
-    let state = use_reducer(CartPageState::default);
+    let (state, dispatch) = use_page_state(CartPageState::default);
     let slow = use_state(|| false);
-    let dispatch = {
-        let d = state.dispatcher();
-        Callback::from(move |a| d.dispatch(a))
-    };
     {
         // Stock and prices in the cart may have moved since it was last read.
         let shop = shop.dispatcher();
@@ -74,7 +71,7 @@ pub fn CartPage() -> Html {
                         match api::place_order(*cart_version, key).await {
                             Ok(order) => {
                                 let id = order.id;
-                                dispatch.emit(CartPageAction::Placed(order));
+                                dispatch.emit(CartPageAction::Placed);
                                 refresh_cart(shop_d.clone());
                                 navigator.push(&Route::Order { id });
                                 None
@@ -183,66 +180,5 @@ pub fn CartPage() -> Html {
                 </button>
             </div>
         </section>
-    }
-}
-
-/// A line's stock. "Sold out" is kept for the rejection notice ("Sold out: …"), which is the
-/// statement that matters on this page; a line says "Out of stock", so a line whose last units
-/// just went into this shopper's own order never reads like a refusal.
-fn line_stock_text(level: StockLevel) -> String {
-    match level {
-        StockLevel::SoldOut => "Out of stock".to_owned(),
-        other => other.text(),
-    }
-}
-
-#[derive(Properties, PartialEq)]
-pub struct CartLineProps {
-    pub line: CartLineView,
-    /// A change of this line (or the order) is under way.
-    pub busy: bool,
-    /// Sets the line's quantity (0 removes it).
-    pub on_set: Callback<u32>,
-}
-
-#[component]
-pub fn CartLine(props: &CartLineProps) -> Html {
-    let l = &props.line;
-    let q = l.quantity;
-    let level = StockLevel::of(l.availability.as_ref(), l.orderable);
-    let more_allowed = l.orderable
-        && l.availability
-            .as_ref()
-            .is_none_or(|a| u64::from(q) < a.available);
-    let set = |n: u32| {
-        let on_set = props.on_set.clone();
-        Callback::from(move |_: MouseEvent| on_set.emit(n))
-    };
-    let title = l.title.clone();
-    html! {
-        <li class={classes!("cart-line", props.busy.then_some("cart-line--busy"))}
-            data-testid="cart-line" data-product-id={l.product_id.to_string()}
-            aria-busy={props.busy.to_string()}>
-            <div class="cart-line__info">
-                <Link<Route> to={Route::Product { id: l.product_id }} classes="cart-line__title">
-                    { title.clone() }
-                </Link<Route>>
-                <p class="cart-line__unit">{ format!("{} each", price_text(l.unit_price.as_ref())) }</p>
-                <p class={level.class()} data-testid="stock-level">{ line_stock_text(level) }</p>
-            </div>
-            <div class="stepper" role="group" aria-label={format!("Quantity of {title}")}>
-                <button type="button" class="stepper__button" data-testid="decrement"
-                    aria-label={format!("One fewer {title}")}
-                    disabled={props.busy || q == 0} onclick={set(q.saturating_sub(1))}>{ "−" }</button>
-                <span class="stepper__value" data-testid="line-quantity" aria-live="polite">{ q }</span>
-                <button type="button" class="stepper__button" data-testid="increment"
-                    aria-label={format!("One more {title}")}
-                    disabled={props.busy || !more_allowed} onclick={set(q.saturating_add(1))}>{ "+" }</button>
-            </div>
-            <p class="cart-line__total" data-testid="line-total">{ price_text(l.line_total.as_ref()) }</p>
-            <button type="button" class="button button--quiet cart-line__remove" data-testid="remove"
-                aria-label={format!("Remove {title}")}
-                disabled={props.busy} onclick={set(0)}>{ "Remove" }</button>
-        </li>
     }
 }

@@ -7,15 +7,15 @@ use std::rc::Rc;
 use shared::proto::{CategoryList, ProductPage, ProductView};
 use yew::Reducible;
 
+use super::apply_to_copy;
+use super::load::LoadState;
 use crate::api::ApiError;
 use crate::live::LiveEvent;
 use crate::live_apply;
-use crate::loading::Loadable;
-use crate::page;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CatalogState {
-    pub results: Loadable<ProductPage>,
+    pub results: LoadState<ProductPage>,
     pub categories: Option<CategoryList>,
     /// Products shown that were disabled since they were read.
     pub not_for_sale: BTreeSet<u64>,
@@ -95,7 +95,7 @@ impl Reducible for CatalogState {
     type Action = CatalogAction;
 
     fn reduce(self: Rc<Self>, action: CatalogAction) -> Rc<Self> {
-        page::apply_to_copy(self, |next| next.apply(action))
+        apply_to_copy(self, |next| next.apply(action))
     }
 }
 
