@@ -20,7 +20,8 @@ pub fn totals_text(totals: &[Money], currency: &str) -> String {
         .join(" + ")
 }
 
-/// The currency an order's zero total is written in when it has no totals.
+/// The currency of an order's first priced line: an order without totals still shows a zero in
+/// the currency it was placed in.
 pub fn order_currency(o: &OrderView) -> &str {
     o.lines
         .iter()

@@ -3,8 +3,8 @@
 //! The convention, followed by every file here:
 //! - a `FooState` struct (`Clone + PartialEq`, `Default` is the state before anything happened)
 //!   and a `FooAction` enum of everything that can happen to it;
-//! - `FooState::apply(&mut self, FooAction) -> bool` is the pure transition; it says whether
-//!   anything changed, and the unit tests drive it directly;
+//! - `FooState::apply(&mut self, FooAction) -> bool` is the pure transition and says whether
+//!   anything changed; the unit tests drive it (or `reduce`) without a browser;
 //! - `impl Reducible for FooState` is only `apply_to_copy(self, |next| next.apply(action))`, so
 //!   an action that changes nothing re-renders nothing.
 //!
