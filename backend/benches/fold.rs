@@ -22,7 +22,7 @@ use backend::catalog::fold::{Product, SortKey};
 use backend::catalog::query::{self, ListQuery};
 use backend::catalog::{Catalog, CatalogFold};
 use backend::engine::Fold;
-use backend::generate;
+use backend::tools::generate;
 
 const N: u64 = 100_000;
 const SEED: u64 = 1;

@@ -19,8 +19,8 @@ use tokio::sync::mpsc;
 
 use crate::catalog::CatalogFold;
 use crate::catalog::fold::Catalog;
+use crate::engine::kafka::{Generation, ProduceError, ShopProducer};
 use crate::engine::{Applied, Observer};
-use crate::kafka::{Generation, ProduceError, ShopProducer};
 use crate::shutdown::{self, Shutdown};
 
 /// Copies sent but not yet acknowledged, at most.

@@ -196,9 +196,9 @@ pub struct SnapshotConfig {
 
 impl Config {
     /// The contexts' snapshot settings, or None when snapshots are off.
-    pub fn snapshots(&self) -> Option<crate::snapshot::SnapshotSettings> {
+    pub fn snapshots(&self) -> Option<crate::engine::snapshot::SnapshotSettings> {
         let s = &self.snapshot;
-        Some(crate::snapshot::SnapshotSettings {
+        Some(crate::engine::snapshot::SnapshotSettings {
             dir: s.snapshot_dir.clone()?,
             every_events: s.snapshot_every_events,
             every: s.snapshot_every,

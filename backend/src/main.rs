@@ -8,10 +8,10 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 use backend::app::Server;
 use backend::config::Config;
-use backend::generate::{self, GenerateArgs};
-use backend::import::{self, ImportCommand};
+use backend::ops::traces::{self, Exporter};
 use backend::shutdown;
-use backend::traces::{self, Exporter};
+use backend::tools::generate::{self, GenerateArgs};
+use backend::tools::import::{self, ImportCommand};
 
 /// jemalloc is the allocator of this binary (and, unprefixed, of its C code too, librdkafka
 /// included), with heap profiling on, so `/debug/pprof/heap` can answer.
@@ -106,7 +106,7 @@ async fn main() -> anyhow::Result<()> {
                 None
             };
             if config.demo_products > 0 {
-                backend::generate::run(backend::generate::GenerateArgs {
+                backend::tools::generate::run(backend::tools::generate::GenerateArgs {
                     products: config.demo_products,
                     seed: 42,
                     stock_max: 50,

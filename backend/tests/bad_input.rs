@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 
-use backend::kafka::{self, BrokerStatus, ShopConsumer};
+use backend::engine::kafka::{self, BrokerStatus, ShopConsumer};
 
 const KEY: (&str, &str) = ("idempotency-key", "bad-input-1");
 const JSON: (&str, &str) = ("content-type", "application/json");

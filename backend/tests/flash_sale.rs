@@ -1,7 +1,7 @@
 //! The flash sale, reduced for `make test`: 60 shoppers race for 10 units of one product through
 //! two real `shop` replicas on one real broker (tansu). Afterwards the sale is audited as
 //! `shop-audit` does it: from Kafka itself (the checkout topic read from offset 0 with
-//! `backend::audit`) and from what both replicas serve. No timing is asserted.
+//! `backend::tools::audit`) and from what both replicas serve. No timing is asserted.
 
 mod support;
 
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use http::StatusCode;
 use shared::ids::CartId;
 
-use backend::audit::{self, Expectation};
+use backend::tools::audit::{self, Expectation};
 use support::{Backend, Broker, Shopper, eventually};
 
 const SHOPPERS: u64 = 60;

@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| backend::fuzzing::cart_cookie(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| backend::tools::fuzzing::cart_cookie(data));

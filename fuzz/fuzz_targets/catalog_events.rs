@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| backend::fuzzing::catalog_events(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| backend::tools::fuzzing::catalog_events(data));

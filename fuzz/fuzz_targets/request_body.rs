@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| backend::fuzzing::request_body(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| backend::tools::fuzzing::request_body(data));

@@ -2,7 +2,7 @@
 //! SCENARIO=flash-sale` runs it after the shoppers are done).
 //!
 //! It reads the checkout topic from offset 0 to its high watermark, summarises it with
-//! `backend::audit` (units delivered and sold, orders accepted and rejected by reason, running
+//! `backend::tools::audit` (units delivered and sold, orders accepted and rejected by reason, running
 //! stock, idempotency keys accepted twice), reads the product and every ordering cart's orders
 //! from each replica over HTTP, and prints a table of checks. Exits 1 on any violation.
 
@@ -14,8 +14,8 @@ use anyhow::Context as _;
 use clap::Parser;
 use serde::Serialize;
 
-use backend::audit::{self, Check, Expectation, ReplicaView, Summary};
 use backend::config::KafkaConfig;
+use backend::tools::audit::{self, Check, Expectation, ReplicaView, Summary};
 
 /// Audits a sale of one product from the checkout topic and the replicas' answers.
 #[derive(Parser)]

@@ -50,10 +50,12 @@ use backend::app::Server;
 use backend::catalog::{Catalog, CatalogFold};
 use backend::checkout::{Checkout, CheckoutFold};
 use backend::config::{Config, KafkaConfig};
+use backend::engine::kafka::{self, BrokerStatus};
+use backend::engine::snapshot;
 use backend::engine::{self, Context, Fold};
-use backend::http::cart_cookie;
-use backend::kafka::{self, BrokerStatus};
-use backend::{commands, generate, import, shutdown, snapshot};
+use backend::http::cookie as cart_cookie;
+use backend::tools::{generate, import};
+use backend::{commands, shutdown};
 
 /// Benchmarks of the shop against baselines measured in the same run; writes a Markdown report.
 #[derive(Parser)]
@@ -424,7 +426,8 @@ impl Bench {
         }
         CatalogFold::finalize(&mut catalog);
         let t0 = Instant::now();
-        let written = snapshot::write::<CatalogFold>(dir, "mem.catalog", p as i64, 0, &catalog, 1)?;
+        let written =
+            snapshot::file::write::<CatalogFold>(dir, "mem.catalog", p as i64, 0, &catalog, 1)?;
         let write = t0.elapsed();
         drop(catalog);
         trim_heap();
@@ -480,8 +483,14 @@ impl Bench {
         }
         CheckoutFold::finalize(&mut checkout);
         let t0 = Instant::now();
-        let written =
-            snapshot::write::<CheckoutFold>(dir, "mem.checkout", 2 * p as i64, 0, &checkout, 1)?;
+        let written = snapshot::file::write::<CheckoutFold>(
+            dir,
+            "mem.checkout",
+            2 * p as i64,
+            0,
+            &checkout,
+            1,
+        )?;
         let write = t0.elapsed();
         drop(checkout);
         trim_heap();
@@ -833,7 +842,10 @@ impl Bench {
                 let id = d.product_id;
                 let event = CheckoutEvent {
                     event: Some(checkout_event::Event::StockDeliveredV1(d)),
-                    meta: Some(commands::meta(format!("generate-stock-{seed}-{id}"), 0)),
+                    meta: Some(commands::meta::meta(
+                        format!("generate-stock-{seed}-{id}"),
+                        0,
+                    )),
                 };
                 (id.to_be_bytes(), event.encode_to_vec())
             }),
@@ -863,7 +875,7 @@ impl Bench {
         let (stop, shutdown) = shutdown::channel();
         let t0 = Instant::now();
         let server = Server::start(config, shutdown).await?;
-        let (addr, app) = (server.addr, server.app.clone());
+        let (addr, app) = (server.addr, server.state.clone());
         // Kept at once, so that a failure or an interrupt below still stops it.
         self.shop = Some(Shop {
             addr,
@@ -881,7 +893,7 @@ impl Bench {
         };
         let (mut last_seen, mut moved) = (0, Instant::now());
         let mut last = Instant::now();
-        while app.not_ready().is_some() {
+        while backend::ops::health::not_ready(&app).is_some() {
             if seen() != last_seen {
                 (last_seen, moved) = (seen(), Instant::now());
             }
@@ -889,7 +901,7 @@ impl Bench {
                 bail!(
                     "the shop's start-up stalled: no event applied for {} s ({})",
                     STALL.as_secs(),
-                    app.not_ready().unwrap_or_default()
+                    backend::ops::health::not_ready(&app).unwrap_or_default()
                 );
             }
             if last.elapsed() > Duration::from_secs(5) {
@@ -1542,7 +1554,7 @@ struct Load {
 /// Times `snapshot::load_newest` of this context in `dir` (wall and CPU time: the machine is
 /// shared, CPU time is what the load itself costs); returns the model's first entry count.
 fn load_snapshot<F: Fold>(dir: &Path, topic: &str, high: i64) -> anyhow::Result<Load> {
-    let metrics = backend::metrics::SnapshotMetrics::unregistered(F::NAME);
+    let metrics = backend::ops::metrics::snapshot::SnapshotMetrics::unregistered(F::NAME);
     let (t0, c0) = (Instant::now(), cpu_time());
     let loaded = snapshot::load_newest::<F>(dir, topic, high, &metrics)
         .context("the snapshot just written did not load")?;
@@ -1568,7 +1580,7 @@ async fn engine_start(
 ) -> anyhow::Result<Started> {
     let context = Context::<CatalogFold>::with_snapshots(
         topic,
-        backend::metrics::EngineMetrics::unregistered(CatalogFold::NAME),
+        backend::ops::metrics::engine::EngineMetrics::unregistered(CatalogFold::NAME),
         Some(settings.clone()),
     );
     let (stop, shutdown) = shutdown::channel();

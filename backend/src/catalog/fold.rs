@@ -13,8 +13,8 @@ use imbl::{HashMap, OrdMap, Vector};
 use shared::ids::category_slug;
 use shared::proto::{CatalogEvent, CommandMeta, ProductUpsertedV1, catalog_event::Event};
 
+use crate::engine::snapshot::{DecodeError, Decoder, Encoder};
 use crate::engine::{Applied, Fold};
-use crate::snapshot::{DecodeError, Decoder, Encoder};
 
 /// One product as the catalog knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -759,7 +759,7 @@ pub(crate) mod tests {
     }
 
     fn encoded(c: &Catalog) -> Vec<u8> {
-        crate::snapshot::encode::<CatalogFold>(c)
+        crate::engine::snapshot::encode::<CatalogFold>(c)
     }
 
     proptest! {
@@ -772,7 +772,7 @@ pub(crate) mod tests {
             for (i, e) in events[..cut].iter().enumerate() { CatalogFold::apply(&mut at_cut, e, i as i64); }
             CatalogFold::finalize(&mut at_cut);
             let bytes = encoded(&at_cut);
-            let mut loaded = crate::snapshot::decode::<CatalogFold>(&bytes).unwrap();
+            let mut loaded = crate::engine::snapshot::decode::<CatalogFold>(&bytes).unwrap();
             prop_assert_eq!(encoded(&loaded), bytes.clone(), "decode then encode is the identity");
             prop_assert_eq!(observable(&loaded), observable(&at_cut));
             for (i, e) in events[cut..].iter().enumerate() {

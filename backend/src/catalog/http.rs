@@ -10,17 +10,19 @@ use prost::Message;
 use shared::paging::{DEFAULT_PAGE_SIZE, PageRequest};
 use shared::proto::{
     CatalogEvent, CategoryList, CategoryView, PriceChangedV1, ProductDisabledV1, ProductPage,
-    ProductUpsertedV1, SetPrice, UpsertProduct, catalog_event::Event,
+    SetPrice, UpsertProduct, catalog_event::Event,
 };
 use shared::{ids, money};
 
 use super::fold::{Product, SortKey, admin_command_key};
 use super::query::{self, ListQuery, product_view};
-use crate::app::App;
-use crate::commands::{self, Submission};
+use super::validate::validate_product;
+use crate::commands::Submission;
+use crate::commands::meta::idempotency_key;
+use crate::http::request::{parse_query, product_id, read_command, require_admin};
 use crate::http::route::LIST_PRODUCTS_PARAMS;
 use crate::http::wire::{ApiError, Format, Resp, reply};
-use crate::http::{parse_query, product_id, read_command, require_admin};
+use crate::state::State;
 
 /// The product list's query string (without the `?`), checked.
 pub fn parse_list_query(query: &str) -> Result<ListQuery, ApiError> {
@@ -67,15 +69,15 @@ pub fn parse_list_query(query: &str) -> Result<ListQuery, ApiError> {
     Ok(q)
 }
 
-pub fn list(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+pub fn list(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
     let q = parse_list_query(req.uri().query().unwrap_or(""))?;
-    let (catalog, checkout) = (app.catalog.model(), app.checkout.model());
+    let (catalog, checkout) = (state.catalog.model(), state.checkout.model());
     let found = query::list(&catalog, &q);
     let page = ProductPage {
         items: found
             .items
             .iter()
-            .map(|p| product_view(p, &checkout, app.config.low_stock_threshold))
+            .map(|p| product_view(p, &checkout, state.config.low_stock_threshold))
             .collect(),
         page: q.page.page,
         page_size: q.page.page_size,
@@ -89,13 +91,13 @@ pub fn list(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
     ))
 }
 
-pub fn get(app: &App, req: &Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
+pub fn get(state: &State, req: &Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
     let id = product_id(id)?;
-    let catalog = app.catalog.model();
+    let catalog = state.catalog.model();
     let p = catalog
         .enabled_product(id)
         .ok_or_else(|| ApiError::not_found(format!("no product {id}")))?;
-    let view = product_view(p, &app.checkout.model(), app.config.low_stock_threshold);
+    let view = product_view(p, &state.checkout.model(), state.config.low_stock_threshold);
     Ok(reply(
         Format::accepted(req.headers()),
         StatusCode::OK,
@@ -103,8 +105,8 @@ pub fn get(app: &App, req: &Request<Incoming>, id: &str) -> Result<Resp, ApiErro
     ))
 }
 
-pub fn categories(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
-    let catalog = app.catalog.model();
+pub fn categories(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+    let catalog = state.catalog.model();
     let categories = catalog
         .categories()
         .map(|(slug, c)| CategoryView {
@@ -120,109 +122,38 @@ pub fn categories(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> 
     ))
 }
 
-fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
-    let n = value.chars().count();
-    if n < min || n > max {
-        let what = if min > 0 {
-            format!("between {min} and {max}")
-        } else {
-            format!("at most {max}")
-        };
-        return Err(ApiError::bad_request(format!(
-            "{field} must be {what} characters, got {n}"
-        )));
-    }
-    Ok(())
-}
-
-/// Checks a product's fields; the event carries them trimmed.
-pub fn validate_product(id: u64, u: &UpsertProduct) -> Result<ProductUpsertedV1, ApiError> {
-    let (title, category) = (u.title.trim(), u.category.trim());
-    check_len("title", title, 1, 200)?;
-    check_len("description", &u.description, 0, 2_000)?;
-    check_len("long_text", &u.long_text, 0, 20_000)?;
-    check_len("category", category, 1, 100)?;
-    if ids::category_slug(category).is_empty() {
-        return Err(ApiError::bad_request(
-            "category must contain letters or digits",
-        ));
-    }
-    let price = u
-        .price
-        .as_ref()
-        .ok_or_else(|| ApiError::bad_request("price is required"))?;
-    money::validate_price(price.minor).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    money::validate_currency(&price.currency).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if u.image_urls.len() > 10 {
-        return Err(ApiError::bad_request("at most 10 image_urls"));
-    }
-    for url in &u.image_urls {
-        let ok = url.len() <= 2048
-            && (url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/'))
-            && !url.contains(char::is_whitespace);
-        if !ok {
-            return Err(ApiError::bad_request(format!(
-                "image URL {:?} must be an http(s) URL or an absolute path",
-                url.chars().take(60).collect::<String>()
-            )));
-        }
-    }
-    Ok(ProductUpsertedV1 {
-        product_id: id,
-        title: title.to_owned(),
-        description: u.description.clone(),
-        long_text: u.long_text.clone(),
-        category: category.to_owned(),
-        price_minor: price.minor,
-        currency: price.currency.clone(),
-        image_urls: u.image_urls.clone(),
-    })
-}
-
 /// Produces a catalog command, waits until the catalog applied it and (best effort within the
 /// command timeout) until checkout has the bridged copy, so a cart can use the product at once.
 /// `command` names it in metrics; `kind` is part of its fingerprint.
 async fn run(
-    app: &App,
+    state: &State,
     command: &'static str,
     id: u64,
     key: String,
     kind: &[u8],
     event: Event,
 ) -> Result<(), ApiError> {
-    let fingerprint = commands::fingerprint(&[
-        kind,
-        &id.to_le_bytes(),
-        &CatalogEvent {
-            event: Some(event.clone()),
-            meta: None,
-        }
-        .encode_to_vec(),
-    ]);
     let scoped = admin_command_key(&key);
-    let payload = CatalogEvent {
-        event: Some(event),
-        meta: Some(commands::meta(key, fingerprint)),
-    }
-    .encode_to_vec();
-    let topic = &app.config.kafka.catalog_topic;
-    let submission = Submission {
-        topic,
-        key: &id.to_be_bytes(),
-        payload,
-        fingerprint,
-    };
-    let ((), offset) = commands::execute(app, command, &app.catalog, submission, |m| {
-        m.command(&scoped).map(|r| (r.fingerprint, ()))
-    })
-    .await?;
+    let (kafka_key, id_part) = (id.to_be_bytes(), id.to_le_bytes());
+    let submission = Submission::new(&kafka_key, key, &[kind, &id_part], |meta| {
+        CatalogEvent {
+            event: Some(event.clone()),
+            meta,
+        }
+        .encode_to_vec()
+    });
+    let ((), offset) = state
+        .commands
+        .execute(command, &state.catalog, submission, |m| {
+            m.command(&scoped).map(|r| (r.fingerprint, ()))
+        })
+        .await?;
     if let Some(offset) = offset {
-        let bridged = app
+        let bridged = state
             .checkout
-            .wait_until(
-                app.config.command_timeout.min(Duration::from_secs(5)),
-                |m| m.bridged_until() >= Some(offset),
-            )
+            .wait_until(state.commands.timeout.min(Duration::from_secs(5)), |m| {
+                m.bridged_until() >= Some(offset)
+            })
             .await;
         if bridged.is_err() {
             tracing::warn!(
@@ -234,25 +165,25 @@ async fn run(
     Ok(())
 }
 
-fn answer(app: &App, id: u64, format: Format) -> Result<Resp, ApiError> {
-    let catalog = app.catalog.model();
+fn answer(state: &State, id: u64, format: Format) -> Result<Resp, ApiError> {
+    let catalog = state.catalog.model();
     let p: &Arc<Product> = catalog
         .product(id)
         .ok_or_else(|| ApiError::internal("product vanished after its command"))?;
     Ok(reply(
         format,
         StatusCode::OK,
-        &product_view(p, &app.checkout.model(), app.config.low_stock_threshold),
+        &product_view(p, &state.checkout.model(), state.config.low_stock_threshold),
     ))
 }
 
-pub async fn upsert(app: &App, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
-    require_admin(app, &req)?;
+pub async fn upsert(state: &State, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
+    require_admin(state.admin_token(), &req)?;
     let id = product_id(id)?;
-    let cmd = read_command::<UpsertProduct>(app, req).await?;
+    let cmd = read_command::<UpsertProduct>(state.config.max_body_bytes, req).await?;
     let event = validate_product(id, &cmd.body)?;
     run(
-        app,
+        state,
         "product_upsert",
         id,
         cmd.key,
@@ -260,20 +191,20 @@ pub async fn upsert(app: &App, req: Request<Incoming>, id: &str) -> Result<Resp,
         Event::ProductUpsertedV1(event),
     )
     .await?;
-    answer(app, id, cmd.format)
+    answer(state, id, cmd.format)
 }
 
-pub async fn set_price(app: &App, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
-    require_admin(app, &req)?;
+pub async fn set_price(state: &State, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
+    require_admin(state.admin_token(), &req)?;
     let id = product_id(id)?;
-    let cmd = read_command::<SetPrice>(app, req).await?;
+    let cmd = read_command::<SetPrice>(state.config.max_body_bytes, req).await?;
     money::validate_price(cmd.body.price_minor)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if app.catalog.model().product(id).is_none() {
+    if state.catalog.model().product(id).is_none() {
         return Err(ApiError::not_found(format!("no product {id}")));
     }
     run(
-        app,
+        state,
         "product_price",
         id,
         cmd.key,
@@ -284,19 +215,19 @@ pub async fn set_price(app: &App, req: Request<Incoming>, id: &str) -> Result<Re
         }),
     )
     .await?;
-    answer(app, id, cmd.format)
+    answer(state, id, cmd.format)
 }
 
-pub async fn disable(app: &App, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
-    require_admin(app, &req)?;
+pub async fn disable(state: &State, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
+    require_admin(state.admin_token(), &req)?;
     let id = product_id(id)?;
-    let key = commands::idempotency_key(req.headers())?;
+    let key = idempotency_key(req.headers())?;
     let format = Format::accepted(req.headers());
-    if app.catalog.model().product(id).is_none() {
+    if state.catalog.model().product(id).is_none() {
         return Err(ApiError::not_found(format!("no product {id}")));
     }
     run(
-        app,
+        state,
         "product_disable",
         id,
         key,
@@ -304,5 +235,5 @@ pub async fn disable(app: &App, req: Request<Incoming>, id: &str) -> Result<Resp
         Event::ProductDisabledV1(ProductDisabledV1 { product_id: id }),
     )
     .await?;
-    answer(app, id, format)
+    answer(state, id, format)
 }

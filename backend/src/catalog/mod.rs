@@ -1,8 +1,10 @@
 //! The catalog context: products, prices and categories, with the indexes that page, sort,
-//! filter and search them. `fold` is the pure model, `query` reads it, `http` serves it.
+//! filter and search them. `fold` is the pure model, `query` reads it, `http` serves it, `validate` holds the product
+//! rules the API and the import share.
 
 pub mod fold;
 pub mod http;
 pub mod query;
+pub mod validate;
 
 pub use fold::{Catalog, CatalogFold, Product};

@@ -15,8 +15,8 @@ use shared::proto::{
     checkout_event::Event,
 };
 
+use crate::engine::snapshot::{DecodeError, Decoder, Encoder};
 use crate::engine::{Applied, Fold};
-use crate::snapshot::{DecodeError, Decoder, Encoder};
 
 /// What checkout knows of a product: enough to price a cart and describe an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -811,7 +811,7 @@ pub(crate) mod tests {
     }
 
     fn encoded(m: &Checkout) -> Vec<u8> {
-        crate::snapshot::encode::<CheckoutFold>(m)
+        crate::engine::snapshot::encode::<CheckoutFold>(m)
     }
 
     proptest! {
@@ -822,7 +822,7 @@ pub(crate) mod tests {
             let full = fold(&events);
             let at_cut = fold(&events[..cut]);
             let bytes = encoded(&at_cut);
-            let mut loaded = crate::snapshot::decode::<CheckoutFold>(&bytes).unwrap();
+            let mut loaded = crate::engine::snapshot::decode::<CheckoutFold>(&bytes).unwrap();
             prop_assert_eq!(encoded(&loaded), bytes, "decode then encode is the identity");
             prop_assert_eq!(format!("{:?}", sorted_model(&loaded)), format!("{:?}", sorted_model(&at_cut)));
             for (i, e) in events[cut..].iter().enumerate() {

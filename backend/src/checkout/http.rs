@@ -14,21 +14,21 @@ use shared::proto::{
 
 use super::fold::{Checkout, Outcome, admin_command_key, cart_command_key};
 use super::query::{cart_view, order_view, product_availability};
-use crate::app::App;
-use crate::commands::{self, Submission};
-use crate::http::cart_cookie;
+use crate::commands::Submission;
+use crate::http::cookie as cart_cookie;
+use crate::http::request::{product_id, read_command, require_admin};
 use crate::http::wire::{ApiError, Format, Resp, reply};
-use crate::http::{product_id, read_command, require_admin};
+use crate::state::State;
 
 /// The request's cart, or a new id and the cookie that names it.
-fn cart_of(app: &App, req_headers: &http::HeaderMap) -> (CartId, Option<HeaderValue>) {
+fn cart_of(state: &State, req_headers: &http::HeaderMap) -> (CartId, Option<HeaderValue>) {
     match cart_cookie::read(req_headers) {
         Some(id) => (id, None),
         None => {
             let id = cart_cookie::new_cart_id();
             (
                 id,
-                Some(cart_cookie::set_cookie(id, app.config.cookie_secure)),
+                Some(cart_cookie::set_cookie(id, state.config.cookie_secure)),
             )
         }
     }
@@ -42,21 +42,21 @@ fn with_cookie(mut resp: Resp, cookie: Option<HeaderValue>) -> Resp {
 }
 
 fn cart_response(
-    app: &App,
+    state: &State,
     model: &Checkout,
     cart: CartId,
     format: Format,
 ) -> Result<Resp, ApiError> {
-    let view = cart_view(model, cart, app.config.low_stock_threshold)
+    let view = cart_view(model, cart, state.config.low_stock_threshold)
         .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(reply(format, StatusCode::OK, &view))
 }
 
-pub fn cart(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
-    let (cart, cookie) = cart_of(app, req.headers());
+pub fn cart(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+    let (cart, cookie) = cart_of(state, req.headers());
     let resp = cart_response(
-        app,
-        &app.checkout.model(),
+        state,
+        &state.checkout.model(),
         cart,
         Format::accepted(req.headers()),
     )?;
@@ -66,7 +66,7 @@ pub fn cart(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
 /// Produces a checkout command and returns the outcome recorded under its scoped key. `command`
 /// names it in metrics; `kind` is part of its fingerprint.
 async fn run(
-    app: &App,
+    state: &State,
     command: &'static str,
     scoped: String,
     key: String,
@@ -74,50 +74,40 @@ async fn run(
     kafka_key: &[u8],
     event: Event,
 ) -> Result<Outcome, ApiError> {
-    let fingerprint = commands::fingerprint(&[
-        kind,
-        &CheckoutEvent {
+    let submission = Submission::new(kafka_key, key, &[kind], |meta| {
+        CheckoutEvent {
             event: Some(event.clone()),
-            meta: None,
+            meta,
         }
-        .encode_to_vec(),
-    ]);
-    let payload = CheckoutEvent {
-        event: Some(event),
-        meta: Some(commands::meta(key, fingerprint)),
-    }
-    .encode_to_vec();
-    let submission = Submission {
-        topic: &app.config.kafka.checkout_topic,
-        key: kafka_key,
-        payload,
-        fingerprint,
-    };
-    let (outcome, _) = commands::execute(app, command, &app.checkout, submission, |m| {
-        m.command(&scoped)
-            .map(|r| (r.fingerprint, r.outcome.clone()))
-    })
-    .await?;
+        .encode_to_vec()
+    });
+    let (outcome, _) = state
+        .commands
+        .execute(command, &state.checkout, submission, |m| {
+            m.command(&scoped)
+                .map(|r| (r.fingerprint, r.outcome.clone()))
+        })
+        .await?;
     Ok(outcome)
 }
 
-pub async fn set_line(app: &App, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
+pub async fn set_line(state: &State, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
     let product = product_id(id)?;
-    let (cart, cookie) = cart_of(app, req.headers());
-    let cmd = read_command::<SetCartLine>(app, req).await?;
+    let (cart, cookie) = cart_of(state, req.headers());
+    let cmd = read_command::<SetCartLine>(state.config.max_body_bytes, req).await?;
     let quantity = cmd.body.quantity;
-    if quantity > app.config.max_line_quantity {
+    if quantity > state.config.max_line_quantity {
         return Err(ApiError::bad_request(format!(
             "quantity must be between 0 and {}, got {quantity}",
-            app.config.max_line_quantity
+            state.config.max_line_quantity
         )));
     }
-    let in_cart = app
+    let in_cart = state
         .checkout
         .model()
         .cart(cart)
         .is_some_and(|c| c.lines.iter().any(|(p, _)| *p == product));
-    if app.catalog.model().enabled_product(product).is_none() && !(quantity == 0 && in_cart) {
+    if state.catalog.model().enabled_product(product).is_none() && !(quantity == 0 && in_cart) {
         return Err(ApiError::not_found(format!("no product {product}")));
     }
     let cart_id = cart.to_string();
@@ -127,7 +117,7 @@ pub async fn set_line(app: &App, req: Request<Incoming>, id: &str) -> Result<Res
         quantity,
     });
     match run(
-        app,
+        state,
         "cart_line",
         cart_command_key(cart, &cmd.key),
         cmd.key,
@@ -141,7 +131,7 @@ pub async fn set_line(app: &App, req: Request<Incoming>, id: &str) -> Result<Res
             "product {product} is not for sale"
         ))),
         _ => Ok(with_cookie(
-            cart_response(app, &app.checkout.model(), cart, cmd.format)?,
+            cart_response(state, &state.checkout.model(), cart, cmd.format)?,
             cookie,
         )),
     }
@@ -187,9 +177,9 @@ fn rejection_error(model: &Checkout, r: OrderRejection) -> ApiError {
     }
 }
 
-pub async fn place_order(app: &App, req: Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn place_order(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> {
     let cart = cart_cookie::read(req.headers());
-    let cmd = read_command::<PlaceOrder>(app, req).await?;
+    let cmd = read_command::<PlaceOrder>(state.config.max_body_bytes, req).await?;
     let Some(cart) = cart else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -203,7 +193,7 @@ pub async fn place_order(app: &App, req: Request<Incoming>) -> Result<Resp, ApiE
         cart_version: cmd.body.cart_version,
     });
     let outcome = run(
-        app,
+        state,
         "order",
         cart_command_key(cart, &cmd.key),
         cmd.key,
@@ -212,7 +202,7 @@ pub async fn place_order(app: &App, req: Request<Incoming>) -> Result<Resp, ApiE
         event,
     )
     .await?;
-    let model = app.checkout.model();
+    let model = state.checkout.model();
     match outcome {
         Outcome::OrderPlaced(id) => {
             let order = model
@@ -225,8 +215,8 @@ pub async fn place_order(app: &App, req: Request<Incoming>) -> Result<Resp, ApiE
     }
 }
 
-pub fn orders(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
-    let model = app.checkout.model();
+pub fn orders(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+    let model = state.checkout.model();
     let orders = match cart_cookie::read(req.headers()) {
         Some(cart) => model.orders_of(cart).rev().map(|o| order_view(o)).collect(),
         None => vec![],
@@ -238,11 +228,11 @@ pub fn orders(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
     ))
 }
 
-pub fn order(app: &App, req: &Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
+pub fn order(state: &State, req: &Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
     let id: OrderId = id
         .parse()
         .map_err(|e: shared::ids::IdError| ApiError::bad_request(e.to_string()))?;
-    let model = app.checkout.model();
+    let model = state.checkout.model();
     let cart = cart_cookie::read(req.headers());
     // Another cart's order answers exactly like a missing one.
     match model.order(id.0).filter(|o| Some(o.cart) == cart) {
@@ -255,20 +245,20 @@ pub fn order(app: &App, req: &Request<Incoming>, id: &str) -> Result<Resp, ApiEr
     }
 }
 
-pub async fn deliver_stock(app: &App, req: Request<Incoming>) -> Result<Resp, ApiError> {
-    require_admin(app, &req)?;
-    let cmd = read_command::<StockDelivery>(app, req).await?;
+pub async fn deliver_stock(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    require_admin(state.admin_token(), &req)?;
+    let cmd = read_command::<StockDelivery>(state.config.max_body_bytes, req).await?;
     let StockDelivery {
         product_id,
         quantity,
     } = cmd.body;
-    if quantity == 0 || quantity > app.config.max_delivery_quantity {
+    if quantity == 0 || quantity > state.config.max_delivery_quantity {
         return Err(ApiError::bad_request(format!(
             "quantity must be between 1 and {}, got {quantity}",
-            app.config.max_delivery_quantity
+            state.config.max_delivery_quantity
         )));
     }
-    if product_id == 0 || app.catalog.model().product(product_id).is_none() {
+    if product_id == 0 || state.catalog.model().product(product_id).is_none() {
         return Err(ApiError::not_found(format!("no product {product_id}")));
     }
     let event = Event::StockDeliveredV1(StockDeliveredV1 {
@@ -276,7 +266,7 @@ pub async fn deliver_stock(app: &App, req: Request<Incoming>) -> Result<Resp, Ap
         quantity,
     });
     run(
-        app,
+        state,
         "stock_delivery",
         admin_command_key(&cmd.key),
         cmd.key,
@@ -288,9 +278,9 @@ pub async fn deliver_stock(app: &App, req: Request<Incoming>) -> Result<Resp, Ap
     let view = StockLevelView {
         product_id,
         availability: Some(product_availability(
-            &app.checkout.model(),
+            &state.checkout.model(),
             product_id,
-            app.config.low_stock_threshold,
+            state.config.low_stock_threshold,
         )),
     };
     Ok(reply(cmd.format, StatusCode::OK, &view))

@@ -281,6 +281,28 @@ impl PartialEq for ApiError {
     }
 }
 
+/// A JSON answer that is never cached (probes, errors of plain endpoints).
+pub fn json(status: StatusCode, body: &serde_json::Value) -> Resp {
+    let mut bytes = body.to_string().into_bytes();
+    bytes.push(b'\n');
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Full::new(Bytes::from(bytes)))
+        .expect("static headers")
+}
+
+/// A plain-text answer that is never cached.
+pub fn text(status: StatusCode, body: impl Into<String>) -> Resp {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Full::new(Bytes::from(body.into())))
+        .expect("static headers")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

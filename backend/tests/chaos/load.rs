@@ -208,7 +208,7 @@ impl Rng {
 
 /// A client with a cart of its own (the cookie the server would have set).
 pub fn cart_client(addr: SocketAddr) -> (String, Shopper) {
-    let cart = backend::http::cart_cookie::new_cart_id().to_string();
+    let cart = backend::http::cookie::new_cart_id().to_string();
     let mut client = Shopper::new(addr);
     client.cookie = Some(format!("cart={cart}"));
     (cart, client)

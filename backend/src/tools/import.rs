@@ -23,10 +23,10 @@ use shared::proto::{
     catalog_event, checkout_event,
 };
 
-use crate::catalog::http::validate_product;
-use crate::commands;
+use crate::catalog::validate::validate_product;
+use crate::commands::meta as commands;
 use crate::config::KafkaConfig;
-use crate::kafka::{self, BrokerStatus, ShopClientContext};
+use crate::engine::kafka::{self, BrokerStatus, ShopClientContext};
 
 /// The products file's columns, in the order `generate` writes them (any order is read).
 pub const PRODUCT_COLUMNS: [&str; 8] = [

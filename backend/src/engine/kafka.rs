@@ -17,7 +17,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::statistics::Statistics;
 
 use crate::config::KafkaConfig;
-use crate::metrics::KafkaMetrics;
+use crate::ops::metrics::kafka::KafkaMetrics;
 
 /// A failed produce, as a command handler needs to tell it apart.
 #[derive(Debug, thiserror::Error)]

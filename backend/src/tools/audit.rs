@@ -26,7 +26,7 @@ use crate::checkout::fold::{admin_command_key, cart_command_key};
 use crate::checkout::{Checkout, CheckoutFold, Outcome};
 use crate::config::KafkaConfig;
 use crate::engine::Fold;
-use crate::kafka::{self, BrokerStatus};
+use crate::engine::kafka::{self, BrokerStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {

@@ -1,347 +1,19 @@
-//! The engine every context runs on: it folds one Kafka topic partition into an in-memory model
-//! and publishes that model for wait-free reads.
-//!
-//! - **Start-up replay.** The writer reads the partition's high watermark, then applies every
-//!   event from offset 0 up to it in batch mode and calls [`Fold::finalize`] once (sorting indexes
-//!   once instead of per event). Until then the context is not ready.
-//! - **Live mode.** Afterwards it applies events as they arrive, in batches of whatever the
-//!   consumer has already fetched, and publishes once per batch.
-//! - **Publishing.** The model lives in an [`ArcSwap`]: a read is one `load()` and never waits for
-//!   the writer. Models are built from persistent collections (`imbl`), so the writer's
-//!   `clone()` before publishing copies a few root pointers, and each later change copies only
-//!   the path it touches (structural sharing). We chose this over a left-right double buffer
-//!   because it needs one copy of the model instead of two, and a reader may hold an old model
-//!   for as long as it likes without ever blocking the writer.
-//! - **Read-your-writes.** The applied offset is a `watch` channel; [`Context::wait_for`] wakes
-//!   when the writer publishes a model that includes the given offset.
-//! - **Observers.** An [`Observer`] sees every applied event and every publish on the writer
-//!   thread (the bridge copies catalog events; live updates announce what a batch touched).
-//! - **Poison.** An event that does not decode is logged with its topic and offset, counted and
-//!   skipped. A broker that goes away stops nothing but the writer's progress: librdkafka
-//!   reconnects by itself and reads go on from the last published model.
-//! - **Snapshots.** With [`SnapshotSettings`], the writer starts from the newest usable
-//!   snapshot (see [`crate::snapshot`]) and replays only the tail after it; it hands a clone of
-//!   the model to a snapshot thread every so many events or seconds, and once more at shutdown.
-//! - **Health.** The writer records when it last made progress, the highest offset it knows to
-//!   exist, and whether its thread still runs (a drop guard notices a panic), so liveness can
-//!   tell a stuck or dead writer from an idle one ([`Context::health`]).
+//! A context's writer thread: the start-up replay (from the newest usable snapshot), then live
+//! batches, each published once; poison events, gaps, snapshot hand-overs and the alive guard.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
 use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
-use tokio::sync::watch;
 
-use crate::kafka::{self, ShopConsumer};
-use crate::metrics::EngineMetrics;
+use super::context::*;
+use super::fold::*;
+use super::kafka::{self, ShopConsumer};
+use super::snapshot::{self, SnapshotSettings, SnapshotWriter};
 use crate::shutdown::Shutdown;
-use crate::snapshot::{self, SnapshotSettings, SnapshotWriter};
-
-/// What one event did to a model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applied {
-    Changed,
-    /// The event was valid but changed nothing (a duplicate, an unknown future kind, ...).
-    Ignored(&'static str),
-}
-
-/// A context's pure fold: the same log gives the same model on every replica and every restart.
-pub trait Fold: Send + Sync + 'static {
-    type Model: Clone + Default + Send + Sync + 'static;
-    type Event: prost::Message + Default + Send + 'static;
-    /// The context's name in logs and metrics.
-    const NAME: &'static str;
-
-    fn apply(model: &mut Self::Model, event: &Self::Event, offset: i64) -> Applied;
-
-    /// The event's kind, a short snake_case name for metrics (`product_upserted`, ...).
-    fn kind(event: &Self::Event) -> &'static str;
-
-    /// Called once after the start-up replay, before the first publish.
-    fn finalize(_model: &mut Self::Model) {}
-
-    /// The model's sizes by kind of entry (`products`, `carts`, ...), read at metrics scrape time.
-    fn entries(_model: &Self::Model) -> Vec<(&'static str, usize)> {
-        Vec::new()
-    }
-
-    /// Version of the snapshot payload ([`Fold::encode`]) and of the fold's meaning; 0: this
-    /// context cannot be snapshotted. Bump it whenever the encoding changes or the same log would
-    /// fold into a different model (a snapshot of the old meaning is then ignored, and the next
-    /// start-up replays from offset 0).
-    const MODEL_VERSION: u32 = 0;
-
-    /// Writes everything the model holds (indexes may be left out and rebuilt), deterministically:
-    /// equal models give equal bytes. Called with a finalized model.
-    fn encode(_model: &Self::Model, _out: &mut crate::snapshot::Encoder) {}
-
-    /// The model [`Fold::encode`] wrote, finalized: applying later events to it must give the
-    /// same model as a replay from offset 0.
-    fn decode(
-        _input: &mut crate::snapshot::Decoder<'_>,
-    ) -> Result<Self::Model, crate::snapshot::DecodeError> {
-        Err(crate::snapshot::DecodeError(format!(
-            "the {} context has no snapshots",
-            Self::NAME
-        )))
-    }
-}
-
-/// Watches a writer at work, on the writer thread and in offset order: the bridge copies every
-/// catalog event, live updates collect what each batch touched and announce it once published.
-/// The writer waits for it, so it must never block for long.
-pub trait Observer<F: Fold>: Send + 'static {
-    /// The event at `offset` was applied to `model` (not published yet) with the given result;
-    /// `None` for an event that did not decode.
-    fn event(&mut self, offset: i64, event: Option<(&F::Event, Applied)>, model: &F::Model);
-
-    /// The writer starts reading at offset `from`: a snapshot covers every offset before it (0:
-    /// a replay from the start). Called once, before any event.
-    fn resumed(&mut self, _from: i64) {}
-
-    /// The model including every offset below `next` was published (reads see it; commands
-    /// waiting for it are woken right after); `replay` is true for the publish that ends the
-    /// start-up replay.
-    fn published(&mut self, _next: i64, _replay: bool) {}
-}
-
-/// Why a wait for an offset ended without it being applied.
-#[derive(Debug, thiserror::Error)]
-pub enum WaitError {
-    #[error("the event was not applied in time")]
-    Timeout,
-    #[error("the context has stopped")]
-    Stopped,
-}
-
-/// Counters of what a writer did; read by health, readiness and metrics.
-#[derive(Debug, Default)]
-pub struct EngineStats {
-    pub applied: AtomicU64,
-    pub ignored: AtomicU64,
-    pub poison: AtomicU64,
-    /// Holes found in the log (an offset beyond the next expected one).
-    pub gaps: AtomicU64,
-    pub publishes: AtomicU64,
-    /// The high watermark read at start-up: the offset the replay must reach.
-    pub replay_target: AtomicI64,
-    pub replay_millis: AtomicU64,
-    /// Events applied by the start-up replay (after the snapshot, if one was loaded).
-    pub replayed: AtomicU64,
-    /// The offset the start-up snapshot covered (0: none was loaded).
-    pub snapshot_offset: AtomicI64,
-    /// The highest offset (exclusive) the writer knows to exist in its partition: the start-up
-    /// watermark, the consumer's latest fetch statistics, and every event it has received.
-    pub high_watermark: AtomicI64,
-    /// When the writer last made progress (received an event or published), in milliseconds
-    /// since the context was created.
-    pub last_progress_ms: AtomicU64,
-    /// The writer thread's state: one of the `WRITER_*` constants.
-    pub writer: AtomicU8,
-}
-
-/// [`EngineStats::writer`]: no writer was started yet.
-pub const WRITER_NOT_STARTED: u8 = 0;
-/// [`EngineStats::writer`]: the writer thread runs.
-pub const WRITER_RUNNING: u8 = 1;
-/// [`EngineStats::writer`]: the writer stopped because the server is shutting down.
-pub const WRITER_STOPPED: u8 = 2;
-/// [`EngineStats::writer`]: the writer returned while the server was not shutting down.
-pub const WRITER_EXITED: u8 = 3;
-/// [`EngineStats::writer`]: the writer thread panicked.
-pub const WRITER_PANICKED: u8 = 4;
-
-/// What liveness makes of a context's writer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WriterHealth {
-    /// Making progress, idle with nothing to apply, or not started yet.
-    Healthy,
-    /// There are events to apply but the writer has made no progress for `idle_for`.
-    Stuck { offset: i64, idle_for: Duration },
-    /// The writer thread is gone although the server is not shutting down.
-    Dead { offset: i64, panicked: bool },
-}
-
-/// The liveness rule on plain numbers: `applied` is the next offset to apply, `high` the
-/// highest known offset (exclusive); `idle_for` is the time since the last progress.
-pub fn writer_health(
-    state: u8,
-    applied: i64,
-    high: i64,
-    idle_for: Duration,
-    stuck_after: Duration,
-) -> WriterHealth {
-    match state {
-        WRITER_EXITED => WriterHealth::Dead {
-            offset: applied,
-            panicked: false,
-        },
-        WRITER_PANICKED => WriterHealth::Dead {
-            offset: applied,
-            panicked: true,
-        },
-        WRITER_RUNNING if high > applied && idle_for > stuck_after => WriterHealth::Stuck {
-            offset: applied,
-            idle_for,
-        },
-        _ => WriterHealth::Healthy,
-    }
-}
-
-struct Inner<F: Fold> {
-    model: ArcSwap<F::Model>,
-    applied: watch::Sender<i64>,
-    ready: AtomicBool,
-    stats: EngineStats,
-    metrics: EngineMetrics,
-    topic: String,
-    snapshots: Option<SnapshotSettings>,
-    /// The origin of [`EngineStats::last_progress_ms`].
-    epoch: Instant,
-}
-
-impl<F: Fold> Inner<F> {
-    fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
-    }
-
-    /// Records progress, and that events up to `high` (exclusive) exist.
-    fn progress(&self, high: i64) {
-        self.stats.high_watermark.fetch_max(high, Ordering::Relaxed);
-        self.stats
-            .last_progress_ms
-            .store(self.now_ms(), Ordering::Relaxed);
-    }
-}
-
-/// A running context: its published model and its progress. Cheap to clone.
-pub struct Context<F: Fold> {
-    inner: Arc<Inner<F>>,
-}
-
-impl<F: Fold> Clone for Context<F> {
-    fn clone(&self) -> Self {
-        Context {
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-impl<F: Fold> Context<F> {
-    /// The current model: one wait-free load.
-    pub fn model(&self) -> arc_swap::Guard<Arc<F::Model>> {
-        self.inner.model.load()
-    }
-
-    /// True once the start-up replay is done.
-    pub fn is_ready(&self) -> bool {
-        self.inner.ready.load(Ordering::Acquire)
-    }
-
-    /// Number of events the published model includes: offsets below it are applied.
-    pub fn applied_until(&self) -> i64 {
-        *self.inner.applied.borrow()
-    }
-
-    pub fn stats(&self) -> &EngineStats {
-        &self.inner.stats
-    }
-
-    pub fn topic(&self) -> &str {
-        &self.inner.topic
-    }
-
-    /// Where this context's snapshots go, if it writes any.
-    pub fn snapshots(&self) -> Option<&SnapshotSettings> {
-        self.inner.snapshots.as_ref()
-    }
-
-    /// Whether the writer is alive and either making progress or idle with nothing to apply.
-    pub fn health(&self, stuck_after: Duration) -> WriterHealth {
-        let stats = &self.inner.stats;
-        let idle_ms = self
-            .inner
-            .now_ms()
-            .saturating_sub(stats.last_progress_ms.load(Ordering::Relaxed));
-        writer_health(
-            stats.writer.load(Ordering::Acquire),
-            self.applied_until(),
-            stats.high_watermark.load(Ordering::Relaxed),
-            Duration::from_millis(idle_ms),
-            stuck_after,
-        )
-    }
-
-    /// Waits until the published model includes the event at `offset`.
-    pub async fn wait_for(&self, offset: i64, timeout: Duration) -> Result<(), WaitError> {
-        let mut rx = self.inner.applied.subscribe();
-        match tokio::time::timeout(timeout, rx.wait_for(|&until| until > offset)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(_)) => Err(WaitError::Stopped),
-            Err(_) => Err(WaitError::Timeout),
-        }
-    }
-
-    /// Waits until the published model satisfies `done` (checked after every publish).
-    pub async fn wait_until(
-        &self,
-        timeout: Duration,
-        mut done: impl FnMut(&F::Model) -> bool,
-    ) -> Result<(), WaitError> {
-        let mut rx = self.inner.applied.subscribe();
-        let inner = &self.inner;
-        let wait =
-            rx.wait_for(|_| inner.ready.load(Ordering::Acquire) && done(&inner.model.load()));
-        match tokio::time::timeout(timeout, wait).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(_)) => Err(WaitError::Stopped),
-            Err(_) => Err(WaitError::Timeout),
-        }
-    }
-
-    /// Waits until the start-up replay is done.
-    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), WaitError> {
-        self.wait_until(timeout, |_| true).await
-    }
-}
-
-impl<F: Fold> Context<F> {
-    /// A context with an empty, unready model; [`spawn`] starts filling it. Its writer's
-    /// metrics are recorded in a registry nobody scrapes; see [`Context::with_metrics`].
-    pub fn new(topic: &str) -> Self {
-        Self::with_metrics(topic, EngineMetrics::unregistered(F::NAME))
-    }
-
-    /// A context whose writer records its metrics into `metrics`.
-    pub fn with_metrics(topic: &str, metrics: EngineMetrics) -> Self {
-        Self::with_snapshots(topic, metrics, None)
-    }
-
-    /// A context that starts from and writes snapshots as `snapshots` says (None: never).
-    pub fn with_snapshots(
-        topic: &str,
-        metrics: EngineMetrics,
-        snapshots: Option<SnapshotSettings>,
-    ) -> Self {
-        let (applied, _) = watch::channel(0);
-        Context {
-            inner: Arc::new(Inner {
-                model: ArcSwap::from_pointee(F::Model::default()),
-                applied,
-                ready: AtomicBool::new(false),
-                stats: EngineStats::default(),
-                metrics,
-                topic: topic.to_owned(),
-                snapshots: snapshots.filter(|_| F::MODEL_VERSION != 0),
-                epoch: Instant::now(),
-            }),
-        }
-    }
-}
 
 /// Starts a context's writer on its own thread (applying events is CPU work that must not hold
 /// up the async runtime). The context becomes ready after the replay.
@@ -743,7 +415,11 @@ impl<F: Fold> Writer<F> {
                 // A live event that carries a command's trace is applied inside a span of that
                 // trace; for any other event this is a flag test.
                 let live = self.inner.ready.load(Ordering::Relaxed);
-                let _span = crate::traces::apply_span(F::NAME, || F::kind(&event), &msg, live);
+                let _span = self
+                    .inner
+                    .apply_span
+                    .get()
+                    .and_then(|span| span(F::NAME, &|| F::kind(&event), &msg, live));
                 let applied = F::apply(model, &event, offset);
                 match applied {
                     Applied::Changed => {
@@ -800,10 +476,11 @@ impl<F: Fold> Writer<F> {
 pub(crate) mod tests {
     use super::*;
     use crate::config::KafkaConfig;
-    use crate::kafka::BrokerStatus;
+    use crate::engine::kafka::BrokerStatus;
     use prost::Message as _;
     use rdkafka::mocking::MockCluster;
     use shared::proto::{CatalogEvent, CommandMeta};
+    use std::sync::atomic::AtomicBool;
 
     /// Released by the stuck-writer test: until then an event named "hang" blocks the fold.
     static HANG: AtomicBool = AtomicBool::new(true);

@@ -21,9 +21,9 @@ use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
 
-use crate::app::App;
+use crate::http::request::{query_params, require_admin};
 use crate::http::wire::{ApiError, Format, Resp};
-use crate::http::{query_params, require_admin};
+use crate::state::State;
 
 /// Samples per second: not a divisor of common timer periods, like Go's 100 Hz but off-beat.
 const FREQUENCY: i32 = 99;
@@ -58,25 +58,25 @@ enum Output {
 }
 
 /// `GET /debug/pprof/profile`.
-pub async fn cpu(app: &App, req: &Request<Incoming>) -> Resp {
+pub async fn cpu(state: &State, req: &Request<Incoming>) -> Resp {
     let format = Format::accepted(req.headers());
-    match cpu_profile(app, req).await {
+    match cpu_profile(state, req).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(format),
     }
 }
 
 /// `GET /debug/pprof/heap`.
-pub async fn heap(app: &App, req: &Request<Incoming>) -> Resp {
+pub async fn heap(state: &State, req: &Request<Incoming>) -> Resp {
     let format = Format::accepted(req.headers());
-    match heap_profile(app, req).await {
+    match heap_profile(state, req).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(format),
     }
 }
 
-fn check_request(app: &App, req: &Request<Incoming>) -> Result<(), ApiError> {
-    require_admin(app, req)?;
+fn check_request(state: &State, req: &Request<Incoming>) -> Result<(), ApiError> {
+    require_admin(state.admin_token(), req)?;
     if req.method() != Method::GET {
         return Err(ApiError::method_not_allowed("GET"));
     }
@@ -116,8 +116,8 @@ fn parse_cpu_params(pairs: &[(String, String)]) -> Result<(u64, Output), ApiErro
     Ok((seconds, output))
 }
 
-async fn cpu_profile(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
-    check_request(app, req)?;
+async fn cpu_profile(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+    check_request(state, req)?;
     let (seconds, output) = parse_cpu_params(&query_params(req, &["seconds", "format"])?)?;
     let Some(busy) = Busy::acquire() else {
         return Err(ApiError::new(
@@ -248,8 +248,8 @@ fn flame_graph(report: &pprof::Report, seconds: u64) -> Result<Bytes, String> {
     Ok(Bytes::from(svg))
 }
 
-async fn heap_profile(app: &App, req: &Request<Incoming>) -> Result<Resp, ApiError> {
-    check_request(app, req)?;
+async fn heap_profile(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+    check_request(state, req)?;
     query_params(req, &[])?;
     dump_heap().await.map(|body| binary(body, "heap.pb.gz"))
 }

@@ -21,16 +21,17 @@ use shared::proto::{
 };
 
 use crate::catalog::fold::{SortKey, compare};
-use crate::catalog::http::{parse_list_query, validate_product};
+use crate::catalog::http::parse_list_query;
 use crate::catalog::query::{self, ListQuery};
+use crate::catalog::validate::validate_product;
 use crate::catalog::{Catalog, CatalogFold};
 use crate::checkout::query::{cart_view, order_view};
 use crate::checkout::{Checkout, CheckoutFold};
 use crate::engine::{Applied, Fold};
-use crate::http::cart_cookie;
+use crate::http::cookie as cart_cookie;
 use crate::http::route::{self, Route};
 use crate::http::wire::{self, ApiError, Format};
-use crate::import::{self, IMAGE_URL_SEPARATOR, PRODUCT_COLUMNS, Row, STOCK_COLUMNS};
+use crate::tools::import::{self, IMAGE_URL_SEPARATOR, PRODUCT_COLUMNS, Row, STOCK_COLUMNS};
 
 /// A fuzz target's body.
 pub type Target = fn(&[u8]);
@@ -298,7 +299,7 @@ pub fn route(data: &[u8]) {
             };
             if let Some(id) = id {
                 assert!(!id.contains('/'));
-                match crate::http::product_id(id) {
+                match crate::http::request::product_id(id) {
                     Ok(n) => assert_eq!(id.parse::<ProductId>(), Ok(ProductId(n))),
                     Err(e) => assert_bad_request(&e),
                 }

@@ -1,0 +1,157 @@
+//! Running a command: produce its event, wait until its context applied it, answer from the
+//! model, and count it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+use shared::proto::CommandMeta;
+use tracing::Instrument;
+
+use super::meta::{fingerprint, meta};
+use crate::engine::kafka::{ProduceError, ShopProducer};
+use crate::engine::{Context, Fold, WaitError};
+use crate::http::wire::ApiError;
+use crate::ops::metrics::commands::{CommandMetrics, CommandResult};
+use crate::ops::traces;
+
+/// What running a command needs: the producer, the command metrics and how long to wait for the
+/// apply. Cheap to clone.
+#[derive(Clone)]
+pub struct Commands {
+    pub producer: Arc<ShopProducer>,
+    pub metrics: CommandMetrics,
+    pub timeout: Duration,
+}
+
+/// A command's event, ready to produce.
+pub struct Submission<'a> {
+    pub key: &'a [u8],
+    pub payload: Vec<u8>,
+    pub fingerprint: u64,
+}
+
+impl<'a> Submission<'a> {
+    /// A command's event under Kafka key `key`: `encode` writes the event with the given meta
+    /// (None: without, for the fingerprint); the fingerprint covers `parts` and that bare event.
+    pub fn new(
+        key: &'a [u8],
+        idempotency_key: String,
+        parts: &[&[u8]],
+        encode: impl Fn(Option<CommandMeta>) -> Vec<u8>,
+    ) -> Self {
+        let bare = encode(None);
+        let mut all = parts.to_vec();
+        all.push(&bare);
+        let fingerprint = fingerprint(&all);
+        Submission {
+            key,
+            payload: encode(Some(meta(idempotency_key, fingerprint))),
+            fingerprint,
+        }
+    }
+}
+
+impl Commands {
+    /// Runs a command against a context. `kind` names the command in metrics (`cart_line`, ...).
+    /// `recorded` finds the command's record in a model (by its scoped idempotency key) and
+    /// returns the fingerprint it was first sent with and the result. Returns the result and the
+    /// offset of its event if it was applied now (None: an earlier identical request).
+    pub async fn execute<F: Fold, R>(
+        &self,
+        kind: &'static str,
+        context: &Context<F>,
+        submission: Submission<'_>,
+        recorded: impl Fn(&F::Model) -> Option<(u64, R)>,
+    ) -> Result<(R, Option<i64>), ApiError> {
+        let result = self.run(kind, context, submission, recorded).await;
+        let label = match &result {
+            Ok((_, Some(_))) => CommandResult::Applied,
+            Ok((_, None)) => CommandResult::Replayed,
+            Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => CommandResult::Rejected,
+            Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => CommandResult::Unavailable,
+            Err(_) => CommandResult::Error,
+        };
+        self.metrics.ended(kind, label);
+        result
+    }
+
+    async fn run<F: Fold, R>(
+        &self,
+        kind: &'static str,
+        context: &Context<F>,
+        submission: Submission<'_>,
+        recorded: impl Fn(&F::Model) -> Option<(u64, R)>,
+    ) -> Result<(R, Option<i64>), ApiError> {
+        let check = |(fp, result): (u64, R)| {
+            if fp == submission.fingerprint {
+                Ok(result)
+            } else {
+                Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was already used for a different request",
+                ))
+            }
+        };
+        if let Some(first) = recorded(&context.model()) {
+            return check(first).map(|r| (r, None));
+        }
+        let started = Instant::now();
+        // With traces on, the event carries this span's context to the writer that applies it.
+        let span = traces::produce_span(context.topic());
+        let headers = traces::kafka_headers(&span);
+        let produced = self
+            .producer
+            .send(
+                context.topic(),
+                submission.key,
+                &submission.payload,
+                headers,
+            )
+            .instrument(span.clone())
+            .await;
+        traces::produced(span, &produced);
+        if !matches!(produced, Err(ProduceError::BrokerDown)) {
+            self.metrics.produced(kind, started.elapsed());
+        }
+        let offset = produced.map_err(|e| match e {
+            ProduceError::BrokerDown | ProduceError::Timeout => {
+                ApiError::unavailable(format!("{e}; retry with the same Idempotency-Key"), 2)
+            }
+            ProduceError::Kafka(e) => ApiError::unavailable(
+                format!("Kafka refused the command ({e}); retry with the same Idempotency-Key"),
+                2,
+            ),
+        })?;
+        let acknowledged = Instant::now();
+        // librdkafka acknowledges a retried produce that the broker already had (a duplicate
+        // sequence number) without its offset (-1): the event is in the log, but not where. Such a
+        // command waits for its record instead of its offset.
+        let applied = if offset < 0 {
+            context
+                .wait_until(self.timeout, |m| recorded(m).is_some())
+                .instrument(traces::wait_span(F::NAME, offset))
+                .await
+        } else {
+            context
+                .wait_for(offset, self.timeout)
+                .instrument(traces::wait_span(F::NAME, offset))
+                .await
+        };
+        self.metrics.waited(kind, acknowledged.elapsed());
+        applied.map_err(|e| match e {
+            WaitError::Timeout => ApiError::unavailable(
+                "the command was accepted but is not applied yet; retry with the same Idempotency-Key",
+                1,
+            ),
+            WaitError::Stopped => ApiError::unavailable("the server is shutting down", 1),
+        })?;
+        match recorded(&context.model()) {
+            Some(first) => check(first).map(|r| (r, (offset >= 0).then_some(offset))),
+            None => Err(ApiError::internal(format!(
+                "the command at offset {offset} was applied but left no record"
+            ))),
+        }
+    }
+}

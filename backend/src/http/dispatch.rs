@@ -1,0 +1,181 @@
+//! One request: its server span (when traces are exported), the route it names, the handler
+//! that answers it, and its line in the metrics.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry_http::HeaderExtractor;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use tracing::field::Empty;
+use tracing::{Instrument, Span};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use super::request::parse_query;
+use super::route::{self, Route};
+use super::static_files;
+use super::wire::{ApiError, Format, Resp, text};
+use crate::ops::traces::{TARGET, TRACEPARENT, exporting};
+use crate::ops::{health, profiling};
+use crate::state::State;
+use crate::{catalog, checkout, live};
+
+/// Answers one request, inside its server span when traces are exported.
+pub async fn handle(state: &State, req: Request<Incoming>) -> Resp {
+    let Some(span) = exporting().then(|| request_span(&req)).flatten() else {
+        return answer(state, req).await;
+    };
+    let resp = answer(state, req).instrument(span.clone()).await;
+    let status = resp.status();
+    // As i64: the OpenTelemetry layer records unsigned integers as text.
+    span.record("http.response.status_code", i64::from(status.as_u16()));
+    if status.is_server_error() {
+        span.record("otel.status_code", "error");
+    }
+    resp
+}
+
+/// The server span of a request, continuing the caller's trace if it sent a `traceparent`.
+/// None for the probes and the metrics scrape: they come every few seconds and would bury the
+/// traces that matter.
+fn request_span(req: &Request<Incoming>) -> Option<Span> {
+    let method = req.method();
+    let path = req.uri().path();
+    let route = match path.strip_prefix("/api/") {
+        Some(api) => route::route(method, api).ok().map(|r| r.name()),
+        None => match path {
+            "/healthz" | "/readyz" | "/metrics" => return None,
+            "/debug/pprof/profile" => Some("/debug/pprof/profile"),
+            "/debug/pprof/heap" => Some("/debug/pprof/heap"),
+            _ => None,
+        },
+    };
+    // Final before the span starts: OpenTelemetry cannot rename a started span.
+    let name = match route {
+        Some(route) => format!("{method} {route}"),
+        None => method.to_string(),
+    };
+    let span = tracing::info_span!(
+        target: TARGET,
+        "request",
+        otel.name = name.as_str(),
+        otel.kind = "server",
+        http.request.method = %method,
+        http.route = route,
+        url.path = path,
+        http.response.status_code = Empty,
+        otel.status_code = Empty,
+    );
+    if req.headers().contains_key(TRACEPARENT) {
+        let parent = TraceContextPropagator::new().extract(&HeaderExtractor(req.headers()));
+        let _ = span.set_parent(parent);
+    }
+    Some(span)
+}
+
+/// Answers one request and records it in the metrics (by route template, never by raw path).
+async fn answer(state: &State, req: Request<Incoming>) -> Resp {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let (route, resp) = match path.strip_prefix("/api/") {
+        Some(api_path) => {
+            let format = Format::accepted(req.headers());
+            match route::route(&method, api_path) {
+                Ok(route) => {
+                    let name = route.name();
+                    let resp = match api(state, route, req).await {
+                        Ok(resp) => resp,
+                        Err(e) => e.into_response(format),
+                    };
+                    tracing::debug!(route = name, %method, status = resp.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+                    (name, resp)
+                }
+                Err(e) => ("unknown", e.into_response(format)),
+            }
+        }
+        None => match path.as_str() {
+            "/healthz" => ("/healthz", health::healthz(state)),
+            "/readyz" => ("/readyz", health::readyz(state)),
+            "/metrics" => ("/metrics", metrics(state)),
+            "/debug/pprof/profile" => ("/debug/pprof/profile", profiling::cpu(state, &req).await),
+            "/debug/pprof/heap" => ("/debug/pprof/heap", profiling::heap(state, &req).await),
+            _ if method == Method::GET || method == Method::HEAD => (
+                "static",
+                static_files::serve(&state.config.static_dir, &path).await,
+            ),
+            _ => {
+                let mut r = text(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "only GET and HEAD are allowed here\n",
+                );
+                r.headers_mut()
+                    .insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD"));
+                ("unknown", r)
+            }
+        },
+    };
+    state
+        .metrics
+        .http
+        .request(route, &method, resp.status(), started.elapsed());
+    if method == Method::HEAD {
+        let (parts, _) = resp.into_parts();
+        return Response::from_parts(parts, Full::new(Bytes::new()));
+    }
+    resp
+}
+
+/// Every metric in Prometheus' text exposition format.
+fn metrics(state: &State) -> Resp {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, crate::ops::metrics::CONTENT_TYPE)
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Full::new(Bytes::from(state.metrics.encode())))
+        .expect("static headers")
+}
+
+async fn api(state: &State, route: Route<'_>, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    if let Some(why) = health::not_ready(state) {
+        return Err(ApiError::unavailable(
+            format!("the shop is starting: {why}"),
+            1,
+        ));
+    }
+    parse_query(req.uri().query().unwrap_or(""), route.query_params())?;
+    // Exhaustive on purpose: a new route must say whether it is a read of a context.
+    match route {
+        Route::ListProducts | Route::GetProduct(_) | Route::ListCategories => {
+            state.metrics.http.reads_catalog.inc()
+        }
+        Route::GetCart | Route::ListOrders | Route::GetOrder(_) => {
+            state.metrics.http.reads_checkout.inc()
+        }
+        Route::UpsertProduct(_)
+        | Route::SetPrice(_)
+        | Route::DisableProduct(_)
+        | Route::SetCartLine(_)
+        | Route::PlaceOrder
+        | Route::DeliverStock
+        | Route::LiveSocket => {}
+    }
+    match route {
+        Route::ListProducts => catalog::http::list(state, &req),
+        Route::GetProduct(id) => catalog::http::get(state, &req, id),
+        Route::ListCategories => catalog::http::categories(state, &req),
+        Route::UpsertProduct(id) => catalog::http::upsert(state, req, id).await,
+        Route::SetPrice(id) => catalog::http::set_price(state, req, id).await,
+        Route::DisableProduct(id) => catalog::http::disable(state, req, id).await,
+        Route::GetCart => checkout::http::cart(state, &req),
+        Route::SetCartLine(id) => checkout::http::set_line(state, req, id).await,
+        Route::ListOrders => checkout::http::orders(state, &req),
+        Route::PlaceOrder => checkout::http::place_order(state, req).await,
+        Route::GetOrder(id) => checkout::http::order(state, &req, id),
+        Route::DeliverStock => checkout::http::deliver_stock(state, req).await,
+        Route::LiveSocket => live::upgrade(state, req),
+    }
+}

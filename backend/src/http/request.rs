@@ -1,0 +1,100 @@
+//! What handlers read from a request: the admin token, the query string, a command's key and
+//! body, and ids in the path.
+
+use http::{Request, StatusCode, header};
+use hyper::body::Incoming;
+
+use super::wire::{self, ApiError, Format};
+use crate::commands::meta::idempotency_key;
+
+/// Checks the admin bearer token (compared in constant time).
+pub fn require_admin(admin_token: Option<&str>, req: &Request<Incoming>) -> Result<(), ApiError> {
+    let Some(token) = admin_token.filter(|t| !t.is_empty()) else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "admin_disabled",
+            "the admin API is switched off: start the server with ADMIN_TOKEN set",
+        ));
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let same = given.len() == token.len()
+        && given
+            .bytes()
+            .zip(token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "admin commands need Authorization: Bearer <ADMIN_TOKEN>",
+        ))
+    }
+}
+
+/// A request's query parameters, refusing any name the endpoint does not know.
+pub fn query_params(
+    req: &Request<Incoming>,
+    known: &[&str],
+) -> Result<Vec<(String, String)>, ApiError> {
+    parse_query(req.uri().query().unwrap_or(""), known)
+}
+
+/// A query string's parameters, refusing any name not in `known`.
+pub fn parse_query(query: &str, known: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if let Some((k, _)) = pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+        return Err(ApiError::bad_request(if known.is_empty() {
+            format!("unknown query parameter {k:?}: this endpoint takes none")
+        } else {
+            format!("unknown query parameter {k:?}; known: {}", known.join(", "))
+        }));
+    }
+    Ok(pairs)
+}
+
+/// A command request read and checked: its idempotency key, decoded body and response format.
+pub struct Command<M> {
+    pub key: String,
+    pub body: M,
+    pub format: Format,
+    pub headers: http::HeaderMap,
+}
+
+/// Reads a command: the Idempotency-Key first (cheap), then the bounded, decoded body.
+pub async fn read_command<M>(
+    max_body_bytes: usize,
+    req: Request<Incoming>,
+) -> Result<Command<M>, ApiError>
+where
+    M: prost::Message + Default + serde::de::DeserializeOwned,
+{
+    let (parts, body) = req.into_parts();
+    let key = idempotency_key(&parts.headers)?;
+    let input = Format::of_body(&parts.headers)?;
+    let bytes = wire::read_body(body, &parts.headers, max_body_bytes).await?;
+    let body = wire::decode(input, &bytes)?;
+    Ok(Command {
+        key,
+        body,
+        format: Format::accepted(&parts.headers),
+        headers: parts.headers,
+    })
+}
+
+/// Parses a product id from a path segment.
+pub fn product_id(segment: &str) -> Result<u64, ApiError> {
+    segment
+        .parse::<shared::ids::ProductId>()
+        .map(|p| p.0)
+        .map_err(|e| ApiError::bad_request(e.to_string()))
+}

@@ -1,0 +1,32 @@
+//! What a request handler reads: the two contexts, the command runner, the live-update hub,
+//! broker reachability, the metrics and the configuration. Built once by the composition root
+//! ([`crate::app`]) and shared by reference; nothing here starts anything.
+
+use std::sync::Arc;
+
+use crate::catalog::CatalogFold;
+use crate::checkout::CheckoutFold;
+use crate::commands::Commands;
+use crate::config::Config;
+use crate::engine::Context;
+use crate::engine::kafka::BrokerStatus;
+use crate::live::Live;
+use crate::ops::metrics::Metrics;
+
+/// The running shop as its handlers see it.
+pub struct State {
+    pub config: Config,
+    pub catalog: Context<CatalogFold>,
+    pub checkout: Context<CheckoutFold>,
+    pub commands: Commands,
+    pub broker: Arc<BrokerStatus>,
+    pub metrics: Metrics,
+    pub live: Live,
+}
+
+impl State {
+    /// The admin API's bearer token; None (or empty) switches the admin API off.
+    pub fn admin_token(&self) -> Option<&str> {
+        self.config.admin_token.as_deref()
+    }
+}
