@@ -83,13 +83,9 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 start_broker() {
   work="$(mktemp -d -t shop-load.XXXXXX)"
   broker_port="$(free_port)"
-  mkdir -p "$work/kafka"
   # Its own session: Ctrl-C reaches Locust and this script, which stop the shops before it.
-  # RUST_LOG is the shop's filter, not the broker's (tansu at info writes gigabytes).
-  (cd "$work/kafka" && exec setsid env -u RUST_LOG "$TANSU" broker --cluster-id shop-load \
-      --listener-url "tcp://127.0.0.1:$broker_port" \
-      --advertised-listener-url "tcp://127.0.0.1:$broker_port" \
-      --storage-engine sqlite://tansu.db >"$logs/broker.log" 2>&1) &
+  TANSU_BIN="$TANSU" setsid bash backend/scripts/broker.sh "$work/kafka" "$broker_port" "$broker_port" shop-load \
+    >"$logs/broker.log" 2>&1 &
   broker_pid=$!
   for _ in $(seq 1 100); do port_open "$broker_port" && break; sleep 0.1; done
   port_open "$broker_port" || { echo "the broker did not start; see $logs/broker.log" >&2; exit 1; }

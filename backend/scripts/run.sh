@@ -44,14 +44,10 @@ start_broker() {
     echo "port $BROKER_PORT is already in use: stop what runs there, or set BROKER_PORT or KAFKA_BROKERS" >&2
     exit 1
   fi
-  mkdir -p data/kafka
   # Its own session, so the terminal's Ctrl-C reaches only the shop, which then stops cleanly
   # before the broker is stopped here.
-  # RUST_LOG is the shop's filter, not the broker's (tansu at info writes gigabytes).
-  (cd data/kafka && exec setsid env -u RUST_LOG "$TANSU" broker --cluster-id shop \
-      --listener-url "tcp://127.0.0.1:$BROKER_PORT" \
-      --advertised-listener-url "tcp://127.0.0.1:$BROKER_PORT" \
-      --storage-engine sqlite://tansu.db >>../broker.log 2>&1) &
+  mkdir -p data
+  TANSU_BIN="$TANSU" setsid bash backend/scripts/broker.sh data/kafka "$BROKER_PORT" >>data/broker.log 2>&1 &
   broker_pid=$!
   for _ in $(seq 1 100); do port_open "$BROKER_PORT" && break; sleep 0.1; done
   port_open "$BROKER_PORT" || { echo "the local broker did not start; see data/broker.log" >&2; exit 1; }
@@ -117,13 +113,23 @@ stop_shop() {
   shop_pid=""
 }
 
+now_ms() { date +%s%3N; }
+
 start_shop() {
   # Debug build: seconds to rebuild after a handler change (dependencies are optimised anyway).
-  if cargo build --locked -p backend --bin shop; then
+  # mold links the debug binary in a fraction of what GNU ld takes (see BENCHMARKS.md, i).
+  local linker=() t0 t1 t2
+  if command -v mold >/dev/null; then
+    linker=(env CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C link-arg=-fuse-ld=mold")
+  fi
+  t0=$(now_ms)
+  if "${linker[@]}" cargo build --locked -p backend --bin shop; then
+    t1=$(now_ms)
     stop_shop
     "$CARGO_TARGET_DIR/debug/shop" serve &
     shop_pid=$!
-    echo "dev: backend (re)started, http://$HTTP_ADDR (pid $shop_pid)"
+    t2=$(now_ms)
+    echo "dev: backend (re)started, http://$HTTP_ADDR (pid $shop_pid; build $((t1 - t0)) ms, old one stopped in $((t2 - t1)) ms)"
   else
     echo "dev: backend build failed; the previous backend (if any) keeps running" >&2
   fi

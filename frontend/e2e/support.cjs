@@ -14,6 +14,7 @@ const readline = require('node:readline');
 const ROOT = path.resolve(__dirname, '../..');
 const TOOLS = process.env.TOOLS || path.join(os.homedir(), '.cache/kafka-shop/tools');
 const TANSU_BIN = process.env.TANSU_BIN || path.join(TOOLS, 'bin/tansu');
+const BROKER_SCRIPT = path.join(ROOT, 'backend/scripts/broker.sh');
 const SHOP_BIN = process.env.SHOP_BIN || path.join(ROOT, 'target/debug/shop');
 const STATIC_DIR = path.resolve(ROOT, process.env.STATIC_DIR || 'frontend/dist');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -122,15 +123,12 @@ class Broker {
     const b = new Broker();
     b.port = await freePort();
     b.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shop-e2e-'));
-    const url = `tcp://127.0.0.1:${b.port}`;
     const log = logFile(`${tag}-tansu.log`);
-    // The SQLite path is relative: the broker runs in its data dir.
+    // backend/scripts/broker.sh holds the broker's flags; it execs, so the child is the broker.
     b.child = spawn(
-      TANSU_BIN,
-      ['broker', '--cluster-id', 'shop-e2e', '--listener-url', url, '--advertised-listener-url', url,
-        '--storage-engine', 'sqlite://tansu.db'],
-      // RUST_LOG is the shop's filter, not the broker's (tansu at info writes gigabytes).
-      { cwd: b.dir, stdio: ['ignore', log, log], env: { ...process.env, RUST_LOG: undefined } },
+      'bash',
+      [BROKER_SCRIPT, b.dir, String(b.port), String(b.port), 'shop-e2e'],
+      { stdio: ['ignore', log, log], env: { ...process.env, TANSU_BIN } },
     );
     children.add(b.child);
     await eventually('the broker accepting connections', async () => {

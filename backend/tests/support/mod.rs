@@ -436,23 +436,16 @@ impl Broker {
 
     /// Starts (again) on the same port and data.
     pub async fn restart(&mut self) {
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        let advertised = format!("tcp://127.0.0.1:{}", self.advertised_port);
-        let child = Command::new(tansu_bin())
-            // The shop's log filter is not the broker's: tansu at `info` writes gigabytes.
-            .env_remove("RUST_LOG")
-            .current_dir(self.dir.path())
+        // The broker's flags live in scripts/broker.sh (it execs: the child is the broker).
+        let child = Command::new("bash")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/broker.sh"))
+            .arg(self.dir.path())
             .args([
-                "broker",
-                "--cluster-id",
-                "shop-test",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &advertised,
-                "--storage-engine",
-                "sqlite://tansu.db",
+                self.port.to_string(),
+                self.advertised_port.to_string(),
+                "shop-test".to_owned(),
             ])
+            .env("TANSU_BIN", tansu_bin())
             .stdout(Stdio::null())
             .stderr(broker_log(self.port))
             .spawn()

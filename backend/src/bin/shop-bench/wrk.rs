@@ -1,0 +1,118 @@
+//! Running `wrk` and reading its report.
+
+use super::*;
+
+pub(crate) struct WrkRun {
+    pub(crate) rps: f64,
+    pub(crate) p50_us: f64,
+    pub(crate) p99_us: f64,
+    pub(crate) non_2xx: u64,
+    pub(crate) socket_errors: Option<String>,
+}
+
+impl std::fmt::Display for WrkRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.0} req/s, p50 {:.3} ms, p99 {:.3} ms",
+            self.rps,
+            self.p50_us / 1000.0,
+            self.p99_us / 1000.0
+        )?;
+        if self.non_2xx > 0 {
+            write!(f, ", {} non-2xx", self.non_2xx)?;
+        }
+        if let Some(e) = &self.socket_errors {
+            write!(f, ", socket errors: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl WrkRun {
+    pub(crate) fn rps_cell(&self) -> String {
+        let mut s = count(self.rps);
+        if self.non_2xx > 0 {
+            let _ = write!(s, " ({} non-2xx!)", self.non_2xx);
+        }
+        if let Some(e) = &self.socket_errors {
+            let _ = write!(s, " (socket errors: {e})");
+        }
+        s
+    }
+
+    pub(crate) fn latency_cell(&self) -> String {
+        format!(
+            "{:.2} / {:.2} ms",
+            self.p50_us / 1000.0,
+            self.p99_us / 1000.0
+        )
+    }
+}
+
+pub(crate) async fn wrk(url: &str, secs: u64) -> anyhow::Result<WrkRun> {
+    let out = tokio::process::Command::new("wrk")
+        .args(["-t1", "-c16", &format!("-d{secs}s"), "--latency", url])
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .context("cannot run wrk")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!(
+            "wrk failed ({}): {text}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    parse_wrk(&text).with_context(|| format!("cannot read wrk's output:\n{text}"))
+}
+
+pub(crate) fn parse_wrk(text: &str) -> Option<WrkRun> {
+    let mut run = WrkRun {
+        rps: f64::NAN,
+        p50_us: f64::NAN,
+        p99_us: f64::NAN,
+        non_2xx: 0,
+        socket_errors: None,
+    };
+    for line in text.lines().map(str::trim) {
+        if let Some(v) = line.strip_prefix("Requests/sec:") {
+            run.rps = v.trim().parse().ok()?;
+        } else if let Some(v) = line.strip_prefix("50%") {
+            run.p50_us = wrk_duration_us(v.trim())?;
+        } else if let Some(v) = line.strip_prefix("99%") {
+            run.p99_us = wrk_duration_us(v.trim())?;
+        } else if let Some(v) = line.strip_prefix("Non-2xx or 3xx responses:") {
+            run.non_2xx = v.trim().parse().ok()?;
+        } else if let Some(v) = line.strip_prefix("Socket errors:") {
+            run.socket_errors = Some(v.trim().to_owned());
+        }
+    }
+    (run.rps.is_finite() && run.p50_us.is_finite() && run.p99_us.is_finite()).then_some(run)
+}
+
+/// wrk's durations: "245.00us", "1.23ms", "1.02s", "2.00m".
+pub(crate) fn wrk_duration_us(v: &str) -> Option<f64> {
+    let split = v.find(|c: char| c.is_ascii_alphabetic())?;
+    let (num, unit) = v.split_at(split);
+    let num: f64 = num.parse().ok()?;
+    let factor = match unit {
+        "us" => 1.0,
+        "ms" => 1e3,
+        "s" => 1e6,
+        "m" => 60e6,
+        "h" => 3600e6,
+        _ => return None,
+    };
+    Some(num * factor)
+}
+
+pub(crate) fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(program))
+            .find(|p| p.is_file())
+    })
+}
