@@ -82,9 +82,9 @@ node-tools:
 	fi
 
 # Debian packages. Test: Prometheus (promtool and a real server), Go (go tool pprof), chromium
-# (browser tests). Dev: inotify-tools (restart the backend on save), mold (links the debug backend).
+# (browser tests). Dev: inotify-tools (restart the backend on save).
 APT_TEST := promtool:prometheus go:golang-go $(CHROMIUM):chromium
-APT_DEV := inotifywait:inotify-tools mold:mold
+APT_DEV := inotifywait:inotify-tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 define apt_ensure
 	@missing=""; for pair in $(1); do command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; done; \

@@ -117,13 +117,9 @@ now_ms() { date +%s%3N; }
 
 start_shop() {
   # Debug build: seconds to rebuild after a handler change (dependencies are optimised anyway).
-  # mold links the debug binary in a fraction of what GNU ld takes (see BENCHMARKS.md, i).
-  local linker=() t0 t1 t2
-  if command -v mold >/dev/null; then
-    linker=(env CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C link-arg=-fuse-ld=mold")
-  fi
+  local t0 t1 t2
   t0=$(now_ms)
-  if "${linker[@]}" cargo build --locked -p backend --bin shop; then
+  if cargo build --locked -p backend --bin shop; then
     t1=$(now_ms)
     stop_shop
     "$CARGO_TARGET_DIR/debug/shop" serve &
@@ -179,7 +175,7 @@ dev() {
   start_shop
   echo "dev: open http://127.0.0.1:$DEV_PORT  (the app reloads on save; the backend restarts on save)"
 
-  # The backend: rebuilt and restarted after every save. Events that arrive within 300 ms of each
+  # The backend: rebuilt and restarted after every save. Events that arrive within 150 ms of each
   # other (an editor writing several files, a formatter) make one restart.
   watched=()
   for p in backend/src backend/Cargo.toml backend/build.rs shared proto Cargo.toml Cargo.lock; do
@@ -189,7 +185,7 @@ dev() {
       --exclude '(/target/|\.swp$|\.swx$|~$|/\.#|4913$)' "${watched[@]}")
   watch_pid=$!
   while read -r -u "$events" changed; do
-    while read -r -t 0.3 -u "$events" _; do :; done
+    while read -r -t 0.15 -u "$events" _; do :; done
     echo "dev: $changed changed: rebuilding the backend"
     start_shop
   done

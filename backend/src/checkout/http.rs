@@ -15,21 +15,18 @@ use shared::proto::{
 use super::fold::{Checkout, Outcome, admin_command_key, cart_command_key};
 use super::query::{cart_view, order_view, product_availability};
 use crate::commands::Submission;
-use crate::http::cookie as cart_cookie;
+use crate::http::cookie;
 use crate::http::request::{product_id, read_command, require_admin};
 use crate::http::wire::{ApiError, Format, Resp, reply};
 use crate::state::State;
 
 /// The request's cart, or a new id and the cookie that names it.
 fn cart_of(state: &State, req_headers: &http::HeaderMap) -> (CartId, Option<HeaderValue>) {
-    match cart_cookie::read(req_headers) {
+    match cookie::read(req_headers) {
         Some(id) => (id, None),
         None => {
-            let id = cart_cookie::new_cart_id();
-            (
-                id,
-                Some(cart_cookie::set_cookie(id, state.config.cookie_secure)),
-            )
+            let id = cookie::new_cart_id();
+            (id, Some(cookie::set_cookie(id, state.config.cookie_secure)))
         }
     }
 }
@@ -178,7 +175,7 @@ fn rejection_error(model: &Checkout, r: OrderRejection) -> ApiError {
 }
 
 pub async fn place_order(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> {
-    let cart = cart_cookie::read(req.headers());
+    let cart = cookie::read(req.headers());
     let cmd = read_command::<PlaceOrder>(state.config.max_body_bytes, req).await?;
     let Some(cart) = cart else {
         return Err(ApiError::new(
@@ -217,7 +214,7 @@ pub async fn place_order(state: &State, req: Request<Incoming>) -> Result<Resp, 
 
 pub fn orders(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
     let model = state.checkout.model();
-    let orders = match cart_cookie::read(req.headers()) {
+    let orders = match cookie::read(req.headers()) {
         Some(cart) => model.orders_of(cart).rev().map(|o| order_view(o)).collect(),
         None => vec![],
     };
@@ -233,7 +230,7 @@ pub fn order(state: &State, req: &Request<Incoming>, id: &str) -> Result<Resp, A
         .parse()
         .map_err(|e: shared::ids::IdError| ApiError::bad_request(e.to_string()))?;
     let model = state.checkout.model();
-    let cart = cart_cookie::read(req.headers());
+    let cart = cookie::read(req.headers());
     // Another cart's order answers exactly like a missing one.
     match model.order(id.0).filter(|o| Some(o.cart) == cart) {
         Some(o) => Ok(reply(

@@ -24,7 +24,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::catalog::CatalogFold;
 use crate::checkout::CheckoutFold;
 use crate::engine::Context;
-use crate::http::cookie as cart_cookie;
+use crate::http::cookie;
 use crate::http::wire::{ApiError, Format, Resp};
 use crate::ops::metrics::live::LiveMetrics;
 use crate::state::State;
@@ -88,7 +88,7 @@ pub fn upgrade(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> 
     if *state.live.hub.closing.borrow() {
         return Err(ApiError::unavailable("the server is shutting down", 1));
     }
-    let cart = cart_cookie::read(req.headers());
+    let cart = cookie::read(req.headers());
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_REQUEST_BYTES))
         .max_frame_size(Some(MAX_REQUEST_BYTES));

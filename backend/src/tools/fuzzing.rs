@@ -28,7 +28,7 @@ use crate::catalog::{Catalog, CatalogFold};
 use crate::checkout::query::{cart_view, order_view};
 use crate::checkout::{Checkout, CheckoutFold};
 use crate::engine::{Applied, Fold};
-use crate::http::cookie as cart_cookie;
+use crate::http::cookie;
 use crate::http::route::{self, Route};
 use crate::http::wire::{self, ApiError, Format};
 use crate::tools::import::{self, IMAGE_URL_SEPARATOR, PRODUCT_COLUMNS, Row, STOCK_COLUMNS};
@@ -335,15 +335,15 @@ pub fn cart_cookie(data: &[u8]) {
             std::str::from_utf8(value).ok()?.parse::<CartId>().ok()
         })
         .next();
-    let got = cart_cookie::read(&headers);
+    let got = cookie::read(&headers);
     assert_eq!(got, expected, "headers {headers:?}");
     if let Some(id) = got {
         assert_eq!(id.to_string().parse(), Ok(id));
-        let set = cart_cookie::set_cookie(id, false);
+        let set = cookie::set_cookie(id, false);
         let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
         let mut back = HeaderMap::new();
         back.insert(COOKIE, HeaderValue::from_str(&pair).unwrap());
-        assert_eq!(cart_cookie::read(&back), Some(id));
+        assert_eq!(cookie::read(&back), Some(id));
     }
 }
 

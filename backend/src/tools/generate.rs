@@ -16,7 +16,7 @@ use shared::proto::{
     CatalogEvent, CheckoutEvent, ProductUpsertedV1, StockDeliveredV1, catalog_event, checkout_event,
 };
 
-use crate::commands::meta as commands;
+use crate::commands::meta;
 use crate::config::KafkaConfig;
 use crate::engine::kafka::{self, BrokerStatus};
 use crate::tools::import::{self, IMAGE_URL_SEPARATOR, PRODUCT_COLUMNS, STOCK_COLUMNS};
@@ -81,7 +81,7 @@ pub async fn run(args: GenerateArgs) -> anyhow::Result<()> {
         let id = d.product_id;
         let event = CheckoutEvent {
             event: Some(checkout_event::Event::StockDeliveredV1(d)),
-            meta: Some(commands::meta(format!("generate-stock-{seed}-{id}"), 0)),
+            meta: Some(meta::meta(format!("generate-stock-{seed}-{id}"), 0)),
         };
         (id.to_be_bytes(), event.encode_to_vec())
     });

@@ -24,7 +24,7 @@ use shared::proto::{
 };
 
 use crate::catalog::validate::validate_product;
-use crate::commands::meta as commands;
+use crate::commands::meta;
 use crate::config::KafkaConfig;
 use crate::engine::kafka::{self, BrokerStatus, ShopClientContext};
 
@@ -298,7 +298,7 @@ fn read_valid<T>(
     parse: impl Fn(&[u8]) -> Result<Vec<Row<T>>, Vec<RowError>>,
 ) -> anyhow::Result<(Vec<Row<T>>, u64)> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let hash = commands::fingerprint(&[&bytes]);
+    let hash = meta::fingerprint(&[&bytes]);
     match parse(&bytes) {
         Ok(rows) => Ok((rows, hash)),
         Err(errors) => {
@@ -353,7 +353,7 @@ async fn import_stock(args: ImportArgs) -> anyhow::Result<()> {
         let id = row.event.product_id;
         let event = CheckoutEvent {
             event: Some(checkout_event::Event::StockDeliveredV1(row.event)),
-            meta: Some(commands::meta(key, 0)),
+            meta: Some(meta::meta(key, 0)),
         };
         (id.to_be_bytes(), event.encode_to_vec())
     });

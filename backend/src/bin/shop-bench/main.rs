@@ -53,7 +53,7 @@ use backend::config::{Config, KafkaConfig};
 use backend::engine::kafka::{self, BrokerStatus};
 use backend::engine::snapshot;
 use backend::engine::{self, Context, Fold};
-use backend::http::cookie as cart_cookie;
+use backend::http::cookie;
 use backend::tools::{generate, import};
 use backend::{commands, shutdown};
 
