@@ -224,7 +224,7 @@ impl<F: Fold> Context<F> {
 }
 
 impl<F: Fold> Context<F> {
-    /// A context with an empty, unready model; [`spawn`] starts filling it. Its writer's
+    /// A context with an empty, unready model; [`spawn`](super::spawn) starts filling it. Its writer's
     /// metrics are recorded in a registry nobody scrapes; see [`Context::with_metrics`].
     pub fn new(topic: &str) -> Self {
         Self::with_metrics(topic, EngineMetrics::unregistered(F::NAME))

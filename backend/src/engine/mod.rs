@@ -6,7 +6,7 @@
 //!   once instead of per event). Until then the context is not ready.
 //! - **Live mode.** Afterwards it applies events as they arrive, in batches of whatever the
 //!   consumer has already fetched, and publishes once per batch.
-//! - **Publishing.** The model lives in an [`ArcSwap`]: a read is one `load()` and never waits for
+//! - **Publishing.** The model lives in an [`ArcSwap`](arc_swap::ArcSwap): a read is one `load()` and never waits for
 //!   the writer. Models are built from persistent collections (`imbl`), so the writer's
 //!   `clone()` before publishing copies a few root pointers, and each later change copies only
 //!   the path it touches (structural sharing). We chose this over a left-right double buffer
@@ -19,7 +19,7 @@
 //! - **Poison.** An event that does not decode is logged with its topic and offset, counted and
 //!   skipped. A broker that goes away stops nothing but the writer's progress: librdkafka
 //!   reconnects by itself and reads go on from the last published model.
-//! - **Snapshots.** With [`SnapshotSettings`], the writer starts from the newest usable
+//! - **Snapshots.** With [`SnapshotSettings`](snapshot::SnapshotSettings), the writer starts from the newest usable
 //!   snapshot (see [`crate::engine::snapshot`]) and replays only the tail after it; it hands a clone of
 //!   the model to a snapshot thread every so many events or seconds, and once more at shutdown.
 //! - **Health.** The writer records when it last made progress, the highest offset it knows to

@@ -5,7 +5,7 @@
 //! - [`server`]: accept and drain. [`dispatch`]: one request, its server span and its metrics.
 //! - [`request`]: what handlers read from a request (admin token, query, command body, ids).
 //! - [`route`]: the API's routes; [`wire`]: formats, bodies, errors and replies.
-//! - [`cookie`]: the signed-less cart cookie; [`static_files`]: the browser app's files.
+//! - [`cookie`]: the cart cookie (a random cart id); [`static_files`]: the browser app's files.
 
 pub mod cookie;
 pub mod dispatch;

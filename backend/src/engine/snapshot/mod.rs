@@ -7,14 +7,14 @@
 //! | field | bytes |
 //! | --- | --- |
 //! | magic `SHOPSNAP` | 8 |
-//! | format version ([`FORMAT_VERSION`]: this header) | 4 |
-//! | model version ([`Fold::MODEL_VERSION`]: the payload and the fold's meaning) | 4 |
+//! | format version ([`FORMAT_VERSION`](file::FORMAT_VERSION): this header) | 4 |
+//! | model version ([`Fold::MODEL_VERSION`](crate::engine::Fold::MODEL_VERSION): the payload and the fold's meaning) | 4 |
 //! | context name, topic name (u16 length + UTF-8 each) | 2 + n, 2 + n |
 //! | offset: the next offset to apply | 8 |
 //! | CRC-32 of the payload of the event at `offset - 1` (0 when `offset` is 0) | 4 |
 //! | payload length | 8 |
 //! | CRC-32 of every byte above and of the payload | 4 |
-//! | payload ([`Fold::encode`]) | length |
+//! | payload ([`Fold::encode`](crate::engine::Fold::encode)) | length |
 //!
 //! The last event's CRC ties a snapshot to its log: a start-up reads that one event again, and
 //! a topic that was deleted and filled anew (whose offsets mean other events) is noticed.

@@ -5,11 +5,11 @@
 //!   commands, what a context's writer applied per batch ([`EngineMetrics`]), and librdkafka's
 //!   statistics ([`KafkaMetrics`], fed by the Kafka client context once a second).
 //! - **Read at scrape time** ([`ContextCollector`]): the engine's own atomic counters
-//!   ([`EngineStats`]), offsets, lag and model sizes, so nothing is counted twice and the read path
+//!   ([`EngineStats`](crate::engine::EngineStats)), offsets, lag and model sizes, so nothing is counted twice and the read path
 //!   pays nothing for them.
 //! - **Live updates** ([`LiveMetrics`]): open websockets, frames sent by kind, slow clients
 //!   dropped, resyncs.
-//! - **Snapshots** ([`SnapshotMetrics`]): loads at start-up by result, the loaded offset and
+//! - **Snapshots** ([`SnapshotMetrics`](snapshot::SnapshotMetrics)): loads at start-up by result, the loaded offset and
 //!   its load time, the tail replayed after it, writes, and the background equivalence check.
 //! - **Process**: CPU, memory and open files from `/proc` (the `process_*` families).
 //!
