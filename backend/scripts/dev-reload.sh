@@ -22,11 +22,12 @@ wait_for() { # wait_for DESCRIPTION COMMAND...: polls every 50 ms, for at most 1
   for _ in $(seq 1 2400); do "$@" && return 0; sleep 0.05; done
   echo "timed out waiting for $what" >&2; return 1
 }
-handler_says() { curl -s "$base/api/nowhere-x" | grep -q "$1"; }
+# Whole bodies first: with pipefail, `curl | grep -q` fails when grep stops reading early.
+handler_says() { local body; body=$(curl -s "$base/api/nowhere-x") && [[ "$body" == *"$1"* ]]; }
 wasm_has() {
   local wasm
   wasm=$(curl -s "$base/" | grep -o '[^"/]*_bg\.wasm' | head -1) || return 1
-  [ -n "$wasm" ] && curl -s "$base/$wasm" | grep -aq "$1"
+  [ -n "$wasm" ] && curl -s -o "$backup/app.wasm" "$base/$wasm" && grep -aq "$1" "$backup/app.wasm"
 }
 
 edit() { # edit FILE FROM TO: one literal replacement, file saved in place

@@ -15,13 +15,15 @@
 //!   formats, the cart cookie, static files. [`live`]: change detection and hub, frames, sockets.
 //! - [`ops`]: metrics (one file per group), traces, health probes, profiling.
 //! - [`state`]: what handlers read. [`app`]: the composition root that builds and starts it all
-//!   (only `main` and the tests use it). [`config`]: every setting, read once. [`shutdown`].
+//!   (only [`cli`], the `shop` command, and the tests use it). [`config`]: every setting, read
+//!   once. [`shutdown`]: the stop signal passed down.
 //! - [`tools`]: import, demo data, the flash-sale audit, fuzz target bodies.
 
 pub mod app;
 pub mod bridge;
 pub mod catalog;
 pub mod checkout;
+pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod engine;

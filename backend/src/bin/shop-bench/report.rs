@@ -8,7 +8,7 @@ impl Bench {
         let _ = writeln!(md, "# Benchmarks\n");
         let _ = writeln!(
             md,
-            "Written by `shop-bench` (`backend/src/bin/shop-bench.rs`) and `make bench`. \
+            "Written by `shop-bench` (`backend/src/bin/shop-bench/`, one file per section) and `make bench`. \
              Benchmarks, not tests: every figure stands next to a baseline measured in the \
              same run, since the machine is noisy; compare ratios, not absolute numbers.\n"
         );
