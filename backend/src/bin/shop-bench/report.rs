@@ -12,6 +12,13 @@ impl Bench {
              Benchmarks, not tests: every figure stands next to a baseline measured in the \
              same run, since the machine is noisy; compare ratios, not absolute numbers.\n"
         );
+        let _ = writeln!(
+            md,
+            "Sections a–f are `shop-bench`'s and g is `make bench`'s (which rewrites a–g and keeps \
+             the rest); sections h–n come from the commands they name (browser tests, `make dev`, \
+             `make load`, `make chaos`, `make fuzz`, `.ci/run`) and are kept by hand, each with \
+             its date.\n"
+        );
         let _ = writeln!(md, "- Date: {}", utc_now());
         let _ = writeln!(md, "- Command: `{command}`");
         let _ = writeln!(
