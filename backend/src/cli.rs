@@ -29,7 +29,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the shop's API and browser app.
-    Serve(Config),
+    Serve(Box<Config>),
     /// Load products or stock from a CSV file into Kafka (all rows valid, or nothing written).
     #[command(subcommand)]
     Import(ImportCommand),
@@ -112,7 +112,7 @@ async fn run() -> anyhow::Result<()> {
                 .await?;
             }
             let (stop, shutdown) = shutdown::channel();
-            let server = Server::start(config, shutdown).await?;
+            let server = Server::start(*config, shutdown).await?;
             println!("shop listening on http://{}", server.addr);
             shutdown::signal().await;
             tracing::info!("stopping");

@@ -11,6 +11,13 @@ fn millis(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("milliseconds: {e}"))
 }
 
+fn positive_millis(s: &str) -> Result<Duration, String> {
+    match millis(s)? {
+        d if d.is_zero() => Err("milliseconds: must be at least 1".into()),
+        d => Ok(d),
+    }
+}
+
 fn seconds(s: &str) -> Result<Duration, String> {
     s.parse::<u64>()
         .map(Duration::from_secs)
@@ -166,6 +173,13 @@ pub struct Config {
     /// frame per newly watched product (up to 500), so keep it above that.
     #[arg(long, env = "LIVE_SOCKET_BUFFER", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub live_socket_buffer: u32,
+    /// A live-update websocket is pinged after this many milliseconds without a ping.
+    #[arg(long = "live-ping-ms", env = "LIVE_PING_MS", default_value = "20000", value_parser = positive_millis)]
+    pub live_ping_every: Duration,
+    /// A live-update websocket that has sent nothing (not even a pong) for this many
+    /// milliseconds is closed with 1001; it is checked at each ping.
+    #[arg(long = "live-idle-ms", env = "LIVE_IDLE_MS", default_value = "60000", value_parser = positive_millis)]
+    pub live_idle_limit: Duration,
     #[command(flatten)]
     pub snapshot: Box<SnapshotConfig>,
 }

@@ -206,6 +206,18 @@ async fn a_shopper_fills_a_cart_and_orders_it_once() {
             .json()["version"],
         "2"
     );
+    // A delivery adds, so a retried key applied twice would show: 3 + 2, not 3 + 4.
+    for _ in 0..2 {
+        let body = serde_json::json!({"productId": "1", "quantity": 2});
+        admin
+            .admin(Method::POST, "/api/admin/stock", "more-lamps", body)
+            .await
+            .expect(StatusCode::OK);
+    }
+    assert_eq!(
+        admin.get("/api/products/1").await.json()["availability"]["available"],
+        "5"
+    );
 
     // An order for a version the shopper did not see is refused.
     let r = alice
@@ -244,7 +256,7 @@ async fn a_shopper_fills_a_cart_and_orders_it_once() {
     assert_eq!(alice.get("/api/cart").await.json()["version"], "3");
     assert_eq!(
         admin.get("/api/products/1").await.json()["availability"]["available"],
-        "1"
+        "3"
     );
 
     // Another cart sees none of it.
@@ -430,4 +442,119 @@ async fn a_restarted_shop_replays_to_the_same_state() {
         assert_eq!(sh.get(p).await.body, b, "{p} differs after restart");
     }
     shop.stop().await;
+}
+
+/// A command whose event is written but not applied before the command timeout is answered 503
+/// with `Retry-After`, and its retry with the same key answers from the applied event: one
+/// effect. With a timeout of 0 the wait ends at once unless the event is already applied, so a
+/// few tries surely see the 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_not_applied_in_time_is_503_with_retry_after_and_its_retry_has_one_effect() {
+    let cluster = mock_cluster();
+    let shop = InProcess::start(config(
+        &cluster.bootstrap_servers(),
+        &["--command-timeout-ms", "0"],
+    ))
+    .await;
+    let mut admin = Shopper::new(shop.addr);
+    let p = serde_json::json!({"title": "Lamp", "description": "A lamp", "category": "Home",
+        "price": {"minor": 2500, "currency": "EUR"}});
+    support::until_ok(Duration::from_secs(20), "the product", || {
+        let mut a = admin.clone();
+        let p = p.clone();
+        async move { a.admin(Method::PUT, "/api/admin/products/1", "p1", p).await }
+    })
+    .await;
+    let mut timed_out = 0;
+    let mut delivered = 0;
+    for i in 0..20 {
+        let key = format!("slow-{i}");
+        let body = serde_json::json!({"productId": "1", "quantity": 1});
+        let r = admin
+            .admin(Method::POST, "/api/admin/stock", &key, body.clone())
+            .await;
+        delivered += 1;
+        if r.status == StatusCode::OK {
+            continue;
+        }
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{r:?}");
+        assert_eq!(r.headers["retry-after"], "1");
+        assert_eq!(r.json()["code"], "unavailable");
+        assert!(
+            r.json()["message"]
+                .as_str()
+                .unwrap()
+                .contains("not applied yet; retry with the same Idempotency-Key"),
+            "{r:?}"
+        );
+        timed_out += 1;
+        support::until_ok(Duration::from_secs(20), "the retried delivery", || {
+            let mut a = admin.clone();
+            let (key, body) = (key.clone(), body.clone());
+            async move { a.admin(Method::POST, "/api/admin/stock", &key, body).await }
+        })
+        .await;
+        if timed_out == 3 {
+            break;
+        }
+    }
+    assert!(timed_out > 0, "no command timed out in 20 tries");
+    // Every key took effect once, answered 200 or 503 first.
+    support::eventually(Duration::from_secs(20), "every delivery applied", || {
+        let mut a = admin.clone();
+        async move {
+            a.get("/api/products/1").await.json()["availability"]["available"]
+                == delivered.to_string().as_str()
+        }
+    })
+    .await;
+    shop.stop().await;
+}
+
+/// Before both contexts have replayed, the API answers 503 with `Retry-After` and says why;
+/// `/readyz` says the same, and `/healthz` is 200 (a writer waiting for an unreachable broker is
+/// not stuck).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_replaying_the_api_is_503_with_retry_after() {
+    support::init_logs();
+    // No broker listens there: the contexts cannot replay.
+    let nowhere = format!("127.0.0.1:{}", support::free_port());
+    let (stop, shutdown) = backend::shutdown::channel();
+    let server = backend::app::Server::start(config(&nowhere, &[]), shutdown)
+        .await
+        .expect("the server starts before the replay");
+    let mut s = Shopper::new(server.addr);
+    for path in ["/api/products", "/api/cart"] {
+        let r = s.get(path).await;
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert_eq!(r.headers["retry-after"], "1", "{path}");
+        let message = r.json()["message"].as_str().unwrap().to_owned();
+        assert!(
+            message.starts_with("the shop is starting: ")
+                && message.contains("is replaying its log"),
+            "{message}"
+        );
+    }
+    let r = s
+        .set_line(1, 1, "early")
+        .await
+        .expect(StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers["retry-after"], "1");
+    let ready = s
+        .get("/readyz")
+        .await
+        .expect(StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        ready.json()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("is replaying its log"),
+        "{:?}",
+        ready.json()
+    );
+    s.get("/healthz").await.expect(StatusCode::OK);
+    let _ = stop.send(true);
+    tokio::time::timeout(Duration::from_secs(30), server.stopped())
+        .await
+        .expect("a server that never replayed still stops");
 }

@@ -207,6 +207,10 @@ async fn settle(shop: &mut Shop, sent: Sent, reads_must_hold: bool, poisoned: us
 
 /// A counter's value in Prometheus' text format (summed over the series that carry `labels`).
 fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> u64 {
+    metric_value(text, name, labels) as u64
+}
+
+fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     text.lines()
         .filter(|l| l.starts_with(&format!("{name}{{")))
         .filter(|l| {
@@ -215,7 +219,33 @@ fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> u64 {
                 .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
+        .sum::<f64>()
+}
+
+/// Connections the shop's Kafka clients lost, as librdkafka counts them.
+async fn disconnects(shop: &Shop) -> u64 {
+    metric(
+        &shop.metrics().await,
+        "shop_kafka_broker_disconnects_total",
+        &[],
+    )
+}
+
+/// Waits `phase`, sampling the producer's broker round trip as the shop exports it (librdkafka's
+/// window average, once a second); the largest seen.
+async fn producer_rtt_during(shop: &Shop, phase: Duration) -> f64 {
+    let until = Instant::now() + phase;
+    let mut seen = 0f64;
+    while Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(250).min(phase)).await;
+        let rtt = metric_value(
+            &shop.metrics().await,
+            "shop_kafka_broker_rtt_avg_seconds",
+            &[("client", "producer")],
+        );
+        seen = seen.max(rtt);
+    }
+    seen
 }
 
 /// A progress line, so a long run shows where it is.
@@ -318,13 +348,21 @@ async fn network_faults(s: Settings) -> Row {
             both_ways("blackhole", ToxicKind::Timeout { timeout: 1000 }),
         ),
     ];
+    let disconnects_before = disconnects(&shop).await;
+    let mut latency_seen = 0f64;
+    let mut cuts = 0;
     for (what, toxics) in steps {
         note("network-faults", t, what);
+        let latency_step = what.contains("latency");
         shop.proxy().set(toxics).await;
-        tokio::time::sleep(s.phase).await;
+        let rtt = producer_rtt_during(&shop, s.phase).await;
+        if latency_step {
+            latency_seen = rtt;
+        }
         // Between two faults, the link is down for a moment.
         note("network-faults", t, "link down");
         shop.proxy().disable().await;
+        cuts += 1;
         tokio::time::sleep(s.phase / 4).await;
     }
     note("network-faults", t, "healed");
@@ -332,8 +370,30 @@ async fn network_faults(s: Settings) -> Row {
     tokio::time::sleep(s.phase).await;
     let sent = load.finish().await;
     note("network-faults", t, "load settled");
+    let lost_connections = disconnects(&shop).await - disconnects_before;
     let reads = (sent.reads.ok, sent.reads.total);
-    let figures = settle(&mut shop, sent, true, 0).await;
+    let mut figures = settle(&mut shop, sent, true, 0).await;
+    // The faults must have reached the shop: the proxy is in its path only if the broker
+    // advertised it. Latency: 25-75 ms each way on top of a loopback round trip.
+    if latency_seen < 0.05 {
+        figures.problems.push(format!(
+            "the producer's broker round trip peaked at {:.1} ms under 50 ms ± 25 ms latency each way: the latency was not felt",
+            latency_seen * 1e3
+        ));
+    }
+    if lost_connections < cuts {
+        figures.problems.push(format!(
+            "the shop's Kafka clients lost {lost_connections} connections over {cuts} cuts of the link: the cuts were not felt"
+        ));
+    }
+    note(
+        "network-faults",
+        t,
+        &format!(
+            "felt: producer round trip up to {:.0} ms, {lost_connections} connections lost",
+            latency_seen * 1e3
+        ),
+    );
     row("network-faults", reads, true, figures, t)
 }
 
@@ -540,6 +600,15 @@ fn utc_now() -> String {
 async fn chaos_suite() {
     let s = settings();
     let wanted = std::env::var("CHAOS_SCENARIOS").unwrap_or_default();
+    let unknown: Vec<&str> = wanted
+        .split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty() && !SCENARIOS.contains(w))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "CHAOS_SCENARIOS names no such scenario: {unknown:?} (the scenarios: {SCENARIOS:?})"
+    );
     let started = Instant::now();
     let mut rows = vec![];
     for name in SCENARIOS {
@@ -552,7 +621,8 @@ async fn chaos_suite() {
             "broker-sigkill" => tokio::spawn(broker_sigkill(s.clone())),
             "network-faults" => tokio::spawn(network_faults(s.clone())),
             "poison-events" => tokio::spawn(poison_events(s.clone())),
-            _ => tokio::spawn(timeouts_retried(s.clone())),
+            "timeouts-retried" => tokio::spawn(timeouts_retried(s.clone())),
+            other => unreachable!("{other} is in SCENARIOS but has no body"),
         };
         // A scenario that panics (a harness wait ran out) still gets its row.
         let row = run.await.unwrap_or_else(|e| {
@@ -581,6 +651,7 @@ async fn chaos_suite() {
         );
         rows.push(row);
     }
+    assert!(!rows.is_empty(), "no chaos scenario ran");
     let report = table(&rows, &s, started.elapsed().as_secs_f64());
     println!("\n{report}");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/chaos");

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use http::{Method, StatusCode};
-use support::{Backend, Broker, Shopper, eventually, until_ok};
+use support::{Backend, Broker, Reply, Shopper, eventually, until_ok};
 
 /// Number of events in a topic.
 fn log_size(broker: &Broker, topic: &str) -> i64 {
@@ -226,6 +226,18 @@ async fn a_cart_with_one_lamp(env: &[(&str, &str)]) -> (Broker, Backend, Shopper
     (broker, backend, shopper)
 }
 
+/// Five more units of the lamp, under the given idempotency key. A delivery adds, so a key
+/// applied twice would show as ten.
+async fn deliver_five(s: &mut Shopper, key: &str) -> Reply {
+    let body = serde_json::json!({"productId": "1", "quantity": 5});
+    s.admin(Method::POST, "/api/admin/stock", key, body).await
+}
+
+async fn lamps_available(s: &mut Shopper) -> serde_json::Value {
+    s.get("/api/products/1").await.expect(StatusCode::OK).json()["availability"]["available"]
+        .clone()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_survive_a_broker_outage_and_commands_recover() {
     let (mut broker, backend, mut shopper) = a_cart_with_one_lamp(&[]).await;
@@ -267,6 +279,9 @@ async fn reads_survive_a_broker_outage_and_commands_recover() {
     let ready = shopper.get("/readyz").await;
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(String::from_utf8_lossy(&ready.body).contains("unreachable"));
+    deliver_five(&mut shopper, "delivery-during")
+        .await
+        .expect(StatusCode::SERVICE_UNAVAILABLE);
 
     broker.restart().await;
     let mut s = shopper.clone();
@@ -275,13 +290,42 @@ async fn reads_survive_a_broker_outage_and_commands_recover() {
         async move { s.set_line(1, 2, "during").await }
     })
     .await;
+    until_ok(Duration::from_secs(30), "the retried delivery", || {
+        let mut s = s.clone();
+        async move { deliver_five(&mut s, "delivery-during").await }
+    })
+    .await;
+    // Retried again after a later change: answered, and the later change stands (a second
+    // effect of the key would set the line back to 2).
+    s.set_line(1, 3, "after").await.expect(StatusCode::OK);
+    let retried = s
+        .set_line(1, 2, "during")
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(
+        (
+            retried["version"].as_str(),
+            retried["lines"][0]["quantity"].as_u64()
+        ),
+        (Some("3"), Some(3)),
+        "{retried}"
+    );
+    deliver_five(&mut s, "delivery-during")
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        lamps_available(&mut s).await,
+        "15",
+        "one effect for the retried delivery"
+    );
     let cart = s.get("/api/cart").await.json();
     assert_eq!(
         (
             cart["version"].as_str(),
             cart["lines"][0]["quantity"].as_u64()
         ),
-        (Some("2"), Some(2)),
+        (Some("3"), Some(3)),
         "one effect for the retried key"
     );
     s.get("/readyz").await.expect(StatusCode::OK);
@@ -309,6 +353,10 @@ async fn a_hung_broker_times_commands_out_and_they_recover() {
         "1",
         "reads go on from memory"
     );
+    // Its produce is in flight when it times out, so the log may hold it twice.
+    deliver_five(&mut shopper, "delivery-during")
+        .await
+        .expect(StatusCode::SERVICE_UNAVAILABLE);
     broker.kill();
     broker.restart().await;
 
@@ -316,6 +364,11 @@ async fn a_hung_broker_times_commands_out_and_they_recover() {
     until_ok(Duration::from_secs(60), "the retried command", || {
         let mut s = s.clone();
         async move { s.set_line(1, 2, "during").await }
+    })
+    .await;
+    until_ok(Duration::from_secs(30), "the retried delivery", || {
+        let mut s = s.clone();
+        async move { deliver_five(&mut s, "delivery-during").await }
     })
     .await;
     // While the clients reconnect, one of them may still report the old connections lost
@@ -335,9 +388,15 @@ async fn a_hung_broker_times_commands_out_and_they_recover() {
         (Some("3"), Some(3)),
         "the timed-out key took effect at most once: {cart}"
     );
+    assert_eq!(
+        lamps_available(&mut shopper).await,
+        "15",
+        "the timed-out delivery took effect once"
+    );
     // A second process replays the same log to the same state.
     let again = Backend::start(&broker.brokers(), &[]).await;
     let mut other = Shopper::new(again.addr);
     other.cookie = shopper.cookie.clone();
     assert_eq!(other.get("/api/cart").await.json(), cart);
+    assert_eq!(lamps_available(&mut other).await, "15");
 }

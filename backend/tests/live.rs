@@ -412,7 +412,7 @@ async fn a_client_that_does_not_read_is_dropped_and_others_are_served() {
             "the good socket is served"
         );
     }
-    // The slow socket ends (a close frame 1013, or a cut if even that could not be written).
+    // The slow socket ends with a close frame 1013 behind the frames already on their way.
     let deadline = Instant::now() + LIMIT;
     loop {
         assert!(Instant::now() < deadline, "the slow socket stays open");
@@ -422,10 +422,11 @@ async fn a_client_that_does_not_read_is_dropped_and_others_are_served() {
         {
             Some(Ok(Message::Close(Some(c)))) => {
                 assert_eq!(c.code, CloseCode::Again);
+                assert_eq!(c.reason, "too slow: reconnect");
                 break;
             }
             Some(Ok(_)) => continue,
-            Some(Err(_)) | None => break,
+            other => panic!("the slow socket ended without its close frame: {other:?}"),
         }
     }
     // The server goes on serving the good socket.
@@ -459,4 +460,69 @@ async fn shutdown_closes_sockets_with_1001_and_a_plain_get_is_refused() {
     let (code, _) = close_of(&mut ws).await;
     assert_eq!(code, CloseCode::Away);
     stopping.await.unwrap();
+}
+
+/// A websocket client that never answers a ping, as a vanished peer would not: a raw TCP
+/// connection past the upgrade.
+async fn silent_client(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "GET /api/ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    while !seen.ends_with(b"\r\n\r\n") {
+        seen.push(tcp.read_u8().await.expect("the upgrade answer"));
+    }
+    assert!(
+        seen.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&seen)
+    );
+    tcp
+}
+
+/// The server's next frame as (opcode, payload); server frames are never masked.
+async fn raw_frame(tcp: &mut tokio::net::TcpStream) -> Option<(u8, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
+    let mut head = [0u8; 2];
+    tcp.read_exact(&mut head).await.ok()?;
+    let len = match head[1] & 0x7f {
+        126 => usize::from(tcp.read_u16().await.ok()?),
+        127 => tcp.read_u64().await.ok()? as usize,
+        n => usize::from(n),
+    };
+    let mut payload = vec![0u8; len];
+    tcp.read_exact(&mut payload).await.ok()?;
+    Some((head[0] & 0x0f, payload))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_silent_past_the_idle_limit_is_pinged_then_closed_with_1001() {
+    let cluster = mock_cluster();
+    let shop = InProcess::start(config(
+        &cluster.bootstrap_servers(),
+        &["--live-ping-ms", "100", "--live-idle-ms", "500"],
+    ))
+    .await;
+    let mut tcp = silent_client(shop.addr).await;
+    let mut pings = 0;
+    let close = tokio::time::timeout(LIMIT, async {
+        loop {
+            match raw_frame(&mut tcp).await {
+                Some((0x9, _)) => pings += 1,
+                Some((0x8, payload)) => return payload,
+                Some(_) => {}
+                None => panic!("the connection ended without a close frame"),
+            }
+        }
+    })
+    .await
+    .expect("the silent socket is closed");
+    assert!(pings >= 1, "closed without a ping first");
+    assert_eq!(u16::from_be_bytes([close[0], close[1]]), 1001);
+    assert_eq!(String::from_utf8_lossy(&close[2..]), "no message for 0.5 s");
+    shop.stop().await;
 }

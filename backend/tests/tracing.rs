@@ -239,11 +239,36 @@ async fn a_command_is_one_trace_from_request_through_kafka_to_apply() {
     )
     .await;
     lamp_in_cart_under_callers_trace(backend.addr).await;
+    let mut probe = Shopper::new(backend.addr);
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        probe.get(path).await.expect(StatusCode::OK);
+    }
     let checkout = events(cluster.bootstrap_servers(), CHECKOUT).await;
-    // A graceful stop exports what is still queued: everything below arrives by exit.
-    tokio::task::spawn_blocking(move || backend.terminate())
+    // A second replica replays the log the first wrote, trace headers and all.
+    let replica = Backend::start(
+        &cluster.bootstrap_servers(),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.url),
+            ("OTEL_SERVICE_NAME", "shop-under-test"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.instance.id=replica%202",
+            ),
+        ],
+    )
+    .await;
+    // It does trace: its own request's span must arrive.
+    Shopper::new(replica.addr)
+        .get("/api/products")
         .await
-        .unwrap();
+        .expect(StatusCode::OK);
+    // A graceful stop exports what is still queued: everything below arrives by exit.
+    tokio::task::spawn_blocking(move || {
+        replica.terminate();
+        backend.terminate()
+    })
+    .await
+    .unwrap();
 
     eventually(Duration::from_secs(60), "the command's spans", || {
         let received = receiver.spans();
@@ -338,14 +363,36 @@ async fn a_command_is_one_trace_from_request_through_kafka_to_apply() {
         produce.span_id
     );
 
-    // Probes are not traced; the resource names the service as configured.
+    // Probes and metrics scrapes are not traced, nor is a replay: the second replica applied
+    // every event of the log at start-up and exported no apply span for any of them.
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        assert!(
+            received.iter().all(|r| {
+                text(&r.span.attributes, "url.path") != Some(path)
+                    && !r.span.name.ends_with(&format!(" {path}"))
+            }),
+            "a span for {path}"
+        );
+    }
+    let second: Vec<&str> = received
+        .iter()
+        .filter(|r| text(&r.resource, "service.instance.id") == Some("replica 2"))
+        .map(|r| r.span.name.as_str())
+        .collect();
     assert!(
-        received
-            .iter()
-            .all(|r| text(&r.span.attributes, "url.path") != Some("/readyz")),
-        "no spans for the readiness probe"
+        second.contains(&"GET /api/products"),
+        "the second replica's request span: {second:?}"
     );
-    let resource = &received[0].resource;
+    let replayed: Vec<&&str> = second.iter().filter(|n| n.starts_with("apply ")).collect();
+    assert!(
+        replayed.is_empty(),
+        "spans for replayed events: {replayed:?}"
+    );
+    let resource = &received
+        .iter()
+        .find(|r| hex(&r.span.trace_id) == CALLER_TRACE)
+        .expect("the caller's spans")
+        .resource;
     assert_eq!(text(resource, "service.name"), Some("shop-under-test"));
     assert_eq!(text(resource, "service.instance.id"), Some("replica 1"));
 }

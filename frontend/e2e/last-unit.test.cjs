@@ -1,6 +1,8 @@
 'use strict';
 // Two shoppers (two browser contexts, two carts) race for the last unit: exactly one order is
-// accepted, the other shopper sees "Sold out".
+// accepted, the other is refused by the checkout fold (409) and the app explains it. The live
+// frames to both pages are held while they click, so neither button is disabled by the winner's
+// stock update and both orders reach the server: the refusal must come from the 409 path.
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -15,9 +17,26 @@ before(async () => {
 });
 after(() => shop?.stop());
 
+// Routes the page's live socket through the test: frames from the server pass unless held.
+async function holdableLiveFrames(page) {
+  const live = { holding: false, held: [], sockets: [] };
+  await page.routeWebSocket(/\/api\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    live.sockets.push(ws);
+    server.onMessage((m) => (live.holding ? live.held.push([ws, m]) : ws.send(m)));
+  });
+  live.hold = () => { live.holding = true; };
+  live.release = () => {
+    live.holding = false;
+    for (const [ws, m] of live.held.splice(0)) ws.send(m);
+  };
+  return live;
+}
+
 async function shopperWithCart() {
   const ctx = await shop.context();
   const page = await ctx.newPage();
+  const live = await holdableLiveFrames(page);
   await page.goto(`/product/${PRODUCT.id}`);
   await textBecomes(page, '[data-testid=stock-level]', (s) => s === 'Only 1 left', 'stock level "Only 1 left"');
   await page.fill('[data-testid=quantity]', '1');
@@ -26,26 +45,41 @@ async function shopperWithCart() {
   await page.goto('/cart');
   await page.locator(`[data-testid=cart-line][data-product-id="${PRODUCT.id}"]`).waitFor();
   await connected(page);
-  return { ctx, page };
+  return { ctx, page, live };
 }
 
+// The confirmation page, or the notice that only a refused order puts on the cart page.
 async function outcome(page) {
-  return eventually('an order confirmation or "Sold out"', async () => {
+  return eventually('an order confirmation or the refusal notice', async () => {
     if (/\/orders\/[^/]+$/.test(new URL(page.url()).pathname) && (await page.locator('[data-testid=order-confirmation]').count())) return 'ordered';
-    if (await page.getByText(/sold out/i).count()) return 'sold out';
+    const notice = page.locator('[data-testid=notice]');
+    if (await notice.count()) {
+      const text = await notice.innerText();
+      return /^Sold out: .*Last teapot.* is no longer in stock/.test(text) ? 'refused' : `notice: ${text}`;
+    }
     return false;
   });
 }
 
-test('two shoppers race for the last unit: one order, one "Sold out"', { timeout: 180_000 }, async () => {
+test('two shoppers race for the last unit: one order, one refused with "Sold out"', { timeout: 180_000 }, async () => {
   const one = await shopperWithCart();
   const two = await shopperWithCart();
-  // Both click at once. A button the live update has already disabled is simply not pressed.
-  await Promise.all([one, two].map(({ page }) => page.click('[data-testid=place-order]', { force: true, timeout: 5_000 }).catch(() => {})));
+  const answers = [];
+  for (const { page } of [one, two]) {
+    page.on('response', (r) => {
+      if (r.url().endsWith('/api/orders') && r.request().method() === 'POST') answers.push(r.status());
+    });
+  }
+  // Both click at once, each button still enabled: no live frame reaches either page meanwhile.
+  for (const { live } of [one, two]) live.hold();
+  await Promise.all([one, two].map(({ page }) => page.click('[data-testid=place-order]', { timeout: 5_000 })));
+  await eventually('both orders answered', async () => answers.length === 2);
+  for (const { live } of [one, two]) live.release();
+  assert.deepEqual([...answers].sort(), [201, 409], `order answers: ${answers}`);
   const results = await Promise.all([outcome(one.page), outcome(two.page)]);
-  await screenshot(one.page, `last-unit-1-shopper-one-${results[0].replace(' ', '-')}`);
-  await screenshot(two.page, `last-unit-2-shopper-two-${results[1].replace(' ', '-')}`);
-  assert.deepEqual([...results].sort(), ['ordered', 'sold out'], `outcomes: ${results}`);
+  await screenshot(one.page, `last-unit-1-shopper-one-${results[0].replace(/\W+/g, '-')}`);
+  await screenshot(two.page, `last-unit-2-shopper-two-${results[1].replace(/\W+/g, '-')}`);
+  assert.deepEqual([...results].sort(), ['ordered', 'refused'], `outcomes: ${results}`);
 
   // The backend agrees: one order across both carts.
   let orders = 0;

@@ -36,8 +36,6 @@ use super::frames::*;
 pub const MAX_WATCHED: usize = 500;
 /// Largest `LiveRequest` read (500 ids take at most about 5.5 KB).
 const MAX_REQUEST_BYTES: usize = 16 * 1024;
-const PING_EVERY: Duration = Duration::from_secs(20);
-const SILENT_LIMIT: Duration = Duration::from_secs(60);
 /// How long a closing handshake may take before the connection is dropped.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// How long product frames wait for the catalog to publish what checkout's copies announce.
@@ -50,6 +48,10 @@ struct Sources {
     checkout: Context<CheckoutFold>,
     low_threshold: u64,
     buffer: usize,
+    /// A ping after this long without sending one; the socket ends after `idle_limit` without
+    /// hearing from the client (a pong counts).
+    ping_every: Duration,
+    idle_limit: Duration,
     metrics: LiveMetrics,
     hub: Arc<Hub>,
 }
@@ -99,6 +101,8 @@ pub fn upgrade(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> 
         checkout: state.checkout.clone(),
         low_threshold: state.config.low_stock_threshold,
         buffer: state.config.live_socket_buffer as usize,
+        ping_every: state.config.live_ping_every,
+        idle_limit: state.config.live_idle_limit,
         metrics: state.metrics.live.clone(),
         hub: state.live.hub.clone(),
     });
@@ -204,7 +208,8 @@ impl Session {
         batches: &mut broadcast::Receiver<Arc<Batch>>,
         closing: &mut watch::Receiver<bool>,
     ) -> End {
-        let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+        let every = self.sources.ping_every;
+        let mut ping = tokio::time::interval_at(Instant::now() + every, every);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut heard = Instant::now();
         loop {
@@ -228,8 +233,9 @@ impl Session {
                     self.on_message(message)
                 }
                 _ = ping.tick() => {
-                    if heard.elapsed() >= SILENT_LIMIT {
-                        Err(End::Close(CloseCode::Away, "no message for 60 s".into()))
+                    let limit = self.sources.idle_limit;
+                    if heard.elapsed() >= limit {
+                        Err(End::Close(CloseCode::Away, format!("no message for {} s", limit.as_secs_f64())))
                     } else {
                         self.enqueue(Out::Ping)
                     }

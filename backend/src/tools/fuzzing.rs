@@ -143,7 +143,7 @@ fn upsert_of(e: &ProductUpsertedV1) -> UpsertProduct {
 // --- the product list's query string ---------------------------------------------------------
 
 /// `GET /api/products?...`: a typed 400, or a query whose page over a fixed catalog is exactly
-/// what filtering, sorting and paging the products one by one gives.
+/// what filtering, sorting and paging the fixture's own records one by one gives.
 pub fn list_query(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     match parse_list_query(&text) {
@@ -151,15 +151,15 @@ pub fn list_query(data: &[u8]) {
         Ok(q) => {
             assert_eq!(PageRequest::new(q.page.page, q.page.page_size), Ok(q.page));
             assert!(q.terms.len() <= 8);
-            let (catalog, ids) = fixture_catalog();
-            check_list(catalog, ids, &q);
+            let fixture = fixture_catalog();
+            check_list(&fixture.catalog, &fixture.source, &q);
         }
     }
 }
 
-fn check_list(catalog: &Catalog, ids: &BTreeSet<u64>, q: &ListQuery) {
+fn check_list(catalog: &Catalog, source: &[SourceProduct], q: &ListQuery) {
     let got = query::list(catalog, q);
-    let (want, total) = list_one_by_one(catalog, ids, q);
+    let (want, total) = list_one_by_one(source, q);
     assert_eq!(
         got.items.iter().map(|p| p.id).collect::<Vec<_>>(),
         want,
@@ -176,30 +176,66 @@ fn products<'a>(
     ids.iter().filter_map(|id| c.product(*id))
 }
 
-/// The reference answer: every enabled product, filtered, sorted and paged one by one.
-fn list_one_by_one(catalog: &Catalog, ids: &BTreeSet<u64>, q: &ListQuery) -> (Vec<u64>, usize) {
-    let mut found: Vec<_> = products(catalog, ids)
-        .filter(|p| !p.disabled)
-        .filter(|p| q.category.as_ref().is_none_or(|c| &p.category_slug == c))
+/// A product as the fixture wrote it, with the category's slug written out by hand: what the
+/// reference answer is computed from, so the model's precomputed keys and its comparison are
+/// not what they are checked against.
+#[derive(Debug, Clone)]
+struct SourceProduct {
+    id: u64,
+    title: String,
+    description: String,
+    slug: String,
+    price_minor: i64,
+    enabled: bool,
+}
+
+/// The reference answer, by the documented rules: enabled products; the category by slug; the
+/// prefix on the lower-cased title; every term in the lower-cased title or description; sorted
+/// by lower-cased title, price or id, ties by id, descending reversed; then paged.
+fn list_one_by_one(source: &[SourceProduct], q: &ListQuery) -> (Vec<u64>, usize) {
+    let mut found: Vec<&SourceProduct> = source
+        .iter()
+        .filter(|p| p.enabled)
+        .filter(|p| q.category.as_deref().is_none_or(|c| p.slug == c))
         .filter(|p| {
             q.prefix
                 .as_deref()
-                .is_none_or(|prefix| p.name_key.starts_with(prefix))
+                .is_none_or(|prefix| p.title.to_lowercase().starts_with(prefix))
         })
-        .filter(|p| q.terms.iter().all(|t| p.search_text.contains(t.as_str())))
+        .filter(|p| {
+            let (title, description) = (p.title.to_lowercase(), p.description.to_lowercase());
+            q.terms
+                .iter()
+                .all(|t| title.contains(t.as_str()) || description.contains(t.as_str()))
+        })
         .collect();
-    found.sort_by(|a, b| compare(q.sort, a, b));
+    match q.sort {
+        SortKey::Name => found.sort_by_key(|p| (p.title.to_lowercase(), p.id)),
+        SortKey::Price => found.sort_by_key(|p| (p.price_minor, p.id)),
+        SortKey::Id => found.sort_by_key(|p| p.id),
+    }
     if q.descending {
         found.reverse();
     }
-    let range = q.page.range(found.len());
-    (found[range].iter().map(|p| p.id).collect(), found.len())
+    let size = q.page.page_size as usize;
+    let page: Vec<u64> = found
+        .iter()
+        .skip((q.page.page as usize - 1).saturating_mul(size))
+        .take(size)
+        .map(|p| p.id)
+        .collect();
+    (page, found.len())
+}
+
+struct Fixture {
+    catalog: Catalog,
+    source: Vec<SourceProduct>,
 }
 
 /// A catalog with the awkward cases: titles that change length when lower-cased, equal names
 /// and prices, categories that share a slug, disabled products, and changes after the replay.
-fn fixture_catalog() -> &'static (Catalog, BTreeSet<u64>) {
-    static CATALOG: OnceLock<(Catalog, BTreeSet<u64>)> = OnceLock::new();
+fn fixture_catalog() -> &'static Fixture {
+    static CATALOG: OnceLock<Fixture> = OnceLock::new();
     CATALOG.get_or_init(|| {
         let titles = [
             "Desk lamp",
@@ -215,8 +251,16 @@ fn fixture_catalog() -> &'static (Catalog, BTreeSet<u64>) {
             "Ω watch",
             "Desk",
         ];
-        let categories = ["Home", "Home & Garden", "home", "Office", "Küche"];
+        // (name, slug): "Home" and "home" share one.
+        let categories = [
+            ("Home", "home"),
+            ("Home & Garden", "home-garden"),
+            ("home", "home"),
+            ("Office", "office"),
+            ("Küche", "küche"),
+        ];
         let mut c = Catalog::default();
+        let mut source = Vec::new();
         let mut offset = 0;
         let mut apply = |c: &mut Catalog, event: catalog_event::Event| {
             let event = CatalogEvent {
@@ -228,18 +272,29 @@ fn fixture_catalog() -> &'static (Catalog, BTreeSet<u64>) {
         };
         for (i, title) in titles.iter().enumerate() {
             let id = i as u64 + 1;
+            let (category, slug) = categories[i % categories.len()];
+            let description = format!("Number {id}: a fine {title}, about desk work");
+            let price_minor = 100 * (i as i64 % 4);
             apply(
                 &mut c,
                 catalog_event::Event::ProductUpsertedV1(ProductUpsertedV1 {
                     product_id: id,
                     title: (*title).to_owned(),
-                    description: format!("Number {id}: a fine {title}, about desk work"),
-                    category: categories[i % categories.len()].to_owned(),
-                    price_minor: 100 * (i as i64 % 4),
+                    description: description.clone(),
+                    category: category.to_owned(),
+                    price_minor,
                     currency: "EUR".to_owned(),
                     ..Default::default()
                 }),
             );
+            source.push(SourceProduct {
+                id,
+                title: (*title).to_owned(),
+                description,
+                slug: slug.to_owned(),
+                price_minor,
+                enabled: true,
+            });
         }
         apply(
             &mut c,
@@ -247,6 +302,7 @@ fn fixture_catalog() -> &'static (Catalog, BTreeSet<u64>) {
                 product_id: 3,
             }),
         );
+        source[2].enabled = false;
         CatalogFold::finalize(&mut c);
         apply(
             &mut c,
@@ -255,13 +311,15 @@ fn fixture_catalog() -> &'static (Catalog, BTreeSet<u64>) {
                 price_minor: 250,
             }),
         );
+        source[0].price_minor = 250;
         apply(
             &mut c,
             catalog_event::Event::ProductDisabledV1(shared::proto::ProductDisabledV1 {
                 product_id: 8,
             }),
         );
-        (c, (1..=titles.len() as u64).collect())
+        source[7].enabled = false;
+        Fixture { catalog: c, source }
     })
 }
 
@@ -487,6 +545,8 @@ pub fn catalog_events(data: &[u8]) {
     let mut checkout = Checkout::default();
     let mut previous = -1;
     let mut ids = BTreeSet::new();
+    // The products as the applied events describe them, for the list oracle.
+    let mut source: BTreeMap<u64, SourceProduct> = BTreeMap::new();
     for (offset, frame) in frames(data).enumerate() {
         let offset = offset as i64;
         let Ok(event) = CatalogEvent::decode(frame) else {
@@ -505,6 +565,34 @@ pub fn catalog_events(data: &[u8]) {
         });
         let applied = CatalogFold::apply(&mut live, &event, offset);
         assert_eq!(CatalogFold::apply(&mut replay, &event, offset), applied);
+        if applied == Applied::Changed {
+            match &event.event {
+                Some(catalog_event::Event::ProductUpsertedV1(e)) => {
+                    source.insert(
+                        e.product_id,
+                        SourceProduct {
+                            id: e.product_id,
+                            title: e.title.clone(),
+                            description: e.description.clone(),
+                            slug: shared::ids::category_slug(&e.category),
+                            price_minor: e.price_minor,
+                            enabled: true,
+                        },
+                    );
+                }
+                Some(catalog_event::Event::PriceChangedV1(e)) => {
+                    if let Some(p) = source.get_mut(&e.product_id) {
+                        p.price_minor = e.price_minor;
+                    }
+                }
+                Some(catalog_event::Event::ProductDisabledV1(e)) => {
+                    if let Some(p) = source.get_mut(&e.product_id) {
+                        p.enabled = false;
+                    }
+                }
+                None => {}
+            }
+        }
         check_listings(&live, &ids);
         let copy = crate::bridge::copy(offset, previous, Some((&event, applied)));
         CheckoutFold::apply(&mut checkout, &fact(copy), offset);
@@ -546,7 +634,8 @@ pub fn catalog_events(data: &[u8]) {
                 descending,
                 ..Default::default()
             };
-            check_list(&live, &ids, &q);
+            let source: Vec<SourceProduct> = source.values().cloned().collect();
+            check_list(&live, &source, &q);
         }
     }
 }

@@ -16,6 +16,7 @@ pub struct KafkaMetrics {
     waitresp: IntGaugeVec,
     tx_errors: IntCounterVec,
     rx_errors: IntCounterVec,
+    disconnects: IntCounterVec,
     up: IntGaugeVec,
 }
 
@@ -58,6 +59,11 @@ impl KafkaMetrics {
                 "Receive errors from the brokers.",
                 c,
             ),
+            disconnects: counter_vec(
+                "shop_kafka_broker_disconnects_total",
+                "Connections to the brokers that were lost (librdkafka's disconnects).",
+                c,
+            ),
             up: gauge_vec(
                 "shop_kafka_broker_up",
                 "1 if the client has a live connection to a broker.",
@@ -75,6 +81,7 @@ impl KafkaMetrics {
             Box::new(self.waitresp.clone()),
             Box::new(self.tx_errors.clone()),
             Box::new(self.rx_errors.clone()),
+            Box::new(self.disconnects.clone()),
             Box::new(self.up.clone()),
         ] {
             registry.register(c)?;
@@ -103,6 +110,14 @@ impl KafkaMetrics {
         tx_counter.inc_by(tx.saturating_sub(tx_counter.get()));
         let rx_counter = self.rx_errors.with_label_values(c);
         rx_counter.inc_by(rx.saturating_sub(rx_counter.get()));
+        let lost: u64 = stats
+            .brokers
+            .values()
+            .filter_map(|b| b.disconnects)
+            .map(|n| n.max(0) as u64)
+            .sum();
+        let lost_counter = self.disconnects.with_label_values(c);
+        lost_counter.inc_by(lost.saturating_sub(lost_counter.get()));
         let windows = || {
             learned()
                 .filter_map(|b| b.rtt.as_ref())

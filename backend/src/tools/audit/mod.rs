@@ -1,10 +1,14 @@
 //! The sales audit: what the checkout log itself says was sold, and whether the replicas serve
-//! exactly that. It reads the checkout topic from offset 0 to its high watermark, replays it
-//! through checkout's fold to learn each order's decision, and keeps its own ledger beside it:
-//! stock delivered and sold per product as the log runs (never below zero), orders accepted and
-//! rejected (by reason) per product, and idempotency keys that got more than one accepted order.
-//! [`check`] then holds the ledger against what each replica serves over HTTP and against what
+//! exactly that. It reads the checkout topic from offset 0 to its high watermark and replays it
+//! twice: through checkout's fold, to learn the decision every replica took on each order, and
+//! through its own [`ledger`], which decides by a second, plain set of rules that shares no code
+//! with the fold. Beside the fold's decisions it counts stock delivered and sold per product as
+//! the log runs (never below zero), orders accepted and rejected (by reason) per product, and
+//! idempotency keys that got more than one accepted order. [`check`] then holds the fold's
+//! decisions against the ledger's, and both against what each replica serves over HTTP and what
 //! the shoppers were answered. `shop-audit` and the flash-sale test both use it.
+
+pub mod ledger;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -175,6 +179,9 @@ pub struct Summary {
     pub duplicate_keys: BTreeMap<String, u64>,
     /// Accepted order ids by cart (hex cart id).
     pub accepted_by_cart: BTreeMap<String, Vec<u64>>,
+    /// The same log decided by the audit's own rules.
+    #[serde(skip)]
+    pub ledger: ledger::Ledger,
 }
 
 impl Summary {
@@ -302,7 +309,41 @@ pub fn summarise(log: &[LogEntry]) -> Summary {
         p.fold_stock = model.stock(*id);
     }
     s.duplicate_keys = accepted_keys.into_iter().filter(|(_, n)| *n > 1).collect();
+    s.ledger = ledger::Ledger::replay(log);
     s
+}
+
+/// Order requests the fold decided otherwise than the ledger, as "offset: fold vs ledger".
+fn decided_otherwise(summary: &Summary) -> Vec<String> {
+    let mut differ: Vec<String> = summary
+        .orders
+        .iter()
+        .filter_map(|o| {
+            let verdict = summary.ledger.verdicts.get(&o.offset);
+            let alike = match (&o.decision, verdict) {
+                (Decision::Accepted { lines, .. }, Some(ledger::Verdict::Accepted(l))) => {
+                    lines == l
+                }
+                (
+                    Decision::Rejected { reason, product_id },
+                    Some(ledger::Verdict::Rejected(r, p)),
+                ) => reason == r && product_id == p,
+                (Decision::Repeat, Some(ledger::Verdict::Repeat)) => true,
+                _ => false,
+            };
+            (!alike).then(|| format!("offset {}: {:?} vs {verdict:?}", o.offset, o.decision))
+        })
+        .collect();
+    let logged: std::collections::BTreeSet<i64> = summary.orders.iter().map(|o| o.offset).collect();
+    differ.extend(
+        summary
+            .ledger
+            .verdicts
+            .keys()
+            .filter(|o| !logged.contains(o))
+            .map(|o| format!("offset {o}: no decision of the fold")),
+    );
+    differ
 }
 
 /// What one replica serves about the audited product and the ordering carts.
@@ -482,6 +523,37 @@ pub fn check(summary: &Summary, replicas: &[ReplicaView], want: &Expectation) ->
         "running stock agrees with the fold's stock",
         product.stock.max(0),
         product.fold_stock,
+    ));
+    let otherwise = decided_otherwise(summary);
+    checks.push(verdict(
+        "orders the independent ledger decided otherwise",
+        "none",
+        if otherwise.is_empty() {
+            "none".to_owned()
+        } else {
+            format!("{}: {}", otherwise.len(), otherwise[0])
+        },
+    ));
+    let of = |m: &BTreeMap<u64, u64>| m.get(&want.product).copied().unwrap_or(0);
+    checks.push(verdict(
+        "units delivered per the independent ledger",
+        want.units,
+        of(&summary.ledger.delivered),
+    ));
+    checks.push(verdict(
+        "units sold per the independent ledger",
+        want.units,
+        of(&summary.ledger.sold),
+    ));
+    let stock_differs = summary
+        .products
+        .iter()
+        .filter(|(id, p)| summary.ledger.stock.get(id).copied().unwrap_or(0) != p.fold_stock)
+        .count();
+    checks.push(verdict(
+        "products whose fold stock differs from the independent ledger's",
+        0,
+        stock_differs,
     ));
     checks.push(verdict(
         "idempotency keys with two accepted orders",
@@ -763,6 +835,47 @@ mod tests {
                 "product view r1 = r2",
                 "carts whose orders differ, r1 vs r2",
             ]
+        );
+    }
+
+    /// What a fold that oversells would report: the last shopper's out-of-stock order accepted.
+    /// The independent ledger does not share the bug, so the audit fails.
+    #[test]
+    fn an_oversold_sale_fails_the_audit_by_the_independent_ledger() {
+        let mut summary = sold_out();
+        let last = summary.orders.last_mut().unwrap();
+        assert!(matches!(last.decision, Decision::Rejected { .. }));
+        last.decision = Decision::Accepted {
+            order_id: 3,
+            lines: vec![(7, 1)],
+        };
+        let offset = last.offset;
+        summary.products.get_mut(&7).unwrap().sell(1, offset);
+        summary.accepted_by_cart.insert(C.to_string(), vec![3]);
+        let served: &[(CartId, &[u64])] = &[(A, &[1]), (B, &[2]), (C, &[3])];
+        let mut w = want();
+        w.accepted_answers = Some(3);
+        let checks = check(&summary, &[replica("r1", 0, served)], &w);
+        let failed: Vec<&str> = checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(
+            failed,
+            vec![
+                "units sold per the log",
+                "lowest running stock per the log (never negative)",
+                "orders accepted beyond stock (any product)",
+                "orders the independent ledger decided otherwise",
+            ],
+            "{}",
+            table(&checks)
+        );
+        // And the ledger alone, whatever the fold says, sold what was delivered.
+        assert_eq!(
+            (summary.ledger.delivered[&7], summary.ledger.sold[&7]),
+            (2, 2)
         );
     }
 

@@ -1,0 +1,228 @@
+//! The audit's own ledger: the checkout log replayed by a second, deliberately plain set of rules
+//! that shares no code with checkout's fold, so a bug in the fold (which every replica runs)
+//! cannot hide from the audit. It decides each order request itself and counts stock per
+//! product from the deliveries and the orders it accepted.
+//!
+//! The rules, as the shop documents them: a command's idempotency key takes effect once (per
+//! cart for a shopper, once for the admin); a catalog copy counts only if it continues the
+//! bridge's chain; a cart line names a product that is for sale (or removes one); an order is
+//! accepted when the cart version matches what the shopper saw, the cart is not empty, and
+//! every line is for sale, in stock and priced without overflow — then its units leave stock
+//! and the cart empties. Every change of a cart bumps its version.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use shared::proto::{catalog_event, checkout_event::Event};
+
+use super::LogEntry;
+
+/// What the ledger decided for an order request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Accepted(Vec<(u64, u32)>),
+    /// The API code of the reason, and the line it names (0: none).
+    Rejected(&'static str, u64),
+    /// The key had already taken effect.
+    Repeat,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Ledger {
+    /// Per order request, by its log offset.
+    pub verdicts: BTreeMap<i64, Verdict>,
+    pub delivered: BTreeMap<u64, u64>,
+    pub sold: BTreeMap<u64, u64>,
+    /// Delivered minus sold at the end.
+    pub stock: BTreeMap<u64, u64>,
+}
+
+#[derive(Default)]
+struct Product {
+    for_sale: bool,
+    price_minor: i64,
+}
+
+#[derive(Default)]
+struct Cart {
+    version: u64,
+    lines: Vec<(u64, u32)>,
+}
+
+impl Ledger {
+    pub fn replay(log: &[LogEntry]) -> Ledger {
+        let mut ledger = Ledger::default();
+        // (cart, key); `None` for the admin's keys.
+        let mut taken: HashSet<(Option<String>, String)> = HashSet::new();
+        let mut products: HashMap<u64, Product> = HashMap::new();
+        let mut chain_end = -1i64;
+        let mut carts: HashMap<String, Cart> = HashMap::new();
+        for entry in log {
+            let Some(event) = &entry.event else { continue };
+            let key = event
+                .meta
+                .as_ref()
+                .map(|m| m.idempotency_key.clone())
+                .unwrap_or_default();
+            match &event.event {
+                Some(Event::CatalogFactV1(copy)) => {
+                    if copy.previous_source_offset != chain_end {
+                        continue;
+                    }
+                    chain_end = copy.source_offset;
+                    match copy.event.as_ref().and_then(|e| e.event.as_ref()) {
+                        Some(catalog_event::Event::ProductUpsertedV1(u)) => {
+                            products.insert(
+                                u.product_id,
+                                Product {
+                                    for_sale: true,
+                                    price_minor: u.price_minor,
+                                },
+                            );
+                        }
+                        Some(catalog_event::Event::PriceChangedV1(c)) => {
+                            if let Some(p) = products.get_mut(&c.product_id) {
+                                p.price_minor = c.price_minor;
+                            }
+                        }
+                        Some(catalog_event::Event::ProductDisabledV1(d)) => {
+                            if let Some(p) = products.get_mut(&d.product_id) {
+                                p.for_sale = false;
+                            }
+                        }
+                        None => {}
+                    }
+                }
+                Some(Event::StockDeliveredV1(d)) if taken.insert((None, key.clone())) => {
+                    *ledger.stock.entry(d.product_id).or_default() += u64::from(d.quantity);
+                    *ledger.delivered.entry(d.product_id).or_default() += u64::from(d.quantity);
+                }
+                Some(Event::StockDeliveredV1(_)) => {}
+                Some(Event::CartLineSetV1(l)) => {
+                    if !valid_cart(&l.cart_id) || !taken.insert((Some(l.cart_id.clone()), key)) {
+                        continue;
+                    }
+                    let for_sale = products.get(&l.product_id).is_some_and(|p| p.for_sale);
+                    if l.quantity > 0 && !for_sale {
+                        continue;
+                    }
+                    let cart = carts.entry(l.cart_id.clone()).or_default();
+                    let before = cart.lines.clone();
+                    match cart.lines.iter().position(|(p, _)| *p == l.product_id) {
+                        Some(i) if l.quantity == 0 => {
+                            cart.lines.remove(i);
+                        }
+                        Some(i) => cart.lines[i].1 = l.quantity,
+                        None if l.quantity > 0 => cart.lines.push((l.product_id, l.quantity)),
+                        None => {}
+                    }
+                    if cart.lines != before {
+                        cart.version += 1;
+                    }
+                }
+                Some(Event::OrderRequestedV1(o)) => {
+                    if !valid_cart(&o.cart_id) {
+                        continue;
+                    }
+                    let verdict = if !taken.insert((Some(o.cart_id.clone()), key)) {
+                        Verdict::Repeat
+                    } else {
+                        let cart = carts.entry(o.cart_id.clone()).or_default();
+                        let verdict = decide(cart, o.cart_version, &products, &ledger.stock);
+                        if let Verdict::Accepted(lines) = &verdict {
+                            for &(p, q) in lines {
+                                *ledger.stock.entry(p).or_default() -= u64::from(q);
+                                *ledger.sold.entry(p).or_default() += u64::from(q);
+                            }
+                            cart.lines.clear();
+                            cart.version += 1;
+                        }
+                        verdict
+                    };
+                    ledger.verdicts.insert(entry.offset, verdict);
+                }
+                None => {}
+            }
+        }
+        ledger
+    }
+}
+
+fn decide(
+    cart: &Cart,
+    seen_version: u64,
+    products: &HashMap<u64, Product>,
+    stock: &BTreeMap<u64, u64>,
+) -> Verdict {
+    if cart.version != seen_version {
+        return Verdict::Rejected("cart_changed", 0);
+    }
+    if cart.lines.is_empty() {
+        return Verdict::Rejected("cart_empty", 0);
+    }
+    for &(p, q) in &cart.lines {
+        let Some(product) = products.get(&p).filter(|p| p.for_sale) else {
+            return Verdict::Rejected("product_unavailable", p);
+        };
+        if stock.get(&p).copied().unwrap_or(0) < u64::from(q) {
+            return Verdict::Rejected("out_of_stock", p);
+        }
+        if product.price_minor.checked_mul(i64::from(q)).is_none() {
+            return Verdict::Rejected("product_unavailable", p);
+        }
+    }
+    Verdict::Accepted(cart.lines.clone())
+}
+
+/// A cart id as the API writes it: 32 lower-case hex digits.
+fn valid_cart(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::fold::tests::{disable, upsert};
+    use crate::checkout::fold::tests::{A, B, fact, line, order, stock};
+
+    fn log(events: Vec<shared::proto::CheckoutEvent>) -> Vec<LogEntry> {
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| LogEntry {
+                offset: i as i64,
+                event: Some(e),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_ledger_decides_by_its_own_rules() {
+        let l = Ledger::replay(&log(vec![
+            fact(0, upsert(7, "Teapot", "Kitchen", 3200)),
+            fact(1, upsert(8, "Cup", "Kitchen", 500)),
+            stock("s1", 7, 1),
+            stock("s1", 7, 1),
+            line("a1", A, 7, 1),
+            line("b1", B, 7, 1),
+            order("oa", A, 1),
+            order("oa", A, 1),
+            order("ob", B, 1),
+            line("b2", B, 7, 0),
+            line("b3", B, 8, 2),
+            fact(2, disable(8)),
+            order("ob2", B, 3),
+            order("ob3", B, 2),
+        ]));
+        assert_eq!(
+            l.verdicts.into_iter().collect::<Vec<_>>(),
+            vec![
+                (6, Verdict::Accepted(vec![(7, 1)])),
+                (7, Verdict::Repeat),
+                (8, Verdict::Rejected("out_of_stock", 7)),
+                (12, Verdict::Rejected("product_unavailable", 8)),
+                (13, Verdict::Rejected("cart_changed", 0)),
+            ]
+        );
+        assert_eq!((l.delivered[&7], l.sold[&7], l.stock[&7]), (1, 1, 0));
+    }
+}
