@@ -44,7 +44,7 @@ impl Bench {
                 count(r_apply),
                 format!("decode alone: {}", count(r_decode)),
                 format!("{:.2}", r_apply / r_decode),
-                "≥ 2,000,000/s".into(),
+                "—".into(),
             ]);
             table.row(vec![
                 format!("catalog `finalize` of {n} products, round {round}"),
@@ -58,7 +58,7 @@ impl Bench {
                 count(per_sec(n, apply + finalize)),
                 format!("decode alone: {}", count(r_decode)),
                 format!("{:.2}", per_sec(n, apply + finalize) / r_decode),
-                "—".into(),
+                "≥ 1,000,000/s".into(),
             ]);
         }
         drop(catalog);

@@ -13,7 +13,8 @@
 //! e. **Add-to-cart round trip** against the broker's own produce round trip and the raw
 //!    produce→consumed latency at the same `fetch.wait.max.ms`.
 //! f. **Start-up with a snapshot** against a replay from offset 0: the catalog context's time to
-//!    ready on the broker both ways, and each model's snapshot write and load without a broker.
+//!    ready on the broker both ways, each model's snapshot write and load without a broker, and
+//!    the whole `shop` binary's time to ready both ways.
 //!
 //! Benchmarks are not tests: nothing here asserts on a timing. Every figure is reported next to
 //! a baseline measured in the same run, because these machines are noisy.
@@ -69,6 +70,7 @@ mod replay;
 mod report;
 mod servers;
 mod startup;
+mod whole_shop;
 mod wrk;
 
 use broker::*;
@@ -104,6 +106,10 @@ struct Args {
     /// 10k events/s on tansu), so 1,000,000 would add several minutes to the run.
     #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(20..))]
     shop_products: u64,
+    /// Products of the whole-shop start-up in section f (the release `shop` binary beside this
+    /// one; 0 skips it). At 1,000,000 its first start replays and bridges for about 6 minutes.
+    #[arg(long, default_value_t = 1_000_000)]
+    whole_shop_products: u64,
     /// Length of each `wrk` run.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     duration_secs: u64,

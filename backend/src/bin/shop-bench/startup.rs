@@ -1,5 +1,5 @@
-//! f. Start-up with a snapshot against a replay from offset 0, and each model's snapshot
-//! write and load without a broker.
+//! f. Start-up with a snapshot against a replay from offset 0, each model's snapshot write and
+//! load without a broker, and the whole shop's (in `whole_shop.rs`).
 
 use super::*;
 
@@ -183,6 +183,9 @@ impl Bench {
              the sum of the two loads plus the broker round trips.",
             fast.tail
         ));
+        if self.args.whole_shop_products > 0 {
+            self.whole_shop(&mut table, &mut notes).await?;
+        }
         Ok((notes, table))
     }
 }
