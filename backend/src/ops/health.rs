@@ -48,8 +48,13 @@ pub fn not_ready(state: &State) -> Option<String> {
 /// Liveness: 200 while every context's writer makes progress or is idle with nothing to apply;
 /// 503 naming the context and the offset it is stuck at, or that its writer is gone.
 pub fn healthz(state: &State) -> Resp {
-    let body = match unhealthy(state) {
-        None => serde_json::json!({"status": "ok"}),
+    liveness(unhealthy(state), state.config.stuck_after)
+}
+
+/// `/healthz`'s answer for the first unhealthy writer (none: ok).
+fn liveness(unhealthy: Option<(&'static str, WriterHealth)>, stuck_after: Duration) -> Resp {
+    let body = match unhealthy {
+        None | Some((_, WriterHealth::Healthy)) => serde_json::json!({"status": "ok"}),
         Some((context, WriterHealth::Stuck { offset, idle_for })) => serde_json::json!({
             "status": "stuck",
             "context": context,
@@ -57,7 +62,7 @@ pub fn healthz(state: &State) -> Resp {
             "detail": format!(
                 "events are waiting but the writer has applied nothing for {} s (the limit is {} s)",
                 idle_for.as_secs(),
-                state.config.stuck_after.as_secs()
+                stuck_after.as_secs()
             ),
         }),
         Some((context, WriterHealth::Dead { offset, panicked })) => serde_json::json!({
@@ -70,7 +75,6 @@ pub fn healthz(state: &State) -> Resp {
                 "the writer thread exited; see the log"
             },
         }),
-        Some((_, WriterHealth::Healthy)) => unreachable!("only unhealthy writers are reported"),
     };
     let status = if body["status"] == "ok" {
         StatusCode::OK
@@ -94,4 +98,59 @@ pub fn readyz(state: &State) -> Resp {
         StatusCode::SERVICE_UNAVAILABLE,
         &serde_json::json!({"ready": false, "reason": reason}),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn answer(r: Resp) -> (StatusCode, serde_json::Value) {
+        let status = r.status();
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    /// What `/healthz` answers for each writer health `Context::health` reports (the engine's
+    /// tests drive real writers into each: a fold that hangs, a fold that panics).
+    #[tokio::test]
+    async fn liveness_names_the_stuck_or_dead_writer() {
+        let limit = Duration::from_secs(30);
+        assert_eq!(
+            answer(liveness(None, limit)).await,
+            (StatusCode::OK, serde_json::json!({"status": "ok"}))
+        );
+        let stuck = WriterHealth::Stuck {
+            offset: 41,
+            idle_for: Duration::from_secs(95),
+        };
+        assert_eq!(
+            answer(liveness(Some(("checkout", stuck)), limit)).await,
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({
+                    "status": "stuck",
+                    "context": "checkout",
+                    "offset": 41,
+                    "detail": "events are waiting but the writer has applied nothing for 95 s (the limit is 30 s)"
+                })
+            )
+        );
+        for (panicked, detail) in [
+            (true, "the writer thread panicked; see the log"),
+            (false, "the writer thread exited; see the log"),
+        ] {
+            let dead = WriterHealth::Dead {
+                offset: 7,
+                panicked,
+            };
+            assert_eq!(
+                answer(liveness(Some(("catalog", dead)), limit)).await,
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    serde_json::json!({"status": "dead", "context": "catalog", "offset": 7, "detail": detail})
+                )
+            );
+        }
+    }
 }
