@@ -183,17 +183,7 @@ mod tests {
     use super::*;
     use crate::catalog::fold::tests::{disable, upsert};
     use crate::checkout::fold::tests::{A, B, fact, line, order, stock};
-
-    fn log(events: Vec<shared::proto::CheckoutEvent>) -> Vec<LogEntry> {
-        events
-            .into_iter()
-            .enumerate()
-            .map(|(i, e)| LogEntry {
-                offset: i as i64,
-                event: Some(e),
-            })
-            .collect()
-    }
+    use crate::tools::audit::tests::log;
 
     #[test]
     fn the_ledger_decides_by_its_own_rules() {

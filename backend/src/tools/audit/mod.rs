@@ -659,7 +659,7 @@ pub fn table(checks: &[Check]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::catalog::fold::tests::upsert;
     use crate::checkout::fold::tests::{fact, line, order, stock};
@@ -668,7 +668,7 @@ mod tests {
     const B: CartId = CartId(0xb);
     const C: CartId = CartId(0xc);
 
-    fn log(events: Vec<CheckoutEvent>) -> Vec<LogEntry> {
+    pub fn log(events: Vec<CheckoutEvent>) -> Vec<LogEntry> {
         events
             .into_iter()
             .enumerate()
@@ -798,6 +798,14 @@ mod tests {
         }
     }
 
+    fn failed(checks: &[Check]) -> Vec<&str> {
+        checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+
     #[test]
     fn a_clean_sale_passes_every_check() {
         let served: &[(CartId, &[u64])] = &[(A, &[1]), (B, &[2]), (C, &[])];
@@ -821,11 +829,7 @@ mod tests {
             &[replica("r1", 0, served), replica("r2", 1, lagging)],
             &w,
         );
-        let failed: Vec<&str> = checks
-            .iter()
-            .filter(|c| !c.ok)
-            .map(|c| c.name.as_str())
-            .collect();
+        let failed = failed(&checks);
         assert_eq!(
             failed,
             vec![
@@ -856,11 +860,7 @@ mod tests {
         let mut w = want();
         w.accepted_answers = Some(3);
         let checks = check(&summary, &[replica("r1", 0, served)], &w);
-        let failed: Vec<&str> = checks
-            .iter()
-            .filter(|c| !c.ok)
-            .map(|c| c.name.as_str())
-            .collect();
+        let failed = failed(&checks);
         assert_eq!(
             failed,
             vec![
