@@ -56,7 +56,7 @@ pub fn build(config: Config) -> anyhow::Result<Arc<State>> {
         commands,
         broker,
         metrics,
-        live: Live::default(),
+        live: Live::new(config.live_announced_batches as usize),
         config,
     }))
 }

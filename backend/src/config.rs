@@ -173,6 +173,11 @@ pub struct Config {
     /// frame per newly watched product (up to 500), so keep it above that.
     #[arg(long, env = "LIVE_SOCKET_BUFFER", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub live_socket_buffer: u32,
+    /// Published batches of checkout events a live-update websocket may fall behind (while it
+    /// waits for the catalog, or is not scheduled) before it is sent a `Resync` frame, after
+    /// which the app reads its cart and products anew.
+    #[arg(long, env = "LIVE_ANNOUNCED_BATCHES", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub live_announced_batches: u32,
     /// A live-update websocket is pinged after this many milliseconds without a ping.
     #[arg(long = "live-ping-ms", env = "LIVE_PING_MS", default_value = "20000", value_parser = positive_millis)]
     pub live_ping_every: Duration,

@@ -526,3 +526,71 @@ async fn a_client_silent_past_the_idle_limit_is_pinged_then_closed_with_1001() {
     assert_eq!(String::from_utf8_lossy(&close[2..]), "no message for 0.5 s");
     shop.stop().await;
 }
+
+/// A catalog copy in the checkout topic that claims a catalog offset the catalog has not
+/// reached: a socket watching products waits for the catalog (up to 2 s) before it sends the
+/// frames of that batch. Written as the bridge would, with the bridge of this shop off.
+async fn a_copy_ahead_of_the_catalog(brokers: &str, product: u64) {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    use shared::proto::{CatalogEvent, CatalogFactV1, CheckoutEvent, ProductUpsertedV1};
+    let copy = CheckoutEvent {
+        event: Some(shared::proto::checkout_event::Event::CatalogFactV1(
+            CatalogFactV1 {
+                source_offset: 1_000,
+                previous_source_offset: -1,
+                event: Some(CatalogEvent {
+                    event: Some(shared::proto::catalog_event::Event::ProductUpsertedV1(
+                        ProductUpsertedV1 {
+                            product_id: product,
+                            title: "Desk lamp".into(),
+                            category: "Home".into(),
+                            price_minor: 2500,
+                            currency: "EUR".into(),
+                            ..Default::default()
+                        },
+                    )),
+                    meta: None,
+                }),
+            },
+        )),
+        meta: None,
+    };
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let payload = copy.encode_to_vec();
+    producer
+        .send(
+            FutureRecord::<[u8], _>::to("shop.checkout.v1").payload(&payload),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("the copy is written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_that_falls_behind_the_announcements_is_told_to_resync() {
+    let cluster = mock_cluster();
+    let shop = InProcess::start(config(
+        &cluster.bootstrap_servers(),
+        &["--bridge", "false", "--live-announced-batches", "1"],
+    ))
+    .await;
+    let mut admin = Shopper::new(shop.addr);
+    admin.add_product(1, "Desk lamp", "Home", 2500, 0).await;
+    let mut ws = connect(shop.addr, None).await;
+    watch(&mut ws, &[1]).await;
+    let now = next_frame(&mut ws).await.frame.unwrap();
+    assert!(product(&now).is_some(), "{now:?}");
+
+    // While the socket waits for the catalog, three more batches are announced: more than the
+    // one the hub keeps for it.
+    a_copy_ahead_of_the_catalog(&cluster.bootstrap_servers(), 1).await;
+    for key in ["d1", "d2", "d3"] {
+        deliver(&mut admin, 1, 1, key).await;
+    }
+    frame_until(&mut ws, |_| {}, |f| matches!(f, Frame::Resync(_))).await;
+    assert_eq!(metric(&mut admin, "shop_live_resyncs_total").await, 1.0);
+    shop.stop().await;
+}

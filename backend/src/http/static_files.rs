@@ -69,7 +69,7 @@ pub async fn serve(root: &Path, url_path: &str) -> Resp {
     }
     match found {
         Ok(bytes) => {
-            // Trunk names assets by content hash; index.html must always be fetched fresh.
+            // The app's assets are named by content hash; index.html must always be fetched fresh.
             let cache = if path.file_name().is_some_and(|n| n == "index.html") {
                 "no-cache"
             } else {

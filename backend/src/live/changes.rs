@@ -12,9 +12,6 @@ use crate::checkout::fold::cart_command_key;
 use crate::checkout::{Checkout, CheckoutFold, Outcome};
 use crate::engine::{Applied, Observer};
 
-/// Published batches a socket may fall behind before it is told to resync.
-pub(super) const ANNOUNCED_BATCHES: usize = 1024;
-
 /// One thing an applied checkout event changed, as far as frames are concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Touched {
@@ -159,7 +156,6 @@ impl Observer<CheckoutFold> for Collector {
 }
 
 /// The live-update hub of a running shop: the announcements and the open sockets.
-#[derive(Default)]
 pub struct Live {
     pub(super) hub: Arc<Hub>,
 }
@@ -172,17 +168,19 @@ pub(super) struct Hub {
     pub(super) open: watch::Sender<usize>,
 }
 
-impl Default for Hub {
-    fn default() -> Self {
-        Hub {
-            batches: broadcast::channel(ANNOUNCED_BATCHES).0,
-            closing: watch::channel(false).0,
-            open: watch::channel(0).0,
+impl Live {
+    /// A hub that keeps the last `announced` batches for the sockets: one that falls further
+    /// behind is told to resync.
+    pub fn new(announced: usize) -> Live {
+        Live {
+            hub: Arc::new(Hub {
+                batches: broadcast::channel(announced.max(1)).0,
+                closing: watch::channel(false).0,
+                open: watch::channel(0).0,
+            }),
         }
     }
-}
 
-impl Live {
     /// The observer for the checkout writer.
     pub fn collector(&self) -> Box<dyn Observer<CheckoutFold>> {
         Box::new(Collector {
