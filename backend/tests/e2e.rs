@@ -400,3 +400,88 @@ async fn a_hung_broker_times_commands_out_and_they_recover() {
     assert_eq!(other.get("/api/cart").await.json(), cart);
     assert_eq!(lamps_available(&mut other).await, "15");
 }
+
+/// A writer with events waiting that makes no progress is stuck: `/healthz` answers 503 naming
+/// the context and the offset, and 200 again once it moves. The broker is frozen (SIGSTOP) in
+/// the middle of the start-up replay: its connections stay up, so this is not an unreachable
+/// broker (which readiness reports) but a writer that gets nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_that_makes_no_progress_with_events_waiting_is_stuck_on_healthz() {
+    let mut broker = Broker::start().await;
+    let kafka = support::config(&broker.brokers(), &[]).kafka;
+    backend::tools::generate::run(backend::tools::generate::GenerateArgs {
+        products: 100_000,
+        seed: 3,
+        stock_max: 5,
+        csv: None,
+        if_empty: false,
+        kafka,
+    })
+    .await
+    .unwrap();
+    let backend = Backend::spawn(&broker.brokers(), &[("STUCK_AFTER_SECS", "1")]).await;
+    let mut s = Shopper::new(backend.addr);
+    // Frozen once a context is replaying towards a watermark it has read.
+    loop {
+        let ready = s.get("/readyz").await;
+        let reason = ready.json()["reason"].as_str().unwrap_or("").to_owned();
+        assert_eq!(
+            ready.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the replay ended before the broker could be frozen"
+        );
+        if reason.contains("is replaying its log") && !reason.contains("(0 events to read)") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    broker.freeze();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let stuck = loop {
+        let r = s.get("/healthz").await;
+        if r.status == StatusCode::SERVICE_UNAVAILABLE {
+            break r.json();
+        }
+        if std::time::Instant::now() >= deadline {
+            let ready = s.get("/readyz").await;
+            let m = s.get("/metrics").await;
+            let m = String::from_utf8_lossy(&m.body).into_owned();
+            let lines: Vec<&str> = m
+                .lines()
+                .filter(|l| {
+                    l.contains("broker_up")
+                        || l.contains("applied_offset")
+                        || l.contains("lag_events")
+                        || l.contains("replay")
+                })
+                .collect();
+            panic!(
+                "/healthz never said stuck; readyz {}; {lines:#?}",
+                String::from_utf8_lossy(&ready.body)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(stuck["status"], "stuck", "{stuck}");
+    assert!(
+        ["catalog", "checkout"].contains(&stuck["context"].as_str().unwrap_or("")),
+        "{stuck}"
+    );
+    assert!(stuck["offset"].as_i64().is_some_and(|o| o >= 0), "{stuck}");
+    assert!(
+        stuck["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("(the limit is 1 s)"),
+        "{stuck}"
+    );
+    broker.thaw();
+    eventually(Duration::from_secs(120), "healthy and ready again", || {
+        let mut s = s.clone();
+        async move {
+            s.get("/healthz").await.status == StatusCode::OK
+                && s.get("/readyz").await.status == StatusCode::OK
+        }
+    })
+    .await;
+}

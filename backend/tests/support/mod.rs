@@ -496,7 +496,20 @@ pub struct Backend {
 }
 
 impl Backend {
+    /// Starts the binary and waits until it is ready.
     pub async fn start(brokers: &str, extra_env: &[(&str, &str)]) -> Backend {
+        let b = Backend::spawn(brokers, extra_env).await;
+        let s = Shopper::new(b.addr);
+        eventually(Duration::from_secs(60), "backend ready", || {
+            let mut s = s.clone();
+            async move { s.get("/readyz").await.status == StatusCode::OK }
+        })
+        .await;
+        b
+    }
+
+    /// Starts the binary and returns once it listens (its contexts may still be replaying).
+    pub async fn spawn(brokers: &str, extra_env: &[(&str, &str)]) -> Backend {
         use std::io::BufRead;
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_shop"));
         cmd.arg("serve")
@@ -528,14 +541,7 @@ impl Backend {
             .unwrap()
             .parse()
             .unwrap_or_else(|_| panic!("unexpected first line {line:?}"));
-        let b = Backend { addr, child };
-        let s = Shopper::new(addr);
-        eventually(Duration::from_secs(60), "backend ready", || {
-            let mut s = s.clone();
-            async move { s.get("/readyz").await.status == StatusCode::OK }
-        })
-        .await;
-        b
+        Backend { addr, child }
     }
 
     /// SIGTERM and wait: the graceful path.
