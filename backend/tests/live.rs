@@ -53,10 +53,11 @@ async fn watch(ws: &mut Socket, ids: &[u64]) {
         .expect("request sent");
 }
 
-/// The next message that is not a ping or pong.
+/// The next message that is not a ping or pong, within LIMIT in all (pings do not extend it).
 async fn next_message(ws: &mut Socket) -> Option<Result<Message, tungstenite::Error>> {
+    let deadline = tokio::time::Instant::now() + LIMIT;
     loop {
-        let m = tokio::time::timeout(LIMIT, ws.next())
+        let m = tokio::time::timeout_at(deadline, ws.next())
             .await
             .expect("a message within the limit");
         match m {

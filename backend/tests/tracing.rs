@@ -222,22 +222,26 @@ async fn lamp_in_cart_under_callers_trace(shop: SocketAddr) {
         .expect(StatusCode::OK);
 }
 
+/// The binary exporting its traces to `receiver` as one instance of "shop-under-test"
+/// (`instance` percent-encoded, as OTEL_RESOURCE_ATTRIBUTES wants it).
+async fn traced_backend(brokers: &str, receiver: &str, instance: &str) -> Backend {
+    let attributes = format!("service.instance.id={instance}");
+    Backend::start(
+        brokers,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver),
+            ("OTEL_SERVICE_NAME", "shop-under-test"),
+            ("OTEL_RESOURCE_ATTRIBUTES", &attributes),
+        ],
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_is_one_trace_from_request_through_kafka_to_apply() {
     let cluster = mock_cluster();
     let receiver = Receiver::start().await;
-    let backend = Backend::start(
-        &cluster.bootstrap_servers(),
-        &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.url),
-            ("OTEL_SERVICE_NAME", "shop-under-test"),
-            (
-                "OTEL_RESOURCE_ATTRIBUTES",
-                "service.instance.id=replica%201",
-            ),
-        ],
-    )
-    .await;
+    let backend = traced_backend(&cluster.bootstrap_servers(), &receiver.url, "replica%201").await;
     lamp_in_cart_under_callers_trace(backend.addr).await;
     let mut probe = Shopper::new(backend.addr);
     for path in ["/healthz", "/readyz", "/metrics"] {
@@ -245,18 +249,7 @@ async fn a_command_is_one_trace_from_request_through_kafka_to_apply() {
     }
     let checkout = events(cluster.bootstrap_servers(), CHECKOUT).await;
     // A second replica replays the log the first wrote, trace headers and all.
-    let replica = Backend::start(
-        &cluster.bootstrap_servers(),
-        &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.url),
-            ("OTEL_SERVICE_NAME", "shop-under-test"),
-            (
-                "OTEL_RESOURCE_ATTRIBUTES",
-                "service.instance.id=replica%202",
-            ),
-        ],
-    )
-    .await;
+    let replica = traced_backend(&cluster.bootstrap_servers(), &receiver.url, "replica%202").await;
     // It does trace: its own request's span must arrive.
     Shopper::new(replica.addr)
         .get("/api/products")

@@ -480,6 +480,15 @@ fn verdict(name: impl Into<String>, expected: impl ToString, observed: impl ToSt
     }
 }
 
+/// "none", or what `describe` says of what was found.
+fn none_or(found: &[String], describe: impl FnOnce(&[String]) -> String) -> String {
+    if found.is_empty() {
+        "none".to_owned()
+    } else {
+        describe(found)
+    }
+}
+
 /// Holds the log's summary against the sale's expectation and the replicas' answers.
 pub fn check(summary: &Summary, replicas: &[ReplicaView], want: &Expectation) -> Vec<Check> {
     let product = summary
@@ -513,11 +522,7 @@ pub fn check(summary: &Summary, replicas: &[ReplicaView], want: &Expectation) ->
     checks.push(verdict(
         "orders accepted beyond stock (any product)",
         "none",
-        if oversold.is_empty() {
-            "none".to_owned()
-        } else {
-            oversold.join(", ")
-        },
+        none_or(&oversold, |found| found.join(", ")),
     ));
     checks.push(verdict(
         "running stock agrees with the fold's stock",
@@ -528,11 +533,7 @@ pub fn check(summary: &Summary, replicas: &[ReplicaView], want: &Expectation) ->
     checks.push(verdict(
         "orders the independent ledger decided otherwise",
         "none",
-        if otherwise.is_empty() {
-            "none".to_owned()
-        } else {
-            format!("{}: {}", otherwise.len(), otherwise[0])
-        },
+        none_or(&otherwise, |found| format!("{}: {}", found.len(), found[0])),
     ));
     let of = |m: &BTreeMap<u64, u64>| m.get(&want.product).copied().unwrap_or(0);
     checks.push(verdict(
