@@ -28,7 +28,8 @@ PRODUCT = os.environ.get("FLASH_PRODUCT", "900001")
 SHOPPERS = int(os.environ.get("FLASH_SHOPPERS", "500"))
 ATTEMPTS = int(os.environ.get("FLASH_ATTEMPTS", "5"))
 GATE_SECONDS = float(os.environ.get("FLASH_GATE_SECONDS", "120"))
-ORDER_OUTCOMES = ("out_of_stock", "cart_changed", "cart_empty", "product_unavailable")
+ORDER_OUTCOMES = ("out_of_stock", "cart_changed", "cart_empty", "product_unavailable", "price_changed",
+                  "title_changed")
 
 _numbers = itertools.count()
 _lock = threading.Lock()
@@ -102,6 +103,8 @@ class FlashShopper(FastHttpUser):
             line, _ = self.command("PUT", f"/api/cart/lines/{PRODUCT}", "flash: add to cart", {"quantity": 1},
                                    new_key(), (200,))
             version = line.body.get("version", "0") if line.ok and isinstance(line.body, dict) else None
+            # The order confirms the cart as shown: its version and its lines (titles, prices).
+            shown = line.body.get("lines", []) if version is not None else []
             _arrive()
             _door.wait(timeout=GATE_SECONDS)
             if version is None:
@@ -109,7 +112,8 @@ class FlashShopper(FastHttpUser):
                 return
             started = time.monotonic()
             order, attempts = self.command("POST", "/api/orders", "flash: place order",
-                                           {"cartVersion": version}, new_key(), (201,), ORDER_OUTCOMES)
+                                           {"cartVersion": version, "lines": shown}, new_key(), (201,),
+                                           ORDER_OUTCOMES)
             record["attempts"] = attempts
             record["status"] = order.status
             record["order_ms"] = round((time.monotonic() - started) * 1000, 1)

@@ -25,7 +25,8 @@ SORTS = [("name", "asc"), ("price", "asc"), ("price", "desc"), ("id", "desc")]
 PAGE_SIZES = [24, 24, 24, 48]
 # Words to search for before the shopper has seen any titles.
 FIRST_WORDS = ["lamp", "oak", "mug", "steel", "garden", "walnut", "bowl", "linen"]
-ORDER_OUTCOMES = ("out_of_stock", "cart_changed", "cart_empty", "product_unavailable")
+ORDER_OUTCOMES = ("out_of_stock", "cart_changed", "cart_empty", "product_unavailable", "price_changed",
+                  "title_changed")
 
 
 def items_of(answer):
@@ -45,6 +46,8 @@ class Shopper(FastHttpUser):
         self.product_ids = []
         self.words = list(FIRST_WORDS)
         self.cart_version = 0
+        # The lines of the cart as last shown: an order confirms them.
+        self.cart_lines = []
         # The app's first requests: the cart (which sets the cart cookie) and the categories.
         self.view_cart("cart: view")
         a = call(self.client, "GET", "/api/categories", "catalog: categories")
@@ -70,6 +73,7 @@ class Shopper(FastHttpUser):
         a = call(self.client, "GET", "/api/cart", step)
         if a.ok and isinstance(a.body, dict):
             self.cart_version = int(a.body.get("version", "0"))
+            self.cart_lines = a.body.get("lines", [])
         return a
 
     def catalog_query(self):
@@ -128,7 +132,7 @@ class Shopper(FastHttpUser):
             if not pid or not self.set_line(pid, 1, "cart: add line").ok:
                 return
         key = new_key()
-        body = {"cartVersion": str(self.cart_version)}
+        body = {"cartVersion": str(self.cart_version), "lines": self.cart_lines}
         answer = call(self.client, "POST", "/api/orders", "order: place", body=body, key=key,
                       expect=(201,), outcomes_ok=ORDER_OUTCOMES)
         if answer.network_error or answer.status == 503:
@@ -140,8 +144,12 @@ class Shopper(FastHttpUser):
             sold_out = (answer.body.get("rejection") or {}).get("productId")
             if sold_out:
                 self.set_line(sold_out, 0, "cart: remove sold-out line")
+        elif answer.code in ("price_changed", "title_changed", "cart_changed"):
+            # As a shopper does: look at the cart again (the next order confirms what it shows).
+            self.view_cart("cart: review after a change")
         elif answer.ok and answer.status == 201:
             self.cart_version += 1
+            self.cart_lines = []
             order_id = answer.body.get("id") if isinstance(answer.body, dict) else None
             if order_id:
                 call(self.client, "GET", f"/api/orders/{order_id}", "order: confirmation")
@@ -154,6 +162,7 @@ class Shopper(FastHttpUser):
         a = call(self.client, "PUT", f"/api/cart/lines/{pid}", step, body={"quantity": quantity}, key=new_key())
         if a.ok and isinstance(a.body, dict):
             self.cart_version = int(a.body.get("version", "0"))
+            self.cart_lines = a.body.get("lines", [])
         return a
 
 

@@ -21,6 +21,9 @@ DEV_PORT="${DEV_PORT:-8081}"
 DEV_BACKEND_PORT="${DEV_BACKEND_PORT:-8080}"
 if [ $mode = dev ]; then
   export HTTP_ADDR="127.0.0.1:$DEV_BACKEND_PORT"
+  # The app comes from trunk's port, its proxy passes the browser's Origin on to the backend:
+  # that origin may open the live socket (and call the API directly).
+  export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://127.0.0.1:$DEV_PORT,http://localhost:$DEV_PORT}"
 else
   export HTTP_ADDR="${HTTP_ADDR:-127.0.0.1:8080}"
 fi

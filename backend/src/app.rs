@@ -169,6 +169,16 @@ pub struct Server {
 impl Server {
     /// Binds the listener, starts the contexts and serves until `shutdown`.
     pub async fn start(config: Config, shutdown: Shutdown) -> anyhow::Result<Server> {
+        config.check_exposure().map_err(anyhow::Error::msg)?;
+        match http::raise_open_file_limit() {
+            Ok(files) if files < u64::from(config.limits.max_connections) + 256 => tracing::warn!(
+                files,
+                max_connections = config.limits.max_connections,
+                "the open-file limit is below MAX_CONNECTIONS plus the shop's own files: connections beyond it fail to accept"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(%e, "could not raise the open-file limit"),
+        }
         let listener = TcpListener::bind(config.http_addr).await?;
         let addr = listener.local_addr()?;
         let state = build(config)?;

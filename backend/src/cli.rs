@@ -37,6 +37,12 @@ enum Command {
     Generate(GenerateArgs),
 }
 
+/// The most demo products `KAFKA_BROKERS=memory` takes: librdkafka's mock cluster keeps 5 MB of
+/// each partition (hard-coded), and a product's catalog event, its bridged copy and its stock
+/// delivery take about 500 bytes in the checkout topic. Anything the mock dropped would be a
+/// hole in the log, which the engine refuses to serve (the shop would never be ready).
+const MEMORY_DEMO_PRODUCTS: u64 = 8_000;
+
 /// Logs to stderr, filtered by `RUST_LOG`; with an exporter, the spans made for traces go to it
 /// on the same subscriber, through its own filter.
 fn init_logs(exporter: Option<&Exporter>) {
@@ -88,6 +94,12 @@ async fn run() -> anyhow::Result<()> {
         Command::Serve(mut config) => {
             // Held until exit: the in-process cluster lives as long as this value.
             let _memory = if config.kafka.brokers == "memory" {
+                if config.demo_products > MEMORY_DEMO_PRODUCTS {
+                    anyhow::bail!(
+                        "KAFKA_BROKERS=memory keeps at most 5 MB of each topic (librdkafka's mock cluster drops the oldest events beyond it), about {MEMORY_DEMO_PRODUCTS} demo products; DEMO_PRODUCTS={} would leave holes in the log. Use the local broker (`make run`) for more",
+                        config.demo_products
+                    );
+                }
                 let cluster = rdkafka::mocking::MockCluster::new(1)?;
                 for topic in [&config.kafka.catalog_topic, &config.kafka.checkout_topic] {
                     cluster.create_topic(topic, 1, 1)?;

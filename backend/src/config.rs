@@ -24,6 +24,32 @@ fn seconds(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("seconds: {e}"))
 }
 
+fn hours(s: &str) -> Result<Duration, String> {
+    s.parse::<u64>()
+        .map(|h| Duration::from_secs(h * 3600))
+        .map_err(|e| format!("hours: {e}"))
+}
+
+/// An origin as browsers send it: `scheme://host[:port]`, no path; `*` is refused (credentials
+/// are allowed, so every origin must be named).
+fn origin(s: &str) -> Result<String, String> {
+    let o = s.trim().trim_end_matches('/').to_ascii_lowercase();
+    if o.is_empty() {
+        // `ALLOWED_ORIGINS=` (an empty variable) names none.
+        return Ok(o);
+    }
+    let rest = o
+        .strip_prefix("http://")
+        .or_else(|| o.strip_prefix("https://"))
+        .ok_or_else(|| format!("origin {s:?} must start with http:// or https://"))?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', '*', ' ']) {
+        return Err(format!(
+            "origin {s:?} must be scheme://host[:port], without a path or wildcard"
+        ));
+    }
+    Ok(o)
+}
+
 fn key_value(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
@@ -187,6 +213,51 @@ pub struct Config {
     pub live_idle_limit: Duration,
     #[command(flatten)]
     pub snapshot: Box<SnapshotConfig>,
+    #[command(flatten)]
+    pub limits: Box<LimitsConfig>,
+}
+
+/// What no client, however hostile, may exceed: deadlines, connection and socket caps, the
+/// origins allowed in, and how long what anonymous clients write is kept.
+#[derive(clap::Args, Clone, Debug)]
+pub struct LimitsConfig {
+    /// A cart nobody changed or ordered for this many hours is dropped (measured in log time;
+    /// 720 = 30 days). Written into each cart event, so every replica drops the same carts.
+    #[arg(long = "cart-retention-hours", env = "CART_RETENTION_HOURS", default_value = "720", value_parser = hours)]
+    pub cart_retention: Duration,
+    /// A command's idempotency record is kept this many hours (Stripe's 24); a retry after that
+    /// is a new command.
+    #[arg(long = "idempotency-retention-hours", env = "IDEMPOTENCY_RETENTION_HOURS", default_value = "24", value_parser = hours)]
+    pub idempotency_retention: Duration,
+    /// The most distinct lines one cart may hold (409 `cart_full` beyond).
+    #[arg(long, env = "CART_MAX_LINES", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cart_max_lines: u32,
+    /// A request head must arrive within this many milliseconds of the connection's last request.
+    #[arg(long = "header-timeout-ms", env = "HEADER_TIMEOUT_MS", default_value = "30000", value_parser = positive_millis)]
+    pub header_timeout: Duration,
+    /// A request body must arrive whole within this many milliseconds (nginx's
+    /// client_body_timeout); 408 and the connection closed otherwise.
+    #[arg(long = "body-timeout-ms", env = "BODY_TIMEOUT_MS", default_value = "30000", value_parser = positive_millis)]
+    pub body_timeout: Duration,
+    /// A write to a client that accepts nothing for this many milliseconds closes the
+    /// connection (nginx's send_timeout).
+    #[arg(long = "send-timeout-ms", env = "SEND_TIMEOUT_MS", default_value = "30000", value_parser = positive_millis)]
+    pub send_timeout: Duration,
+    /// Open connections at most (websockets included); at the cap the server accepts no more
+    /// until one closes. The process raises its open-file limit to allow it.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Live-update websockets open at most; more are refused with 503.
+    #[arg(long, env = "LIVE_MAX_SOCKETS", default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub live_max_sockets: u32,
+    /// Live-update websockets per client address (429 beyond); 0: no per-address cap (behind a
+    /// proxy every client has the proxy's address: let the proxy limit, e.g. nginx's limit_conn).
+    #[arg(long, env = "LIVE_MAX_SOCKETS_PER_CLIENT", default_value_t = 32)]
+    pub live_max_sockets_per_client: u32,
+    /// Origins besides the shop's own that may open the live socket and call the API from a
+    /// browser (CORS with credentials), comma-separated, e.g. https://shop.example.
+    #[arg(long = "allowed-origins", env = "ALLOWED_ORIGINS", value_delimiter = ',', value_parser = origin)]
+    pub allowed_origins: Vec<String>,
 }
 
 /// Snapshots of the contexts' models (boxed in [`Config`]: most runs leave them at defaults).
@@ -213,7 +284,33 @@ pub struct SnapshotConfig {
     pub snapshot_verify_every: Duration,
 }
 
+/// The admin token `make run` and the docs use: fine on a developer's loopback, never beyond it.
+pub const DEV_ADMIN_TOKEN: &str = "dev-admin-token";
+
+/// Shortest admin token accepted on an address other than loopback.
+pub const MIN_EXPOSED_TOKEN_LEN: usize = 16;
+
 impl Config {
+    /// Refuses to serve the admin API with a guessable token on an address others can reach.
+    pub fn check_exposure(&self) -> Result<(), String> {
+        let ip = self.http_addr.ip();
+        let (Some(token), false) = (self.admin_token.as_deref(), ip.is_loopback()) else {
+            return Ok(());
+        };
+        if token == DEV_ADMIN_TOKEN {
+            return Err(format!(
+                "ADMIN_TOKEN is the development default and HTTP_ADDR {ip} is not a loopback address: set a token of your own (at least {MIN_EXPOSED_TOKEN_LEN} characters, e.g. `openssl rand -hex 24`)"
+            ));
+        }
+        if !token.is_empty() && token.chars().count() < MIN_EXPOSED_TOKEN_LEN {
+            return Err(format!(
+                "ADMIN_TOKEN has {} characters and HTTP_ADDR {ip} is not a loopback address: use at least {MIN_EXPOSED_TOKEN_LEN}",
+                token.chars().count()
+            ));
+        }
+        Ok(())
+    }
+
     /// The contexts' snapshot settings, or None when snapshots are off.
     pub fn snapshots(&self) -> Option<crate::engine::snapshot::SnapshotSettings> {
         let s = &self.snapshot;

@@ -230,13 +230,15 @@ async fn a_shopper_fills_a_cart_and_orders_it_once() {
         (Some("cart_changed"), Some("CART_CHANGED"))
     );
 
+    // A double click sends the same body twice: the cart as it was shown.
+    let shown = alice.get("/api/cart").await.json()["lines"].clone();
     let order = alice
-        .place_order(2, "o1")
+        .place_shown(2, shown.clone(), "o1")
         .await
         .expect(StatusCode::CREATED)
         .json();
     let again = alice
-        .place_order(2, "o1")
+        .place_shown(2, shown, "o1")
         .await
         .expect(StatusCode::CREATED)
         .json();
@@ -530,7 +532,7 @@ async fn while_replaying_the_api_is_503_with_retry_after() {
         assert_eq!(r.headers["retry-after"], "1", "{path}");
         let message = r.json()["message"].as_str().unwrap().to_owned();
         assert!(
-            message.starts_with("the shop is starting: ")
+            message.starts_with("the shop is not ready: ")
                 && message.contains("is replaying its log"),
             "{message}"
         );

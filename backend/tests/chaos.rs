@@ -417,6 +417,7 @@ async fn poison_events(s: Settings) -> Row {
         idempotency_key: "from-the-future".into(),
         fingerprint: 1,
         requested_at_ms: 0,
+        record_retention_ms: 0,
     });
     let poison = vec![0xff, 0xff, 0xff, 0xff];
     let checkout_future = future_kind(CheckoutEvent {

@@ -46,15 +46,17 @@ async fn race(mut shopper: Shopper, n: u64, door: Arc<tokio::sync::Barrier>) -> 
         .await
         .expect(StatusCode::OK);
     let version: u64 = cart.json()["version"].as_str().unwrap().parse().unwrap();
+    // The order confirms the cart as shown; a retry sends the very same body.
+    let shown = cart.json()["lines"].clone();
     door.wait().await;
     let key = format!("flash-order-{n}");
-    let mut reply = shopper.place_order(version, &key).await;
+    let mut reply = shopper.place_shown(version, shown.clone(), &key).await;
     for _ in 0..5 {
         if reply.status != StatusCode::SERVICE_UNAVAILABLE {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-        reply = shopper.place_order(version, &key).await;
+        reply = shopper.place_shown(version, shown.clone(), &key).await;
     }
     let code = (reply.status == StatusCode::CONFLICT)
         .then(|| reply.json()["code"].as_str().map(str::to_owned))

@@ -88,8 +88,9 @@ async fn a_restart_loads_the_snapshots_and_a_corrupt_one_means_a_full_replay() {
     .await;
     alice.set_line(2, 1, "l2").await.expect(StatusCode::OK);
     let version = alice.cart_version().await;
+    let shown = alice.get("/api/cart").await.json()["lines"].clone();
     let placed = alice
-        .place_order(version, "o1")
+        .place_shown(version, shown.clone(), "o1")
         .await
         .expect(StatusCode::CREATED);
     alice.set_line(1, 1, "l3").await.expect(StatusCode::OK);
@@ -147,7 +148,7 @@ async fn a_restart_loads_the_snapshots_and_a_corrupt_one_means_a_full_replay() {
     let mut alice = alice.via(shop.addr);
     assert_eq!(reads(&mut alice).await, before);
     // Idempotency survives the snapshot: the same key answers the first order again.
-    let again = alice.place_order(version, "o1").await;
+    let again = alice.place_shown(version, shown, "o1").await;
     assert_eq!((again.status, again.body), (placed.status, placed.body));
     // The bridge resumes after the snapshot: a product added now can be bought.
     let mut admin = admin.via(shop.addr);

@@ -6,7 +6,7 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { Shop, screenshot, connected, count, textBecomes, eventually } = require('./support.cjs');
+const { Shop, screenshot, textBecomes, eventually, holdableLiveFrames, addOneAndOpenCart } = require('./support.cjs');
 
 let shop;
 const PRODUCT = { id: 5001, title: 'Last teapot', price: 3200 };
@@ -17,34 +17,13 @@ before(async () => {
 });
 after(() => shop?.stop());
 
-// Routes the page's live socket through the test: frames from the server pass unless held.
-async function holdableLiveFrames(page) {
-  const live = { holding: false, held: [], sockets: [] };
-  await page.routeWebSocket(/\/api\/ws$/, (ws) => {
-    const server = ws.connectToServer();
-    live.sockets.push(ws);
-    server.onMessage((m) => (live.holding ? live.held.push([ws, m]) : ws.send(m)));
-  });
-  live.hold = () => { live.holding = true; };
-  live.release = () => {
-    live.holding = false;
-    for (const [ws, m] of live.held.splice(0)) ws.send(m);
-  };
-  return live;
-}
-
 async function shopperWithCart() {
   const ctx = await shop.context();
   const page = await ctx.newPage();
   const live = await holdableLiveFrames(page);
   await page.goto(`/product/${PRODUCT.id}`);
   await textBecomes(page, '[data-testid=stock-level]', (s) => s === 'Only 1 left', 'stock level "Only 1 left"');
-  await page.fill('[data-testid=quantity]', '1');
-  await page.click('[data-testid=add-to-cart]');
-  await textBecomes(page, '[data-testid=cart-badge]', (s) => count(s) === 1, 'cart badge 1');
-  await page.goto('/cart');
-  await page.locator(`[data-testid=cart-line][data-product-id="${PRODUCT.id}"]`).waitFor();
-  await connected(page);
+  await addOneAndOpenCart(page, PRODUCT.id);
   return { ctx, page, live };
 }
 

@@ -374,3 +374,34 @@ async function seenAt(page, predicate, arg, timeout = WAIT_MS) {
 }
 
 module.exports.seenAt = seenAt;
+
+// Routes the page's live socket through the test: frames from the server pass unless held.
+async function holdableLiveFrames(page) {
+  const live = { holding: false, held: [], sockets: [] };
+  await page.routeWebSocket(/\/api\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    live.sockets.push(ws);
+    server.onMessage((m) => (live.holding ? live.held.push([ws, m]) : ws.send(m)));
+  });
+  live.hold = () => { live.holding = true; };
+  live.release = () => {
+    live.holding = false;
+    for (const [ws, m] of live.held.splice(0)) ws.send(m);
+  };
+  return live;
+}
+
+module.exports.holdableLiveFrames = holdableLiveFrames;
+
+// Puts one unit of the product on the page into the cart and opens the cart page, live socket
+// connected.
+async function addOneAndOpenCart(page, productId) {
+  await page.fill('[data-testid=quantity]', '1');
+  await page.click('[data-testid=add-to-cart]');
+  await textBecomes(page, '[data-testid=cart-badge]', (s) => count(s) === 1, 'cart badge 1');
+  await page.goto('/cart');
+  await page.locator(`[data-testid=cart-line][data-product-id="${productId}"]`).waitFor();
+  await connected(page);
+}
+
+module.exports.addOneAndOpenCart = addOneAndOpenCart;

@@ -8,8 +8,8 @@ use gloo_net::http::{Request, RequestBuilder, Response};
 use prost::Message;
 use shared::PROTOBUF;
 use shared::proto::{
-    CartView, CategoryList, Error as ErrorBody, OrderList, OrderRejection, OrderView, PlaceOrder,
-    ProductPage, ProductView, SetCartLine,
+    CartLineView, CartView, CategoryList, Error as ErrorBody, OrderList, OrderRejection, OrderView,
+    PlaceOrder, ProductPage, ProductView, SetCartLine,
 };
 use yew::Callback;
 
@@ -233,11 +233,19 @@ pub async fn set_cart_line(
     command(|| Request::put(&url), &SetCartLine { quantity }, key).await
 }
 
-/// Orders exactly the cart version the shopper saw.
-pub async fn place_order(cart_version: u64, key: &str) -> Result<OrderView, ApiError> {
+/// Orders exactly the cart the shopper saw: its version and its lines with the titles and
+/// prices on screen (the shop refuses the order if any of them changed meanwhile).
+pub async fn place_order(
+    cart_version: u64,
+    lines: Vec<CartLineView>,
+    key: &str,
+) -> Result<OrderView, ApiError> {
     command(
         || Request::post("/api/orders"),
-        &PlaceOrder { cart_version },
+        &PlaceOrder {
+            cart_version,
+            lines,
+        },
         key,
     )
     .await

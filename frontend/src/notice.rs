@@ -3,6 +3,8 @@
 
 use shared::proto::{CartView, OrderRejection, RejectionReason};
 
+use crate::format::price_text;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tone {
     Info,
@@ -63,11 +65,43 @@ pub fn rejection_text(r: &OrderRejection, cart: Option<&CartView>) -> String {
             r.requested
         ),
         RejectionReason::CartEmpty => "Your cart is empty, so there is nothing to order.".into(),
+        RejectionReason::PriceChanged => format!(
+            "Prices changed since you saw your cart: {}. We did not place the order. Your cart \
+             below shows the new total; place the order again to buy at these prices.",
+            changes_text(r)
+        ),
+        RejectionReason::TitleChanged => format!(
+            "Some products changed since you saw your cart: {}. We did not place the order. \
+             Please check your cart below and place the order again.",
+            changes_text(r)
+        ),
         RejectionReason::ProductUnavailable | RejectionReason::Unspecified => format!(
             "{} is no longer available. Remove it to order the rest.",
             capitalise(&title_in(cart, r.product_id))
         ),
     }
+}
+
+/// “Desk lamp” €25.00 → €27.50; “Stool” (was “Chair”).
+fn changes_text(r: &OrderRejection) -> String {
+    r.changed_lines
+        .iter()
+        .map(|c| {
+            let mut s = format!("“{}”", c.title);
+            if c.shown_title != c.title {
+                s.push_str(&format!(" (was “{}”)", c.shown_title));
+            }
+            if c.shown_price != c.price {
+                s.push_str(&format!(
+                    " {} → {}",
+                    price_text(c.shown_price.as_ref()),
+                    price_text(c.price.as_ref())
+                ));
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn capitalise(s: &str) -> String {
@@ -134,6 +168,40 @@ mod tests {
             }],
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_changed_price_or_title_names_the_line_with_what_was_shown_and_what_is_now() {
+        use shared::money::money;
+        use shared::proto::ChangedLine;
+        let mut r = rejection(RejectionReason::PriceChanged, 0, 0, 0);
+        r.changed_lines = vec![
+            ChangedLine {
+                product_id: 4,
+                shown_title: "Desk lamp".into(),
+                title: "Desk lamp".into(),
+                shown_price: Some(money(10399, "EUR")),
+                price: Some(money(99_999_900, "EUR")),
+            },
+            ChangedLine {
+                product_id: 5,
+                shown_title: "Chair".into(),
+                title: "Stool".into(),
+                shown_price: Some(money(900, "EUR")),
+                price: Some(money(900, "EUR")),
+            },
+        ];
+        assert_eq!(
+            rejection_text(&r, None),
+            "Prices changed since you saw your cart: “Desk lamp” €103.99 → €999,999.00, “Stool” \
+             (was “Chair”). We did not place the order. Your cart below shows the new total; \
+             place the order again to buy at these prices."
+        );
+        r.reason = RejectionReason::TitleChanged as i32;
+        r.changed_lines.remove(0);
+        assert!(rejection_text(&r, None).starts_with(
+            "Some products changed since you saw your cart: “Stool” (was “Chair”). We did not place the order."
+        ));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use imbl::{HashMap, OrdMap, Vector};
 use shared::ids::category_slug;
 use shared::proto::{CatalogEvent, CommandMeta, ProductUpsertedV1, catalog_event::Event};
 
+use crate::engine::retention::{LogClock, Record, Records, deadline};
 use crate::engine::snapshot::{DecodeError, Decoder, Encoder};
 use crate::engine::{Applied, Fold};
 
@@ -133,12 +134,9 @@ impl Category {
     }
 }
 
-/// An admin command already applied, kept so the same idempotency key has one effect.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandRecord {
-    pub fingerprint: u64,
-    pub offset: i64,
-}
+/// An admin command already applied, kept so the same idempotency key has one effect (until
+/// the log's time passes its retention).
+pub type CommandRecord = Record<()>;
 
 /// The catalog model.
 #[derive(Debug, Clone, Default)]
@@ -146,7 +144,9 @@ pub struct Catalog {
     products: HashMap<u64, Arc<Product>>,
     all: Listing,
     categories: OrdMap<String, Category>,
-    commands: HashMap<String, CommandRecord>,
+    commands: Records<()>,
+    /// The log's time: the newest command time applied (what records expire against).
+    clock: LogClock,
     /// False during the start-up replay: the listings are built by `finalize`.
     indexed: bool,
 }
@@ -241,19 +241,25 @@ impl Fold for CatalogFold {
         if let Some(CommandMeta {
             idempotency_key,
             fingerprint,
-            ..
+            requested_at_ms,
+            record_retention_ms,
         }) = &event.meta
             && !idempotency_key.is_empty()
         {
+            if model.clock.advance(*requested_at_ms) {
+                model.commands.expire(model.clock.0);
+            }
             let key = admin_command_key(idempotency_key);
-            if model.commands.contains_key(&key) {
+            if model.commands.contains(&key) {
                 return Applied::Ignored("duplicate command");
             }
             model.commands.insert(
-                key,
+                &key,
                 CommandRecord {
                     fingerprint: *fingerprint,
                     offset,
+                    outcome: (),
+                    expires_at_ms: deadline(*requested_at_ms, *record_retention_ms),
                 },
             );
         }
@@ -302,10 +308,11 @@ impl Fold for CatalogFold {
         vec![
             ("products", model.products.len()),
             ("categories", model.categories.len()),
+            ("commands", model.commands.len()),
         ]
     }
 
-    const MODEL_VERSION: u32 = 1;
+    const MODEL_VERSION: u32 = 2;
 
     /// Products in id order (without the lower-case keys, rebuilt on load), the command records
     /// in key order, and the three global sort orders as positions in that product list (so a
@@ -336,13 +343,13 @@ impl Fold for CatalogFold {
             }
             out.bytes(&e.buf);
         }
-        let mut commands: Vec<_> = model.commands.iter().collect();
-        commands.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        out.len(commands.len());
-        for (key, c) in commands {
+        out.i64(model.clock.0);
+        out.len(model.commands.len());
+        for (key, c) in model.commands.sorted() {
             out.str(key);
             out.u64(c.fingerprint);
             out.i64(c.offset);
+            out.i64(c.expires_at_ms.unwrap_or(-1));
         }
         out.bool(model.indexed);
         if model.indexed {
@@ -398,13 +405,16 @@ impl Fold for CatalogFold {
                 })
             })
             .collect();
-        let count = d.len(8 + 8 + 8)?;
-        let mut commands = HashMap::new();
+        let clock = LogClock(d.i64()?);
+        let count = d.len(8 + 8 + 8 + 8)?;
+        let mut commands = Records::default();
         for _ in 0..count {
-            let key = d.str()?.to_owned();
+            let key = d.str()?;
             let record = CommandRecord {
                 fingerprint: d.u64()?,
                 offset: d.i64()?,
+                outcome: (),
+                expires_at_ms: Some(d.i64()?).filter(|&t| t >= 0),
             };
             commands.insert(key, record);
         }
@@ -423,6 +433,7 @@ impl Fold for CatalogFold {
         let mut model = Catalog {
             products,
             commands,
+            clock,
             indexed,
             ..Catalog::default()
         };
@@ -712,6 +723,7 @@ pub(crate) mod tests {
             idempotency_key: "k".into(),
             fingerprint: 7,
             requested_at_ms: 0,
+            record_retention_ms: 0,
         });
         let mut again = price(1, 900);
         again.meta = first.meta.clone();
@@ -721,7 +733,9 @@ pub(crate) mod tests {
             c.command(&admin_command_key("k")),
             Some(&CommandRecord {
                 fingerprint: 7,
-                offset: 1
+                offset: 1,
+                outcome: (),
+                expires_at_ms: None,
             })
         );
     }
@@ -746,16 +760,53 @@ pub(crate) mod tests {
         ]
     }
 
-    /// [`arb_event`], some with an idempotency key from a small set (so keys repeat).
+    /// [`arb_event`], some with an idempotency key from a small set (so keys repeat), at times
+    /// that mostly move forward by up to 3 hours with records kept 4 hours (so records expire
+    /// and keys come back as new commands).
     pub fn arb_keyed_event() -> impl Strategy<Value = CatalogEvent> {
-        (arb_event(), prop::option::of(0u32..8), 0u64..3).prop_map(|(mut e, key, fingerprint)| {
-            e.meta = key.map(|k| CommandMeta {
-                idempotency_key: format!("k{k}"),
-                fingerprint,
-                requested_at_ms: 0,
+        const HOUR: i64 = 3_600_000;
+        (arb_event(), prop::option::of(0u32..8), 0u64..3, 0i64..40).prop_map(
+            |(mut e, key, fingerprint, at)| {
+                e.meta = key.map(|k| CommandMeta {
+                    idempotency_key: format!("k{k}"),
+                    fingerprint,
+                    requested_at_ms: at * HOUR,
+                    record_retention_ms: 4 * HOUR,
+                });
+                e
+            },
+        )
+    }
+
+    #[test]
+    fn an_admin_record_expires_by_log_time_and_its_key_is_then_new() {
+        let at = |mut e: CatalogEvent, key: &str, ms: i64| {
+            e.meta = Some(CommandMeta {
+                idempotency_key: key.into(),
+                fingerprint: 1,
+                requested_at_ms: ms,
+                record_retention_ms: 1_000,
             });
             e
-        })
+        };
+        let c = incremental(&[
+            upsert(1, "Lamp", "Home", 500),
+            at(price(1, 100), "k", 10),
+            at(price(1, 200), "k", 1_009),
+        ]);
+        assert_eq!(c.product(1).unwrap().price_minor, 100, "within retention");
+        let c = incremental(&[
+            upsert(1, "Lamp", "Home", 500),
+            at(price(1, 100), "k", 10),
+            at(price(1, 200), "k", 1_010),
+        ]);
+        assert_eq!(
+            c.product(1).unwrap().price_minor,
+            200,
+            "after it, a new command"
+        );
+        assert_eq!(c.command(&admin_command_key("k")).unwrap().offset, 2);
+        assert_eq!(CatalogFold::entries(&c).last(), Some(&("commands", 1)));
     }
 
     fn encoded(c: &Catalog) -> Vec<u8> {
@@ -781,10 +832,7 @@ pub(crate) mod tests {
             CatalogFold::finalize(&mut loaded);
             prop_assert_eq!(encoded(&loaded), encoded(&full));
             prop_assert_eq!(observable(&loaded), observable(&full));
-            prop_assert_eq!(
-                loaded.commands.iter().collect::<std::collections::BTreeMap<_, _>>(),
-                full.commands.iter().collect::<std::collections::BTreeMap<_, _>>()
-            );
+            prop_assert_eq!(loaded.commands.sorted(), full.commands.sorted());
         }
 
         #[test]

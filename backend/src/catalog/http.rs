@@ -135,7 +135,8 @@ async fn run(
 ) -> Result<(), ApiError> {
     let scoped = admin_command_key(&key);
     let (kafka_key, id_part) = (id.to_be_bytes(), id.to_le_bytes());
-    let submission = Submission::new(&kafka_key, key, &[kind, &id_part], |meta| {
+    let retention = state.config.limits.idempotency_retention;
+    let submission = Submission::new(&kafka_key, key, retention, &[kind, &id_part], |meta| {
         CatalogEvent {
             event: Some(event.clone()),
             meta,
@@ -180,7 +181,7 @@ fn answer(state: &State, id: u64, format: Format) -> Result<Resp, ApiError> {
 pub async fn upsert(state: &State, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
     require_admin(state.admin_token(), &req)?;
     let id = product_id(id)?;
-    let cmd = read_command::<UpsertProduct>(state.config.max_body_bytes, req).await?;
+    let cmd = read_command::<UpsertProduct>(&state.config, req).await?;
     let event = validate_product(id, &cmd.body)?;
     run(
         state,
@@ -197,7 +198,7 @@ pub async fn upsert(state: &State, req: Request<Incoming>, id: &str) -> Result<R
 pub async fn set_price(state: &State, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
     require_admin(state.admin_token(), &req)?;
     let id = product_id(id)?;
-    let cmd = read_command::<SetPrice>(state.config.max_body_bytes, req).await?;
+    let cmd = read_command::<SetPrice>(&state.config, req).await?;
     money::validate_price(cmd.body.price_minor)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     if state.catalog.model().product(id).is_none() {

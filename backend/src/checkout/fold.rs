@@ -4,6 +4,15 @@
 //! accepted (every line in stock, the cart version the shopper saw is current), and therefore
 //! how much stock is left. Replicas folding the same log agree, and stock can never go below
 //! zero. Collections are persistent (`imbl`) so the engine publishes by sharing structure.
+//!
+//! An order confirms what the shopper was shown (`OrderRequestedV2`: the cart version and every
+//! line's title, unit price and quantity): a price or title that changed since is rejected here,
+//! naming each changed line, so no replica ever charges a price the request did not name.
+//!
+//! Nothing an anonymous client writes stays for ever: a cart is dropped once the log's time
+//! passes its last change plus the retention its events carry (30 days by default), an
+//! idempotency record once it passes the command's time plus its retention (24 h), and a cart
+//! holds at most the number of lines its events allow (see [`crate::engine::retention`]).
 
 use std::sync::Arc;
 
@@ -11,10 +20,11 @@ use imbl::{HashMap, Vector};
 use shared::ids::CartId;
 use shared::money;
 use shared::proto::{
-    CatalogEvent, CheckoutEvent, CommandMeta, OrderRejection, RejectionReason, catalog_event,
-    checkout_event::Event,
+    CatalogEvent, ChangedLine, CheckoutEvent, CommandMeta, Money, OrderRejection, RejectionReason,
+    ShownLine, catalog_event, checkout_event::Event,
 };
 
+use crate::engine::retention::{Deadlines, LogClock, Record, Records, deadline};
 use crate::engine::snapshot::{DecodeError, Decoder, Encoder};
 use crate::engine::{Applied, Fold};
 
@@ -33,6 +43,8 @@ pub struct Cart {
     pub lines: Vec<(u64, u32)>,
     /// Bumped by every change, including the order that empties it.
     pub version: u64,
+    /// Log time at which the cart is dropped unless touched again (`None`: kept for ever).
+    pub expires_at_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,17 +70,14 @@ pub enum Outcome {
     CartUpdated,
     /// The line named a product checkout does not sell (unknown or disabled).
     CartLineRefused,
+    /// The line would have been one more than the cart's limit (the limit).
+    CartFull(u32),
     StockAdded,
     OrderPlaced(u64),
     OrderRejected(OrderRejection),
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct CommandRecord {
-    pub fingerprint: u64,
-    pub offset: i64,
-    pub outcome: Outcome,
-}
+pub type CommandRecord = Record<Outcome>;
 
 /// The checkout model.
 #[derive(Debug, Clone, Default)]
@@ -81,7 +90,9 @@ pub struct Checkout {
     orders: HashMap<u64, Arc<Order>>,
     orders_by_cart: HashMap<CartId, Vector<u64>>,
     last_order_id: u64,
-    commands: HashMap<String, CommandRecord>,
+    commands: Records<Outcome>,
+    clock: LogClock,
+    cart_deadlines: Deadlines<CartId>,
 }
 
 /// A map's entries in key order: what makes an encoding deterministic.
@@ -139,6 +150,33 @@ impl Checkout {
         (self.carts.len(), self.orders.len(), self.stock.len())
     }
 
+    /// The time the log has reached (Unix ms): what retention is measured against.
+    pub fn log_time_ms(&self) -> i64 {
+        self.clock.0
+    }
+
+    /// Moves the log's time to a command's time and drops what fell due.
+    fn advance_clock(&mut self, at: i64) {
+        if !self.clock.advance(at) {
+            return;
+        }
+        let now = self.clock.0;
+        self.commands.expire(now);
+        for cart in self.cart_deadlines.take_due(now) {
+            self.carts.remove(&cart);
+        }
+    }
+
+    /// The cart was changed or ordered at `at`: it stays `retention_ms` from then.
+    fn touch(&mut self, cart_id: CartId, at: i64, retention_ms: i64) {
+        let Some(cart) = self.carts.get_mut(&cart_id) else {
+            return;
+        };
+        let next = deadline(at, retention_ms);
+        self.cart_deadlines.set(&cart_id, cart.expires_at_ms, next);
+        cart.expires_at_ms = next;
+    }
+
     fn apply_catalog(&mut self, event: &CatalogEvent) -> Applied {
         match &event.event {
             Some(catalog_event::Event::ProductUpsertedV1(e)) => {
@@ -173,14 +211,27 @@ impl Checkout {
         self.products.get(&id).is_some_and(|p| p.enabled)
     }
 
-    fn set_line(&mut self, cart_id: CartId, product_id: u64, quantity: u32) -> Outcome {
+    fn set_line(
+        &mut self,
+        cart_id: CartId,
+        product_id: u64,
+        quantity: u32,
+        max_lines: u32,
+    ) -> Outcome {
         if quantity > 0 && !self.sellable(product_id) {
             return Outcome::CartLineRefused;
+        }
+        if quantity == 0 && !self.carts.contains_key(&cart_id) {
+            // Removing a line from a cart that does not exist creates no cart.
+            return Outcome::CartUpdated;
         }
         let cart = self.carts.entry(cart_id).or_default();
         let at = cart.lines.iter().position(|(p, _)| *p == product_id);
         let changed = match (at, quantity) {
             (None, 0) => false,
+            (None, _) if max_lines > 0 && cart.lines.len() >= max_lines as usize => {
+                return Outcome::CartFull(max_lines);
+            }
             (None, q) => {
                 cart.lines.push((product_id, q));
                 true
@@ -197,7 +248,15 @@ impl Checkout {
         Outcome::CartUpdated
     }
 
-    fn place_order(&mut self, cart_id: CartId, seen_version: u64, placed_at_ms: i64) -> Outcome {
+    /// Places the cart if it is the one the shopper saw: its version and, for a V2 request
+    /// (`shown` is `Some`), every line with the title and unit price shown.
+    fn place_order(
+        &mut self,
+        cart_id: CartId,
+        seen_version: u64,
+        shown: Option<&[ShownLine]>,
+        placed_at_ms: i64,
+    ) -> Outcome {
         let reject = |reason: RejectionReason, f: &dyn Fn(&mut OrderRejection)| {
             let mut r = OrderRejection {
                 reason: reason as i32,
@@ -215,6 +274,34 @@ impl Checkout {
         }
         if cart.lines.is_empty() {
             return reject(RejectionReason::CartEmpty, &|_| {});
+        }
+        if let Some(shown) = shown
+            && !same_lines(&cart.lines, shown)
+        {
+            return reject(RejectionReason::CartChanged, &|r| {
+                r.expected_version = seen_version;
+                r.current_version = cart.version;
+            });
+        }
+        for &(product_id, quantity) in &cart.lines {
+            if !self.sellable(product_id) {
+                return reject(RejectionReason::ProductUnavailable, &|r| {
+                    r.product_id = product_id;
+                    r.requested = quantity;
+                });
+            }
+        }
+        if let Some(shown) = shown {
+            let changed = self.changed_lines(&cart.lines, shown);
+            if !changed.is_empty() {
+                let prices = changed.iter().any(|c| c.shown_price != c.price);
+                let reason = if prices {
+                    RejectionReason::PriceChanged
+                } else {
+                    RejectionReason::TitleChanged
+                };
+                return reject(reason, &|r| r.changed_lines = changed.clone());
+            }
         }
         let mut lines = Vec::with_capacity(cart.lines.len());
         for &(product_id, quantity) in &cart.lines {
@@ -270,6 +357,47 @@ impl Checkout {
         cart.version += 1;
         Outcome::OrderPlaced(id)
     }
+
+    /// The cart's lines whose title or unit price is not what the shopper was shown, in cart
+    /// order (the lines themselves are known to match).
+    fn changed_lines(&self, lines: &[(u64, u32)], shown: &[ShownLine]) -> Vec<ChangedLine> {
+        let mut changed = vec![];
+        for &(product_id, _) in lines {
+            let (Some(p), Some(s)) = (
+                self.products.get(&product_id),
+                shown.iter().find(|s| s.product_id == product_id),
+            ) else {
+                continue;
+            };
+            let price = Money {
+                minor: p.price_minor,
+                currency: p.currency.to_string(),
+            };
+            let shown_price = s.unit_price.clone().unwrap_or_default();
+            if shown_price != price || s.title != *p.title {
+                changed.push(ChangedLine {
+                    product_id,
+                    shown_title: s.title.clone(),
+                    title: p.title.to_string(),
+                    shown_price: Some(shown_price),
+                    price: Some(price),
+                });
+            }
+        }
+        changed
+    }
+}
+
+/// Whether the shown lines are exactly the cart's (product and quantity, in any order).
+fn same_lines(lines: &[(u64, u32)], shown: &[ShownLine]) -> bool {
+    shown.len() == lines.len()
+        && lines.iter().all(|&(product_id, quantity)| {
+            shown
+                .iter()
+                .filter(|s| s.product_id == product_id)
+                .map(|s| s.quantity)
+                .eq(std::iter::once(quantity))
+        })
 }
 
 /// The checkout's fold.
@@ -286,6 +414,7 @@ impl Fold for CheckoutFold {
             Some(Event::StockDeliveredV1(_)) => "stock_delivered",
             Some(Event::CartLineSetV1(_)) => "cart_line_set",
             Some(Event::OrderRequestedV1(_)) => "order_requested",
+            Some(Event::OrderRequestedV2(_)) => "order_requested_v2",
             None => "unknown",
         }
     }
@@ -296,10 +425,11 @@ impl Fold for CheckoutFold {
             ("stock", model.stock.len()),
             ("carts", model.carts.len()),
             ("orders", model.orders.len()),
+            ("commands", model.commands.len()),
         ]
     }
 
-    const MODEL_VERSION: u32 = 1;
+    const MODEL_VERSION: u32 = 2;
 
     /// Every map in key order; texts shared by `Arc` are written once per place they appear.
     fn encode(m: &Checkout, out: &mut Encoder) {
@@ -322,6 +452,7 @@ impl Fold for CheckoutFold {
         for (id, cart) in sorted(&m.carts) {
             out.u128(id.0);
             out.u64(cart.version);
+            out.i64(cart.expires_at_ms.unwrap_or(-1));
             out.len(cart.lines.len());
             for &(product, quantity) in &cart.lines {
                 out.u64(product);
@@ -351,11 +482,13 @@ impl Fold for CheckoutFold {
             }
         }
         out.u64(m.last_order_id);
+        out.i64(m.clock.0);
         out.len(m.commands.len());
-        for (key, c) in sorted(&m.commands) {
+        for (key, c) in m.commands.sorted() {
             out.str(key);
             out.u64(c.fingerprint);
             out.i64(c.offset);
+            out.i64(c.expires_at_ms.unwrap_or(-1));
             match &c.outcome {
                 Outcome::CartUpdated => out.u8(0),
                 Outcome::CartLineRefused => out.u8(1),
@@ -367,6 +500,10 @@ impl Fold for CheckoutFold {
                 Outcome::OrderRejected(r) => {
                     out.u8(4);
                     out.bytes(&prost::Message::encode_to_vec(r));
+                }
+                Outcome::CartFull(max) => {
+                    out.u8(5);
+                    out.u32(*max);
                 }
             }
         }
@@ -422,6 +559,8 @@ impl Fold for CheckoutFold {
 
     fn apply(model: &mut Checkout, event: &CheckoutEvent, offset: i64) -> Applied {
         let meta = event.meta.clone().unwrap_or_default();
+        model.advance_clock(meta.requested_at_ms);
+        let at = meta.requested_at_ms;
         let outcome = match &event.event {
             Some(Event::CatalogFactV1(fact)) => {
                 if fact.previous_source_offset != model.bridged_until.unwrap_or(-1) {
@@ -435,7 +574,7 @@ impl Fold for CheckoutFold {
             }
             Some(Event::StockDeliveredV1(e)) => {
                 let key = admin_command_key(&meta.idempotency_key);
-                if model.commands.contains_key(&key) {
+                if model.commands.contains(&key) {
                     return Applied::Ignored("duplicate command");
                 }
                 let stock = model.stock.entry(e.product_id).or_default();
@@ -447,34 +586,50 @@ impl Fold for CheckoutFold {
                     return Applied::Ignored("bad cart id");
                 };
                 let key = cart_command_key(cart, &meta.idempotency_key);
-                if model.commands.contains_key(&key) {
+                if model.commands.contains(&key) {
                     return Applied::Ignored("duplicate command");
                 }
-                (key, model.set_line(cart, e.product_id, e.quantity))
+                let outcome = model.set_line(cart, e.product_id, e.quantity, e.max_lines);
+                model.touch(cart, at, e.cart_retention_ms);
+                (key, outcome)
             }
             Some(Event::OrderRequestedV1(e)) => {
                 let Ok(cart) = e.cart_id.parse::<CartId>() else {
                     return Applied::Ignored("bad cart id");
                 };
                 let key = cart_command_key(cart, &meta.idempotency_key);
-                if model.commands.contains_key(&key) {
+                if model.commands.contains(&key) {
                     return Applied::Ignored("duplicate command");
                 }
-                (
-                    key,
-                    model.place_order(cart, e.cart_version, meta.requested_at_ms),
-                )
+                (key, model.place_order(cart, e.cart_version, None, at))
+            }
+            Some(Event::OrderRequestedV2(e)) => {
+                let Ok(cart) = e.cart_id.parse::<CartId>() else {
+                    return Applied::Ignored("bad cart id");
+                };
+                let key = cart_command_key(cart, &meta.idempotency_key);
+                if model.commands.contains(&key) {
+                    return Applied::Ignored("duplicate command");
+                }
+                let outcome = model.place_order(cart, e.cart_version, Some(&e.lines), at);
+                model.touch(cart, at, e.cart_retention_ms);
+                (key, outcome)
             }
             None => return Applied::Ignored("unknown event kind"),
         };
         let (key, outcome) = outcome;
-        let CommandMeta { fingerprint, .. } = meta;
+        let CommandMeta {
+            fingerprint,
+            record_retention_ms,
+            ..
+        } = meta;
         model.commands.insert(
-            key,
+            &key,
             CommandRecord {
                 fingerprint,
                 offset,
                 outcome,
+                expires_at_ms: deadline(at, record_retention_ms),
             },
         );
         Applied::Changed
@@ -488,13 +643,22 @@ impl CheckoutFold {
         m: &mut Checkout,
         text: &mut dyn FnMut(&str) -> Arc<str>,
     ) -> Result<(), DecodeError> {
-        for _ in 0..d.len(16 + 8 + 8)? {
+        for _ in 0..d.len(16 + 8 + 8 + 8)? {
             let id = CartId(d.u128()?);
             let version = d.u64()?;
+            let expires_at_ms = Some(d.i64()?).filter(|&t| t >= 0);
             let lines = (0..d.len(12)?)
                 .map(|_| Ok((d.u64()?, d.u32()?)))
                 .collect::<Result<_, DecodeError>>()?;
-            m.carts.insert(id, Cart { lines, version });
+            m.cart_deadlines.set(&id, None, expires_at_ms);
+            m.carts.insert(
+                id,
+                Cart {
+                    lines,
+                    version,
+                    expires_at_ms,
+                },
+            );
         }
         for _ in 0..d.len(8 + 16 + 8 + 8)? {
             let id = d.u64()?;
@@ -525,10 +689,12 @@ impl CheckoutFold {
             m.orders_by_cart.insert(cart, ids);
         }
         m.last_order_id = d.u64()?;
-        for _ in 0..d.len(8 + 8 + 8 + 1)? {
-            let key = d.str()?.to_owned();
+        m.clock = LogClock(d.i64()?);
+        for _ in 0..d.len(8 + 8 + 8 + 8 + 1)? {
+            let key = d.str()?;
             let fingerprint = d.u64()?;
             let offset = d.i64()?;
+            let expires_at_ms = Some(d.i64()?).filter(|&t| t >= 0);
             let outcome = match d.u8()? {
                 0 => Outcome::CartUpdated,
                 1 => Outcome::CartLineRefused,
@@ -538,12 +704,14 @@ impl CheckoutFold {
                     prost::Message::decode(d.bytes()?)
                         .map_err(|e| DecodeError(format!("order rejection: {e}")))?,
                 ),
+                5 => Outcome::CartFull(d.u32()?),
                 tag => return Err(DecodeError(format!("outcome tag {tag}"))),
             };
             let record = CommandRecord {
                 fingerprint,
                 offset,
                 outcome,
+                expires_at_ms,
             };
             m.commands.insert(key, record);
         }
@@ -556,17 +724,65 @@ pub(crate) mod tests {
     use super::*;
     use crate::catalog::fold::tests::{disable, price, upsert};
     use proptest::prelude::*;
-    use shared::proto::{CartLineSetV1, CatalogFactV1, OrderRequestedV1, StockDeliveredV1};
+    use shared::proto::{
+        CartLineSetV1, CatalogFactV1, OrderRequestedV1, OrderRequestedV2, StockDeliveredV1,
+    };
 
     pub const A: CartId = CartId(0xa);
     pub const B: CartId = CartId(0xb);
+    const T0: i64 = 1_700_000_000_000;
+    const HOUR: i64 = 3_600_000;
+    const DAY: i64 = 24 * HOUR;
 
     fn meta(key: &str) -> Option<CommandMeta> {
         Some(CommandMeta {
             idempotency_key: key.into(),
             fingerprint: 1,
-            requested_at_ms: 1_700_000_000_000,
+            requested_at_ms: T0,
+            record_retention_ms: 0,
         })
+    }
+
+    /// `event` requested at `ms`, its record kept for `retention` (and its cart, if it names
+    /// one, for `cart_retention`).
+    fn at(mut event: CheckoutEvent, ms: i64, retention: i64, cart_retention: i64) -> CheckoutEvent {
+        if let Some(m) = &mut event.meta {
+            m.requested_at_ms = ms;
+            m.record_retention_ms = retention;
+        }
+        match &mut event.event {
+            Some(Event::CartLineSetV1(e)) => e.cart_retention_ms = cart_retention,
+            Some(Event::OrderRequestedV2(e)) => e.cart_retention_ms = cart_retention,
+            _ => {}
+        }
+        event
+    }
+
+    pub fn shown(product_id: u64, title: &str, minor: i64, quantity: u32) -> ShownLine {
+        ShownLine {
+            product_id,
+            title: title.into(),
+            unit_price: Some(money::money(minor, "EUR")),
+            quantity,
+        }
+    }
+
+    /// An order for the cart as shown: version and lines.
+    pub fn order_shown(
+        key: &str,
+        cart: CartId,
+        cart_version: u64,
+        lines: Vec<ShownLine>,
+    ) -> CheckoutEvent {
+        CheckoutEvent {
+            event: Some(Event::OrderRequestedV2(OrderRequestedV2 {
+                cart_id: cart.to_string(),
+                cart_version,
+                lines,
+                cart_retention_ms: 0,
+            })),
+            meta: meta(key),
+        }
     }
 
     pub fn fact(source_offset: i64, event: CatalogEvent) -> CheckoutEvent {
@@ -597,6 +813,8 @@ pub(crate) mod tests {
                 cart_id: cart.to_string(),
                 product_id,
                 quantity,
+                cart_retention_ms: 0,
+                max_lines: 0,
             })),
             meta: meta(key),
         }
@@ -790,6 +1008,198 @@ pub(crate) mod tests {
         );
     }
 
+    #[test]
+    fn an_order_as_shown_is_placed_at_the_prices_shown() {
+        let mut events = given();
+        events.extend([
+            line("l1", A, 1, 2),
+            order_shown("o1", A, 1, vec![shown(1, "Lamp", 2500, 2)]),
+        ]);
+        let m = fold(&events);
+        assert_eq!(outcome(&m, A, "o1"), Outcome::OrderPlaced(1));
+        assert_eq!(m.order(1).unwrap().lines[0].unit_price_minor, 2500);
+    }
+
+    #[test]
+    fn a_price_changed_since_shown_is_rejected_naming_old_and_new() {
+        let mut events = given();
+        events.extend([
+            stock("s2", 2, 5),
+            line("l1", A, 1, 1),
+            line("l2", A, 2, 1),
+            // The operator reprices the lamp after the shopper saw the cart.
+            fact(2, price(1, 99_999_900)),
+            order_shown(
+                "o1",
+                A,
+                2,
+                vec![shown(2, "Chair", 9900, 1), shown(1, "Lamp", 2500, 1)],
+            ),
+        ]);
+        let m = fold(&events);
+        let Outcome::OrderRejected(r) = outcome(&m, A, "o1") else {
+            panic!("not rejected")
+        };
+        assert_eq!(r.reason(), RejectionReason::PriceChanged);
+        assert_eq!(
+            r.changed_lines,
+            vec![ChangedLine {
+                product_id: 1,
+                shown_title: "Lamp".into(),
+                title: "Lamp".into(),
+                shown_price: Some(money::money(2500, "EUR")),
+                price: Some(money::money(99_999_900, "EUR")),
+            }]
+        );
+        assert_eq!((m.stock(1), m.stock(2), m.counts().1), (3, 5, 0));
+        assert_eq!(
+            m.cart(A).unwrap().lines.len(),
+            2,
+            "the cart stays for a new try"
+        );
+        // Ordering again at the price now shown is accepted and charges it.
+        let mut again = events.clone();
+        again.push(order_shown(
+            "o2",
+            A,
+            2,
+            vec![shown(1, "Lamp", 99_999_900, 1), shown(2, "Chair", 9900, 1)],
+        ));
+        let m = fold(&again);
+        assert_eq!(outcome(&m, A, "o2"), Outcome::OrderPlaced(1));
+        assert_eq!(m.order(1).unwrap().lines[0].unit_price_minor, 99_999_900);
+    }
+
+    #[test]
+    fn a_renamed_product_or_other_lines_than_the_cart_are_rejected() {
+        let mut events = given();
+        events.extend([
+            line("l1", A, 1, 2),
+            fact(2, upsert(1, "Lamp XL", "Home", 2500)),
+            order_shown("o1", A, 1, vec![shown(1, "Lamp", 2500, 2)]),
+            order_shown("o2", A, 1, vec![shown(1, "Lamp XL", 2500, 1)]),
+            order_shown("o3", A, 1, vec![]),
+            order_shown(
+                "o4",
+                A,
+                1,
+                vec![shown(1, "Lamp XL", 2500, 2), shown(1, "Lamp XL", 2500, 2)],
+            ),
+        ]);
+        let m = fold(&events);
+        let reason = |key| match outcome(&m, A, key) {
+            Outcome::OrderRejected(r) => r.reason(),
+            other => panic!("{key}: {other:?}"),
+        };
+        assert_eq!(reason("o1"), RejectionReason::TitleChanged);
+        assert_eq!(
+            reason("o2"),
+            RejectionReason::CartChanged,
+            "another quantity"
+        );
+        assert_eq!(reason("o3"), RejectionReason::CartChanged, "no lines");
+        assert_eq!(reason("o4"), RejectionReason::CartChanged, "a line twice");
+        assert_eq!(m.stock(1), 3);
+    }
+
+    #[test]
+    fn removing_a_line_from_no_cart_creates_no_cart() {
+        let mut events = given();
+        events.extend((0..300u128).map(|c| line(&format!("z{c}"), CartId(0x100 + c), 1, 0)));
+        let m = fold(&events);
+        assert_eq!(m.counts().0, 0);
+    }
+
+    #[test]
+    fn a_cart_holds_at_most_the_lines_its_events_allow() {
+        let capped = |key: &str, product, max_lines| {
+            let mut e = line(key, A, product, 1);
+            if let Some(Event::CartLineSetV1(l)) = &mut e.event {
+                l.max_lines = max_lines;
+            }
+            e
+        };
+        let mut events = given();
+        events.extend([capped("l1", 1, 1), capped("l2", 2, 1), capped("l3", 1, 1)]);
+        let m = fold(&events);
+        assert_eq!(outcome(&m, A, "l2"), Outcome::CartFull(1));
+        assert_eq!(
+            m.cart(A).unwrap().lines,
+            vec![(1, 1)],
+            "changing a line in a full cart is fine"
+        );
+        assert_eq!(m.cart(A).unwrap().version, 1);
+    }
+
+    #[test]
+    fn carts_and_records_expire_by_log_time_only() {
+        let mut events = given();
+        events.extend([
+            at(line("l1", A, 1, 1), T0, DAY, 30 * DAY),
+            at(line("l1", B, 2, 1), T0, DAY, 30 * DAY),
+            // B is touched again on day 20: it stays until day 50.
+            at(line("l2", B, 2, 2), T0 + 20 * DAY, DAY, 30 * DAY),
+        ]);
+        let m = fold(&events[..events.len() - 1]);
+        assert!(
+            m.command(&cart_command_key(A, "l1")).is_some(),
+            "within a day"
+        );
+        let m = fold(&events);
+        assert!(
+            m.command(&cart_command_key(A, "l1")).is_none(),
+            "after a day"
+        );
+        assert!(m.cart(A).is_some(), "a cart stays 30 days");
+        events.push(at(stock("tick", 1, 1), T0 + 30 * DAY, DAY, 0));
+        let m = fold(&events);
+        assert!(m.cart(A).is_none(), "untouched for 30 days");
+        assert_eq!(m.cart(B).unwrap().lines, vec![(2, 2)]);
+        assert!(m.command(&cart_command_key(A, "l1")).is_none());
+        assert!(m.command(&cart_command_key(B, "l2")).is_none());
+        assert_eq!(m.log_time_ms(), T0 + 30 * DAY);
+        // A replica whose clock is behind writes an older time: the log's time does not go back.
+        events.push(at(line("l3", A, 1, 1), T0, DAY, 30 * DAY));
+        let m = fold(&events);
+        assert_eq!(m.log_time_ms(), T0 + 30 * DAY);
+        assert_eq!(m.cart(A).unwrap().version, 1, "a new cart");
+        // The same key after its record expired is a new command.
+        events.push(at(stock("tick", 1, 1), T0 + 32 * DAY, DAY, 0));
+        assert_eq!(fold(&events).stock(1), 5);
+    }
+
+    /// The bounded-state proof: 100,000 anonymous carts, each with a line (real events, as the
+    /// API writes them), leave nothing behind once the log's time passes the retention: the
+    /// model's entries and its snapshot are back at the baseline.
+    #[test]
+    fn a_hundred_thousand_abandoned_carts_leave_nothing_once_expired() {
+        let mut events = given();
+        events.push(at(stock("tick", 2, 1), T0, DAY, 0));
+        let baseline = fold(&events);
+        let (entries, bytes) = (CheckoutFold::entries(&baseline), encoded(&baseline).len());
+        let mut m = baseline.clone();
+        let mut offset = events.len() as i64;
+        for c in 0..100_000u128 {
+            let e = at(
+                line("k", CartId(0x1_0000 + c), 1, 1),
+                T0 + c as i64,
+                DAY,
+                30 * DAY,
+            );
+            CheckoutFold::apply(&mut m, &e, offset);
+            offset += 1;
+        }
+        let grown = CheckoutFold::entries(&m);
+        assert_eq!(grown[2], ("carts", 100_000));
+        assert_eq!(grown[4], ("commands", 100_002));
+        let e = at(stock("tick", 2, 1), T0 + 31 * DAY, DAY, 0);
+        CheckoutFold::apply(&mut m, &e, offset);
+        assert_eq!(CheckoutFold::entries(&m), entries);
+        assert_eq!(encoded(&m).len(), bytes);
+        // The delivery of `given` (kept for ever, as events before retention) and the last tick.
+        assert_eq!((m.cart_deadlines.len(), m.commands.len()), (0, 2));
+    }
+
     /// Marks a generated catalog change whose chain offsets [`with_products`] fills in; a
     /// marker of 0 re-sends the previous copy (the bridge retrying), which must be ignored.
     const CHAIN_PLACEHOLDER: i64 = -1_000;
@@ -806,13 +1216,31 @@ pub(crate) mod tests {
             (1u64..4, 1i64..500).prop_map(|(p, c)| price(p, c)),
             (1u64..4).prop_map(|p| upsert(p, "P", "C", 100 * p as i64)),
         ];
-        prop_oneof![
+        let event = prop_oneof![
             2 => (key.clone(), 1u64..4, 0u32..6).prop_map(|(k, p, q)| stock(&k, p, q)),
-            4 => (key.clone(), cart.clone(), 1u64..5, 0u32..5).prop_map(|(k, c, p, q)| line(&k, c, p, q)),
-            3 => (key, cart, 0u64..6).prop_map(|(k, c, v)| order(&k, c, v)),
+            4 => (key.clone(), cart.clone(), 1u64..5, 0u32..5, prop::sample::select(vec![0u32, 2])).prop_map(|(k, c, p, q, max)| {
+                let mut e = line(&k, c, p, q);
+                if let Some(Event::CartLineSetV1(l)) = &mut e.event { l.max_lines = max; }
+                e
+            }),
+            2 => (key.clone(), cart.clone(), 0u64..6).prop_map(|(k, c, v)| order(&k, c, v)),
+            // As shown (filled in by `with_products`), shown with a stale price, or random.
+            3 => (key, cart, 0u64..3).prop_map(|(k, c, mode)| order_shown(&k, c, FILL_SHOWN - mode, vec![])),
             2 => (chain, catalog).prop_map(|(gap, e)| fact(CHAIN_PLACEHOLDER + gap, e)),
-        ]
+        ];
+        // The hours since the previous command, given its place in time by `with_products`.
+        (event, 0i64..20).prop_map(|(mut e, hours)| {
+            if let Some(m) = &mut e.meta {
+                m.requested_at_ms = hours;
+            }
+            e
+        })
     }
+
+    /// Marks a generated order whose lines [`with_products`] fills in from the cart as it is
+    /// then: `FILL_SHOWN` as shown, `FILL_SHOWN - 1` with the first line's price as it was
+    /// before (a stale view), `FILL_SHOWN - 2` left with no lines at version 1.
+    const FILL_SHOWN: u64 = u64::MAX;
 
     /// Three products first, then `events` with every generated catalog copy given its place
     /// in one valid bridge chain (as the bridge writes it), so each of them is applied.
@@ -821,7 +1249,49 @@ pub(crate) mod tests {
             .map(|p| fact(p as i64 - 1, upsert(p, "P", "C", 100 * p as i64)))
             .collect();
         let mut last = 2;
+        let mut hours = 0;
         for mut e in events {
+            // Time moves on by the generated hours; every third command comes from a replica
+            // whose clock is five hours behind. Records are kept a day, carts two.
+            if let Some(m) = &mut e.meta {
+                // Hand-written events carry a real time (`meta`): they move nothing on.
+                hours += if m.requested_at_ms < 1_000 {
+                    m.requested_at_ms
+                } else {
+                    0
+                };
+                let behind = if hours % 3 == 0 { 5 } else { 0 };
+                m.requested_at_ms = T0 + (hours - behind) * HOUR;
+                m.record_retention_ms = DAY;
+            }
+            match &mut e.event {
+                Some(Event::CartLineSetV1(l)) => l.cart_retention_ms = 2 * DAY,
+                Some(Event::OrderRequestedV2(o)) => {
+                    o.cart_retention_ms = 2 * DAY;
+                    if o.cart_version >= FILL_SHOWN - 1 {
+                        let m = fold(&all);
+                        let cart = o.cart_id.parse().expect("a generated cart");
+                        let cart = m.cart(cart).cloned().unwrap_or_default();
+                        o.lines = cart
+                            .lines
+                            .iter()
+                            .map(|&(p, q)| match m.product(p) {
+                                Some(info) => shown(p, &info.title, info.price_minor, q),
+                                None => shown(p, "?", 0, q),
+                            })
+                            .collect();
+                        if o.cart_version == FILL_SHOWN - 1
+                            && let Some(first) = o.lines.first_mut()
+                        {
+                            first.unit_price = Some(money::money(-1, "EUR"));
+                        }
+                        o.cart_version = cart.version;
+                    } else {
+                        o.cart_version = 1;
+                    }
+                }
+                _ => {}
+            }
             if let Some(Event::CatalogFactV1(f)) = &mut e.event
                 && f.previous_source_offset < 0
             {
@@ -916,6 +1386,22 @@ pub(crate) mod tests {
         assert_catalog_applied(&m, &events).unwrap();
     }
 
+    #[test]
+    fn generated_orders_as_shown_are_placed_and_stale_ones_rejected() {
+        // The generator's own proof that orders as shown reach the accepting path.
+        let events = with_products(vec![
+            stock("s", 1, 5),
+            line("l", A, 1, 1),
+            order_shown("stale", A, FILL_SHOWN - 1, vec![]),
+            order_shown("shown", A, FILL_SHOWN, vec![]),
+        ]);
+        let m = fold(&events);
+        assert!(
+            matches!(outcome(&m, A, "stale"), Outcome::OrderRejected(r) if r.reason() == RejectionReason::PriceChanged)
+        );
+        assert_eq!(outcome(&m, A, "shown"), Outcome::OrderPlaced(1));
+    }
+
     fn encoded(m: &Checkout) -> Vec<u8> {
         crate::engine::snapshot::encode::<CheckoutFold>(m)
     }
@@ -947,11 +1433,13 @@ pub(crate) mod tests {
             let mut m = Checkout::default();
             let mut delivered = std::collections::HashMap::<u64, u64>::new();
             for (i, e) in events.iter().enumerate() {
+                CheckoutFold::apply(&mut m, e, i as i64);
+                // A delivery took effect if its record was written by this event (a record
+                // that expired meanwhile lets the same key take effect again).
                 if let Some(Event::StockDeliveredV1(d)) = &e.event
-                    && m.command(&admin_command_key(&e.meta.as_ref().unwrap().idempotency_key)).is_none() {
+                    && m.command(&admin_command_key(&e.meta.as_ref().unwrap().idempotency_key)).is_some_and(|r| r.offset == i as i64) {
                     *delivered.entry(d.product_id).or_default() += u64::from(d.quantity);
                 }
-                CheckoutFold::apply(&mut m, e, i as i64);
             }
             for p in 1..5u64 {
                 let sold: u64 = (1..=m.counts().1 as u64)
@@ -969,13 +1457,23 @@ pub(crate) mod tests {
             let mut sellable = std::collections::BTreeMap::new();
             let mut seen = 0;
             for (i, e) in events.iter().enumerate() {
-                if let Some(Event::OrderRequestedV1(_)) = e.event {
+                if let Some(Event::OrderRequestedV1(_) | Event::OrderRequestedV2(_)) = &e.event {
                     let placed = fold(&events[..=i]).counts().1;
                     if placed > seen {
                         seen = placed;
                         let order = m.order(placed as u64).expect("placed order");
                         for l in &order.lines {
                             prop_assert_eq!(sellable.get(&l.product_id).copied(), Some(l.unit_price_minor), "order {} line {}", order.id, l.product_id);
+                        }
+                        // An order for the cart as shown charges exactly what was shown.
+                        if let Some(Event::OrderRequestedV2(o)) = &e.event {
+                            let mut charged: Vec<ShownLine> = order.lines.iter()
+                                .map(|l| shown(l.product_id, &l.title, l.unit_price_minor, l.quantity))
+                                .collect();
+                            let mut named = o.lines.clone();
+                            charged.sort_by_key(|l| l.product_id);
+                            named.sort_by_key(|l| l.product_id);
+                            prop_assert_eq!(charged, named);
                         }
                     }
                 }
@@ -1021,7 +1519,13 @@ pub(crate) mod tests {
             s(&m.orders),
             s(&m.orders_by_cart),
             m.last_order_id,
-            s(&m.commands),
+            m.commands
+                .sorted()
+                .into_iter()
+                .map(|(k, r)| (k.to_owned(), r.clone()))
+                .collect::<Vec<_>>(),
+            m.clock,
+            m.cart_deadlines.len(),
         )
     }
 }

@@ -6,9 +6,10 @@ use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use prost::Message;
 use shared::ids::{CartId, OrderId};
+use shared::money;
 use shared::proto::{
-    CartLineSetV1, CheckoutEvent, OrderList, OrderRejection, OrderRequestedV1, PlaceOrder,
-    RejectionReason, SetCartLine, StockDeliveredV1, StockDelivery, StockLevelView,
+    CartLineSetV1, CheckoutEvent, OrderList, OrderRejection, OrderRequestedV2, PlaceOrder,
+    RejectionReason, SetCartLine, ShownLine, StockDeliveredV1, StockDelivery, StockLevelView,
     checkout_event::Event,
 };
 
@@ -18,6 +19,7 @@ use crate::commands::Submission;
 use crate::http::cookie;
 use crate::http::request::{product_id, read_command, require_admin};
 use crate::http::wire::{ApiError, Format, Resp, reply};
+use crate::ops::metrics::commands::CommandResult;
 use crate::state::State;
 
 /// The request's cart, or a new id and the cookie that names it.
@@ -71,7 +73,8 @@ async fn run(
     kafka_key: &[u8],
     event: Event,
 ) -> Result<Outcome, ApiError> {
-    let submission = Submission::new(kafka_key, key, &[kind], |meta| {
+    let retention = state.config.limits.idempotency_retention;
+    let submission = Submission::new(kafka_key, key, retention, &[kind], |meta| {
         CheckoutEvent {
             event: Some(event.clone()),
             meta,
@@ -91,7 +94,7 @@ async fn run(
 pub async fn set_line(state: &State, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
     let product = product_id(id)?;
     let (cart, cookie) = cart_of(state, req.headers());
-    let cmd = read_command::<SetCartLine>(state.config.max_body_bytes, req).await?;
+    let cmd = read_command::<SetCartLine>(&state.config, req).await?;
     let quantity = cmd.body.quantity;
     if quantity > state.config.max_line_quantity {
         return Err(ApiError::bad_request(format!(
@@ -107,11 +110,41 @@ pub async fn set_line(state: &State, req: Request<Incoming>, id: &str) -> Result
     if state.catalog.model().enabled_product(product).is_none() && !(quantity == 0 && in_cart) {
         return Err(ApiError::not_found(format!("no product {product}")));
     }
+    let model = state.checkout.model();
+    let current = model
+        .cart(cart)
+        .and_then(|c| c.lines.iter().find(|(p, _)| *p == product))
+        .map_or(0, |(_, q)| *q);
+    let recorded = model.command(&cart_command_key(cart, &cmd.key)).is_some();
+    if current == quantity && !recorded {
+        // Nothing would change: no event, and no cart (nor cookie) for a client that has none.
+        // The answer is the one the command would have given.
+        let resp = cart_response(state, &model, cart, cmd.format)?;
+        state
+            .commands
+            .metrics
+            .ended("cart_line", CommandResult::NoOp);
+        return Ok(if model.cart(cart).is_some() {
+            with_cookie(resp, cookie)
+        } else {
+            resp
+        });
+    }
+    let limits = &state.config.limits;
+    if let Some(c) = model.cart(cart)
+        && current == 0
+        && c.lines.len() >= limits.cart_max_lines as usize
+    {
+        return Err(cart_full(limits.cart_max_lines));
+    }
+    drop(model);
     let cart_id = cart.to_string();
     let event = Event::CartLineSetV1(CartLineSetV1 {
         cart_id: cart_id.clone(),
         product_id: product,
         quantity,
+        cart_retention_ms: millis(limits.cart_retention),
+        max_lines: limits.cart_max_lines,
     });
     match run(
         state,
@@ -127,11 +160,48 @@ pub async fn set_line(state: &State, req: Request<Incoming>, id: &str) -> Result
         Outcome::CartLineRefused => Err(ApiError::not_found(format!(
             "product {product} is not for sale"
         ))),
+        Outcome::CartFull(max) => Err(cart_full(max)),
         _ => Ok(with_cookie(
             cart_response(state, &state.checkout.model(), cart, cmd.format)?,
             cookie,
         )),
     }
+}
+
+fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn cart_full(max: u32) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "cart_full",
+        format!("a cart holds at most {max} different products; remove one to add another"),
+    )
+}
+
+fn price(m: &Option<shared::proto::Money>) -> String {
+    m.as_ref()
+        .map(|m| money::format(m.minor, &m.currency))
+        .unwrap_or_else(|| "no price".to_owned())
+}
+
+/// “Lamp” €25.00 → €27.50, “Chair” renamed “Stool”: each line the shopper did not confirm.
+fn changed_lines(r: &OrderRejection) -> String {
+    r.changed_lines
+        .iter()
+        .map(|c| {
+            let mut s = format!("“{}”", c.title);
+            if c.shown_title != c.title {
+                s = format!("“{}” (shown as “{}”)", c.title, c.shown_title);
+            }
+            if c.shown_price != c.price {
+                s.push_str(&format!(" {} → {}", price(&c.shown_price), price(&c.price)));
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn rejection_error(model: &Checkout, r: OrderRejection) -> ApiError {
@@ -163,20 +233,34 @@ fn rejection_error(model: &Checkout, r: OrderRejection) -> ApiError {
             ),
         ),
         RejectionReason::CartEmpty => ("cart_empty", "your cart is empty".to_owned()),
+        RejectionReason::PriceChanged => (
+            "price_changed",
+            format!(
+                "prices changed since you saw your cart: {}; nothing was charged, please review the new total and order again",
+                changed_lines(&r)
+            ),
+        ),
+        RejectionReason::TitleChanged => (
+            "title_changed",
+            format!(
+                "products changed since you saw your cart: {}; nothing was charged, please review your cart and order again",
+                changed_lines(&r)
+            ),
+        ),
         RejectionReason::ProductUnavailable | RejectionReason::Unspecified => (
             "product_unavailable",
             format!("{} is no longer available", title(r.product_id)),
         ),
     };
     ApiError {
-        rejection: Some(r),
+        rejection: Some(Box::new(r)),
         ..ApiError::new(StatusCode::CONFLICT, code, message)
     }
 }
 
 pub async fn place_order(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> {
     let cart = cookie::read(req.headers());
-    let cmd = read_command::<PlaceOrder>(state.config.max_body_bytes, req).await?;
+    let cmd = read_command::<PlaceOrder>(&state.config, req).await?;
     let Some(cart) = cart else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -184,10 +268,34 @@ pub async fn place_order(state: &State, req: Request<Incoming>) -> Result<Resp, 
             "your cart is empty",
         ));
     };
+    let PlaceOrder {
+        cart_version,
+        lines,
+    } = cmd.body;
+    let model = state.checkout.model();
+    // A retry of a decided order gets its first answer, whatever the cart holds now.
+    let decided = model.command(&cart_command_key(cart, &cmd.key)).is_some();
+    if lines.is_empty() && !decided && model.cart(cart).is_some_and(|c| !c.lines.is_empty()) {
+        return Err(ApiError::bad_request(
+            "lines is required: the cart's lines as you showed them (GET /api/cart's lines, each with productId, title, unitPrice and quantity)",
+        ));
+    }
+    drop(model);
+    let lines = lines
+        .into_iter()
+        .map(|l| ShownLine {
+            product_id: l.product_id,
+            title: l.title,
+            unit_price: l.unit_price,
+            quantity: l.quantity,
+        })
+        .collect();
     let cart_id = cart.to_string();
-    let event = Event::OrderRequestedV1(OrderRequestedV1 {
+    let event = Event::OrderRequestedV2(OrderRequestedV2 {
         cart_id: cart_id.clone(),
-        cart_version: cmd.body.cart_version,
+        cart_version,
+        lines,
+        cart_retention_ms: millis(state.config.limits.cart_retention),
     });
     let outcome = run(
         state,
@@ -244,7 +352,7 @@ pub fn order(state: &State, req: &Request<Incoming>, id: &str) -> Result<Resp, A
 
 pub async fn deliver_stock(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> {
     require_admin(state.admin_token(), &req)?;
-    let cmd = read_command::<StockDelivery>(state.config.max_body_bytes, req).await?;
+    let cmd = read_command::<StockDelivery>(&state.config, req).await?;
     let StockDelivery {
         product_id,
         quantity,

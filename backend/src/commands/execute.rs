@@ -8,7 +8,7 @@ use http::StatusCode;
 use shared::proto::CommandMeta;
 use tracing::Instrument;
 
-use super::meta::{fingerprint, meta};
+use super::meta::{fingerprint, retained_meta};
 use crate::engine::kafka::{ProduceError, ShopProducer};
 use crate::engine::{Context, Fold, WaitError};
 use crate::http::wire::ApiError;
@@ -34,9 +34,11 @@ pub struct Submission<'a> {
 impl<'a> Submission<'a> {
     /// A command's event under Kafka key `key`: `encode` writes the event with the given meta
     /// (None: without, for the fingerprint); the fingerprint covers `parts` and that bare event.
+    /// Its idempotency record is kept for `retention` of log time.
     pub fn new(
         key: &'a [u8],
         idempotency_key: String,
+        retention: Duration,
         parts: &[&[u8]],
         encode: impl Fn(Option<CommandMeta>) -> Vec<u8>,
     ) -> Self {
@@ -46,7 +48,7 @@ impl<'a> Submission<'a> {
         let fingerprint = fingerprint(&all);
         Submission {
             key,
-            payload: encode(Some(meta(idempotency_key, fingerprint))),
+            payload: encode(Some(retained_meta(idempotency_key, fingerprint, retention))),
             fingerprint,
         }
     }

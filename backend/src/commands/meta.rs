@@ -2,7 +2,7 @@
 //! [`CommandMeta`] an event carries them in. Pure: the import and the demo data use the same
 //! rules without a running shop.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::HeaderMap;
 use shared::proto::CommandMeta;
@@ -45,7 +45,14 @@ pub fn fingerprint(parts: &[&[u8]]) -> u64 {
     h
 }
 
+/// The meta of an operator's tool command (import, demo data): its record is kept for ever, so
+/// running the same import again never has a second effect.
 pub fn meta(key: String, fingerprint: u64) -> CommandMeta {
+    retained_meta(key, fingerprint, Duration::ZERO)
+}
+
+/// The meta of a request's command: its idempotency record is kept for `retention` of log time.
+pub fn retained_meta(key: String, fingerprint: u64, retention: Duration) -> CommandMeta {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -54,6 +61,7 @@ pub fn meta(key: String, fingerprint: u64) -> CommandMeta {
         idempotency_key: key,
         fingerprint,
         requested_at_ms: now,
+        record_retention_ms: i64::try_from(retention.as_millis()).unwrap_or(i64::MAX),
     }
 }
 

@@ -32,6 +32,9 @@ pub struct EngineStats {
     pub poison: AtomicU64,
     /// Holes found in the log (an offset beyond the next expected one).
     pub gaps: AtomicU64,
+    /// Times the log went back below what was applied (a topic deleted and recreated, a
+    /// truncated partition).
+    pub rewinds: AtomicU64,
     pub publishes: AtomicU64,
     /// The high watermark read at start-up: the offset the replay must reach.
     pub replay_target: AtomicI64,
@@ -116,9 +119,20 @@ pub(super) struct Inner<F: Fold> {
     pub(super) epoch: Instant,
     /// Wraps the apply of a live event (see [`Context::trace_applies`]).
     pub(super) apply_span: OnceLock<ApplySpan>,
+    /// Why the log can no longer be trusted (events missing, or gone back); once set, the
+    /// writer applies nothing more and the context is not ready until a restart replays.
+    pub(super) fault: OnceLock<String>,
 }
 
 impl<F: Fold> Inner<F> {
+    /// Marks the log as faulty (the first fault is kept, and logged once).
+    pub(super) fn fault(&self, why: String) {
+        if self.fault.set(why).is_ok() {
+            let why = self.fault.get().map(String::as_str).unwrap_or_default();
+            tracing::error!(context = F::NAME, topic = %self.topic, why, "the log cannot be trusted: the context stops serving");
+        }
+    }
+
     pub(super) fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
     }
@@ -149,6 +163,12 @@ impl<F: Fold> Context<F> {
     /// The current model: one wait-free load.
     pub fn model(&self) -> arc_swap::Guard<Arc<F::Model>> {
         self.inner.model.load()
+    }
+
+    /// Why the context's log can no longer be trusted, if it cannot: events missing from it,
+    /// or offsets gone back below what was applied. Until a restart, the context is not ready.
+    pub fn fault(&self) -> Option<&str> {
+        self.inner.fault.get().map(String::as_str)
     }
 
     /// True once the start-up replay is done.
@@ -253,6 +273,7 @@ impl<F: Fold> Context<F> {
                 snapshots: snapshots.filter(|_| F::MODEL_VERSION != 0),
                 epoch: Instant::now(),
                 apply_span: OnceLock::new(),
+                fault: OnceLock::new(),
             }),
         }
     }

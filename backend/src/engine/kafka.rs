@@ -71,6 +71,8 @@ pub struct ShopClientContext {
     /// The highest partition high watermark in the latest statistics (a consumer reads one
     /// partition, so it is that partition's); -1 before the first report.
     high_watermark: Arc<AtomicI64>,
+    /// The same, as last reported (it may go down: a recreated or truncated topic).
+    latest_high_watermark: Arc<AtomicI64>,
 }
 
 impl ShopClientContext {
@@ -84,6 +86,7 @@ impl ShopClientContext {
             status,
             metrics,
             high_watermark: Arc::new(AtomicI64::new(-1)),
+            latest_high_watermark: Arc::new(AtomicI64::new(-1)),
         }
     }
 
@@ -91,6 +94,12 @@ impl ShopClientContext {
     /// -1 if none yet. Reading it costs one atomic load.
     pub fn high_watermark(&self) -> i64 {
         self.high_watermark.load(Ordering::Relaxed)
+    }
+
+    /// The partition high watermark of the latest statistics, even if lower than an earlier one
+    /// (-1: none yet).
+    pub fn latest_high_watermark(&self) -> i64 {
+        self.latest_high_watermark.load(Ordering::Relaxed)
     }
 }
 
@@ -126,6 +135,7 @@ impl ClientContext for ShopClientContext {
             .max()
             .unwrap_or(-1);
         self.high_watermark.fetch_max(high, Ordering::Relaxed);
+        self.latest_high_watermark.store(high, Ordering::Relaxed);
         if let Some(m) = &self.metrics {
             m.record(self.name, &statistics);
         }

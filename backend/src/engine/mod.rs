@@ -29,6 +29,7 @@
 pub mod context;
 pub mod fold;
 pub mod kafka;
+pub mod retention;
 pub mod snapshot;
 pub mod writer;
 

@@ -276,8 +276,11 @@ impl<F: Fold> Writer<F> {
             "replay done, serving"
         );
 
+        // Since when the partition's reported end has stayed below what was applied.
+        let mut below_since: Option<Instant> = None;
         while !self.stopping() {
             let Some(offset) = self.poll_one(&mut model, POLL) else {
+                self.check_watermark(next, &mut below_since);
                 // Idle: learn from the consumer's statistics whether events are waiting.
                 let high = self.consumer.context().high_watermark();
                 self.inner
@@ -368,6 +371,25 @@ impl<F: Fold> Writer<F> {
         }
     }
 
+    /// A partition whose end (as the consumer's statistics report it) stays below the events
+    /// applied for a few seconds has been emptied or replaced under the running writer: a fault.
+    /// The wait covers statistics taken before the fetch that delivered the last events.
+    fn check_watermark(&mut self, next: i64, below_since: &mut Option<Instant>) {
+        let end = self.consumer.context().latest_high_watermark();
+        if end < 0 || end >= next {
+            *below_since = None;
+            return;
+        }
+        let since = *below_since.get_or_insert_with(Instant::now);
+        if since.elapsed() > Duration::from_secs(3) && self.inner.fault.get().is_none() {
+            self.inner.stats.rewinds.fetch_add(1, Ordering::Relaxed);
+            self.inner.fault(format!(
+                "{} went back: it ends at offset {end}, below the {next} events applied (the topic was deleted and recreated, or truncated); restart to replay it",
+                self.inner.topic
+            ));
+        }
+    }
+
     /// Polls one message and applies it; returns its offset, or None if nothing arrived.
     fn poll_one(&mut self, model: &mut F::Model, timeout: Duration) -> Option<i64> {
         let msg = match self.consumer.poll(timeout)? {
@@ -378,22 +400,34 @@ impl<F: Fold> Writer<F> {
             }
         };
         let offset = msg.offset();
-        if offset < self.expected {
-            // Delivered again after the consumer re-positioned itself (e.g. an offset reset to
-            // the beginning): already applied, so skipped.
-            tracing::debug!(
-                context = F::NAME,
-                offset,
-                expected = self.expected,
-                "event seen again; skipped"
-            );
+        if self.inner.fault.get().is_some() {
+            // A log that lost events or went back folds into a model no replica would agree
+            // with: nothing more is applied until a restart replays it. The writer is not
+            // stuck (readiness reports the fault), so it still counts as making progress.
+            self.inner.progress(self.known_high);
             return None;
         }
-        if offset > self.expected {
-            // Only a log that lost events (deleted by retention, or a broker that lost data) has
-            // a hole; the model goes on, but an operator must know.
-            self.inner.stats.gaps.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(context = F::NAME, topic = %self.inner.topic, expected = self.expected, offset, "events missing from the log");
+        match continuity(self.expected, offset) {
+            Continuity::Next => {}
+            Continuity::Rewound => {
+                self.inner.stats.rewinds.fetch_add(1, Ordering::Relaxed);
+                self.inner.fault(format!(
+                    "{} went back: offset {offset} arrived after offsets up to {} were applied (the topic was deleted and recreated, or truncated); restart to replay it",
+                    self.inner.topic,
+                    self.expected - 1
+                ));
+                return None;
+            }
+            Continuity::Gap => {
+                self.inner.stats.gaps.fetch_add(1, Ordering::Relaxed);
+                self.inner.fault(format!(
+                    "events {}..{} of {} are missing from the log (deleted by retention or compaction, or lost by the broker): the model would lack them",
+                    self.expected,
+                    offset - 1,
+                    self.inner.topic
+                ));
+                return None;
+            }
         }
         self.expected = offset + 1;
         if self.snapshots.is_some() {
@@ -472,8 +506,39 @@ impl<F: Fold> Writer<F> {
     }
 }
 
+/// Where an offset stands against the next one expected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Continuity {
+    /// The expected one.
+    Next,
+    /// Beyond it: the events in between are gone.
+    Gap,
+    /// Below it: the log went back (offsets already applied are delivered again).
+    Rewound,
+}
+
+fn continuity(expected: i64, offset: i64) -> Continuity {
+    match offset.cmp(&expected) {
+        std::cmp::Ordering::Equal => Continuity::Next,
+        std::cmp::Ordering::Greater => Continuity::Gap,
+        std::cmp::Ordering::Less => Continuity::Rewound,
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
+    #[test]
+    fn an_offset_is_the_next_one_a_gap_or_a_rewind() {
+        assert_eq!(super::continuity(5, 5), super::Continuity::Next);
+        assert_eq!(super::continuity(5, 9), super::Continuity::Gap);
+        assert_eq!(super::continuity(5, 0), super::Continuity::Rewound);
+        assert_eq!(
+            super::continuity(0, 3),
+            super::Continuity::Gap,
+            "a log that starts late"
+        );
+    }
+
     use super::*;
     use crate::config::KafkaConfig;
     use crate::engine::kafka::BrokerStatus;

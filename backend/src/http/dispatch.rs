@@ -14,6 +14,7 @@ use tracing::field::Empty;
 use tracing::{Instrument, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use super::origin;
 use super::request::parse_query;
 use super::route::{self, Route};
 use super::static_files;
@@ -81,10 +82,14 @@ async fn answer(state: &State, req: Request<Incoming>) -> Resp {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    let allowed = &state.config.limits.allowed_origins;
     let (route, resp) = match path.strip_prefix("/api/") {
+        Some(_) if let Some(resp) = origin::preflight(&req, allowed) => ("preflight", resp),
         Some(api_path) => {
             let format = Format::accepted(req.headers());
-            match route::route(&method, api_path) {
+            // Only a cross-origin request carries one: the common read clones nothing.
+            let request_origin = req.headers().get(header::ORIGIN).cloned();
+            let (name, mut resp) = match route::route(&method, api_path) {
                 Ok(route) => {
                     let name = route.name();
                     let resp = match api(state, route, req).await {
@@ -95,7 +100,9 @@ async fn answer(state: &State, req: Request<Incoming>) -> Resp {
                     (name, resp)
                 }
                 Err(e) => ("unknown", e.into_response(format)),
-            }
+            };
+            origin::answer_cors(request_origin.as_ref(), &mut resp, allowed);
+            (name, resp)
         }
         None => match path.as_str() {
             "/healthz" => ("/healthz", health::healthz(state)),
@@ -142,7 +149,7 @@ fn metrics(state: &State) -> Resp {
 async fn api(state: &State, route: Route<'_>, req: Request<Incoming>) -> Result<Resp, ApiError> {
     if let Some(why) = health::not_ready(state) {
         return Err(ApiError::unavailable(
-            format!("the shop is starting: {why}"),
+            format!("the shop is not ready: {why}"),
             1,
         ));
     }

@@ -2,17 +2,21 @@
 //! and the live-update websocket, answers health probes and `/metrics`, serves the browser app's
 //! files, records every request in the metrics, and drains connections on shutdown.
 //!
-//! - [`server`]: accept and drain. [`dispatch`]: one request, its server span and its metrics.
+//! - [`server`]: accept (capped, with backoff on errors) and drain; [`send_deadline`]: the write
+//!   deadline of every connection. [`dispatch`]: one request, its server span and its metrics.
 //! - [`request`]: what handlers read from a request (admin token, query, command body, ids).
 //! - [`route`]: the API's routes; [`wire`]: formats, bodies, errors and replies.
+//! - [`origin`]: which browser origins may open the live socket and call the API (CORS).
 //! - [`cookie`]: the cart cookie (a random cart id); [`static_files`]: the browser app's files.
 
 pub mod cookie;
 pub mod dispatch;
+pub mod origin;
 pub mod request;
 pub mod route;
+pub mod send_deadline;
 pub mod server;
 pub mod static_files;
 pub mod wire;
 
-pub use server::serve;
+pub use server::{PeerAddr, raise_open_file_limit, serve};

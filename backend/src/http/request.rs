@@ -6,6 +6,21 @@ use hyper::body::Incoming;
 
 use super::wire::{self, ApiError, Format};
 use crate::commands::meta::idempotency_key;
+use crate::config::Config;
+
+/// Whether `given` is `token`, in time that depends on neither: both are hashed to 32 bytes
+/// first, so neither a prefix nor the length of the token shows in how long a guess takes.
+pub fn same_token(given: &str, token: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (a, b) = (
+        Sha256::digest(given.as_bytes()),
+        Sha256::digest(token.as_bytes()),
+    );
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
 
 /// Checks the admin bearer token (compared in constant time).
 pub fn require_admin(admin_token: Option<&str>, req: &Request<Incoming>) -> Result<(), ApiError> {
@@ -22,13 +37,7 @@ pub fn require_admin(admin_token: Option<&str>, req: &Request<Incoming>) -> Resu
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    let same = given.len() == token.len()
-        && given
-            .bytes()
-            .zip(token.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if same {
+    if same_token(given, token) {
         Ok(())
     } else {
         Err(ApiError::new(
@@ -70,9 +79,10 @@ pub struct Command<M> {
     pub headers: http::HeaderMap,
 }
 
-/// Reads a command: the Idempotency-Key first (cheap), then the bounded, decoded body.
+/// Reads a command: the Idempotency-Key first (cheap), then the body, bounded in size
+/// (`MAX_BODY_BYTES`) and in time (`BODY_TIMEOUT_MS`), decoded.
 pub async fn read_command<M>(
-    max_body_bytes: usize,
+    config: &Config,
     req: Request<Incoming>,
 ) -> Result<Command<M>, ApiError>
 where
@@ -81,7 +91,8 @@ where
     let (parts, body) = req.into_parts();
     let key = idempotency_key(&parts.headers)?;
     let input = Format::of_body(&parts.headers)?;
-    let bytes = wire::read_body(body, &parts.headers, max_body_bytes).await?;
+    let limit = config.max_body_bytes;
+    let bytes = wire::read_body(body, &parts.headers, limit, config.limits.body_timeout).await?;
     let body = wire::decode(input, &bytes)?;
     Ok(Command {
         key,

@@ -85,7 +85,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
-    pub rejection: Option<OrderRejection>,
+    /// Boxed: most errors carry none, and a rejection names every changed line.
+    pub rejection: Option<Box<OrderRejection>>,
     pub retry_after: Option<u32>,
     pub allow: Option<&'static str>,
 }
@@ -137,7 +138,7 @@ impl ApiError {
         let body = ErrorBody {
             code: self.code.to_owned(),
             message: self.message,
-            rejection: self.rejection,
+            rejection: self.rejection.map(|r| *r),
             retry_after_seconds: self.retry_after.unwrap_or(0),
         };
         let mut resp = reply(format, self.status, &body);
@@ -187,6 +188,27 @@ const DRAIN_LIMIT: u64 = 1 << 20;
 
 /// Reads a request body of at most `limit` bytes (413 above).
 pub async fn read_body(
+    body: Incoming,
+    headers: &HeaderMap,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Bytes, ApiError> {
+    // A client that sends its body slowly, or stops, holds a connection: it gets 408 once the
+    // deadline passes (nginx's client_body_timeout), and the unread connection is closed.
+    match tokio::time::timeout(timeout, read_bounded(body, headers, limit)).await {
+        Ok(read) => read,
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request body did not arrive within {} ms",
+                timeout.as_millis()
+            ),
+        )),
+    }
+}
+
+async fn read_bounded(
     body: Incoming,
     headers: &HeaderMap,
     limit: usize,

@@ -50,8 +50,13 @@ pub fn touched(event: &CheckoutEvent, model: &Checkout, into: &mut Vec<Touched>)
                 into.push(Touched::Cart(cart));
             }
         }
-        Some(Event::OrderRequestedV1(e)) => {
-            let Ok(cart) = e.cart_id.parse::<CartId>() else {
+        Some(Event::OrderRequestedV1(_)) | Some(Event::OrderRequestedV2(_)) => {
+            let (cart_id, cart_version) = match &event.event {
+                Some(Event::OrderRequestedV1(e)) => (&e.cart_id, e.cart_version),
+                Some(Event::OrderRequestedV2(e)) => (&e.cart_id, e.cart_version),
+                _ => unreachable!("matched above"),
+            };
+            let Ok(cart) = cart_id.parse::<CartId>() else {
                 return;
             };
             let key = event
@@ -69,7 +74,7 @@ pub fn touched(event: &CheckoutEvent, model: &Checkout, into: &mut Vec<Touched>)
             into.push(Touched::Order(OrderDecided {
                 cart,
                 key,
-                cart_version: e.cart_version,
+                cart_version,
             }));
         }
         None => {}
@@ -166,6 +171,9 @@ pub(super) struct Hub {
     pub(super) closing: watch::Sender<bool>,
     /// Sockets being upgraded or open.
     pub(super) open: watch::Sender<usize>,
+    /// Open sockets per client address, for `LIVE_MAX_SOCKETS_PER_CLIENT` (touched only when a
+    /// socket opens or closes, never by a read).
+    pub(super) per_client: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, u32>>,
 }
 
 impl Live {
@@ -177,6 +185,7 @@ impl Live {
                 batches: broadcast::channel(announced.max(1)).0,
                 closing: watch::channel(false).0,
                 open: watch::channel(0).0,
+                per_client: Default::default(),
             }),
         }
     }

@@ -47,7 +47,7 @@ pub fn order_frame(checkout: &Checkout, order: &OrderDecided) -> Option<LiveFram
             Some(frame(Frame::OrderPlaced(order_view(checkout.order(*id)?))))
         }
         Outcome::OrderRejected(r) => Some(frame(Frame::OrderRejected(OrderRejectedLive {
-            rejection: Some(*r),
+            rejection: Some(r.clone()),
             cart_version: order.cart_version,
         }))),
         _ => None,

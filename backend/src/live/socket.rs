@@ -2,6 +2,7 @@
 //! keepalive and the close handshake.
 
 use std::collections::HashSet;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,8 +25,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::catalog::CatalogFold;
 use crate::checkout::CheckoutFold;
 use crate::engine::Context;
-use crate::http::cookie;
 use crate::http::wire::{ApiError, Format, Resp};
+use crate::http::{PeerAddr, cookie};
 use crate::ops::metrics::live::LiveMetrics;
 use crate::state::State;
 
@@ -56,19 +57,75 @@ struct Sources {
     hub: Arc<Hub>,
 }
 
-/// Counts a socket as open from its upgrade until its task ends.
-struct OpenSocket(Sources);
+/// Counts a socket as open from its upgrade until its task ends, globally and for its client.
+struct OpenSocket(Sources, Option<IpAddr>);
+
+/// How many sockets may be open: in all, and per client address (0: no per-client cap).
+struct Caps {
+    total: u32,
+    per_client: u32,
+}
 
 impl OpenSocket {
-    fn new(sources: Sources) -> OpenSocket {
-        sources.hub.open.send_modify(|n| *n += 1);
+    /// Opens a socket's place, or says which cap is full.
+    fn new(sources: Sources, client: Option<IpAddr>, caps: Caps) -> Result<OpenSocket, ApiError> {
+        let counted = sources.hub.open.send_if_modified(|n| {
+            let room = *n < caps.total as usize;
+            *n += usize::from(room);
+            room
+        });
+        if !counted {
+            return Err(ApiError::unavailable(
+                format!(
+                    "{} live sockets are open, the most this server takes; try again shortly",
+                    caps.total
+                ),
+                5,
+            ));
+        }
+        let client = client.filter(|_| caps.per_client > 0);
+        if let Some(ip) = client {
+            let mut open = sources
+                .hub
+                .per_client
+                .lock()
+                .expect("the count never panics");
+            let n = open.entry(ip).or_default();
+            if *n >= caps.per_client {
+                drop(open);
+                sources.hub.open.send_modify(|n| *n -= 1);
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_sockets",
+                    format!(
+                        "{} live sockets are open from {ip}, the most one client may open",
+                        caps.per_client
+                    ),
+                ));
+            }
+            *n += 1;
+        }
         sources.metrics.sockets.inc();
-        OpenSocket(sources)
+        Ok(OpenSocket(sources, client))
     }
 }
 
 impl Drop for OpenSocket {
     fn drop(&mut self) {
+        if let Some(ip) = self.1 {
+            let mut open = self
+                .0
+                .hub
+                .per_client
+                .lock()
+                .expect("the count never panics");
+            if let Some(n) = open.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    open.remove(&ip);
+                }
+            }
+        }
         self.0.hub.open.send_modify(|n| *n -= 1);
         self.0.metrics.sockets.dec();
     }
@@ -90,13 +147,18 @@ pub fn upgrade(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> 
     if *state.live.hub.closing.borrow() {
         return Err(ApiError::unavailable("the server is shutting down", 1));
     }
+    let limits = &state.config.limits;
+    crate::http::origin::check_socket(req.headers(), &limits.allowed_origins)?;
+    let client = req.extensions().get::<PeerAddr>().map(|p| p.0.ip());
+    let caps = Caps {
+        total: limits.live_max_sockets,
+        per_client: limits.live_max_sockets_per_client,
+    };
     let cart = cookie::read(req.headers());
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_REQUEST_BYTES))
         .max_frame_size(Some(MAX_REQUEST_BYTES));
-    let (resp, socket) = hyper_tungstenite::upgrade(req, Some(config))
-        .map_err(|e| ApiError::bad_request(format!("not a websocket upgrade: {e}")))?;
-    let open = OpenSocket::new(Sources {
+    let sources = Sources {
         catalog: state.catalog.clone(),
         checkout: state.checkout.clone(),
         low_threshold: state.config.low_stock_threshold,
@@ -105,7 +167,10 @@ pub fn upgrade(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> 
         idle_limit: state.config.live_idle_limit,
         metrics: state.metrics.live.clone(),
         hub: state.live.hub.clone(),
-    });
+    };
+    let open = OpenSocket::new(sources, client, caps)?;
+    let (resp, socket) = hyper_tungstenite::upgrade(req, Some(config))
+        .map_err(|e| ApiError::bad_request(format!("not a websocket upgrade: {e}")))?;
     tokio::spawn(async move {
         match socket.await {
             Ok(socket) => run(open.0.clone(), cart, socket).await,

@@ -30,6 +30,9 @@ pub fn unhealthy(state: &State) -> Option<(&'static str, WriterHealth)> {
 /// Why the shop cannot serve yet, or None when both contexts have replayed.
 pub fn not_ready(state: &State) -> Option<String> {
     fn progress<F: engine::Fold>(c: &Context<F>) -> Option<String> {
+        if let Some(fault) = c.fault() {
+            return Some(format!("{} cannot serve: {fault}", F::NAME));
+        }
         (!c.is_ready()).then(|| {
             let target = c
                 .stats()

@@ -756,6 +756,7 @@ fn seed_meta(key: &str, fingerprint: u64) -> shared::proto::CommandMeta {
         idempotency_key: key.to_owned(),
         fingerprint,
         requested_at_ms: 1_700_000_000_000,
+        record_retention_ms: 86_400_000,
     }
 }
 
@@ -780,7 +781,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     let bodies: [(u8, Vec<u8>); 6] = [
         (0, serde_json::to_vec(&SetCartLine { quantity: 2 }).unwrap()),
         (1, SetCartLine { quantity: 2 }.encode_to_vec()),
-        (2, br#"{"cartVersion": "3"}"#.to_vec()),
+        (2, br#"{"cartVersion": "3", "lines": [{"productId": "1", "title": "Lamp", "unitPrice": {"minor": "2500", "currency": "EUR"}, "quantity": 2}]}"#.to_vec()),
         (4, serde_json::to_vec(&product).unwrap()),
         (5, product.encode_to_vec()),
         (8, br#"{"productId": "42", "quantity": 10}"#.to_vec()),
@@ -930,6 +931,8 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
                 cart_id: cart.clone(),
                 product_id: 1,
                 quantity: 2,
+                cart_retention_ms: 2_592_000_000,
+                max_lines: 100,
             }),
             "l1",
         ),
@@ -945,13 +948,22 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
                 cart_id: cart.clone(),
                 product_id: 1,
                 quantity: 2,
+                cart_retention_ms: 2_592_000_000,
+                max_lines: 100,
             }),
             "l2",
         ),
         checkout(
-            checkout_event::Event::OrderRequestedV1(shared::proto::OrderRequestedV1 {
+            checkout_event::Event::OrderRequestedV2(shared::proto::OrderRequestedV2 {
                 cart_id: cart,
                 cart_version: 3,
+                lines: vec![shared::proto::ShownLine {
+                    product_id: 1,
+                    title: "Lamp".into(),
+                    unit_price: Some(shared::money::money(2500, "EUR")),
+                    quantity: 2,
+                }],
+                cart_retention_ms: 2_592_000_000,
             }),
             "o2",
         ),

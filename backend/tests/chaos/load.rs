@@ -37,11 +37,21 @@ pub struct Policy {
     pub deadline: Duration,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Kind {
-    Line { product: u64, quantity: u32 },
-    Order { cart_version: u64 },
-    Delivery { product: u64, quantity: u32 },
+    Line {
+        product: u64,
+        quantity: u32,
+    },
+    /// The cart as the shopper saw it: its version and lines.
+    Order {
+        cart_version: u64,
+        lines: Vec<shared::proto::CartLineView>,
+    },
+    Delivery {
+        product: u64,
+        quantity: u32,
+    },
 }
 
 /// The answer that settled a command, if any.
@@ -68,6 +78,9 @@ pub struct Record {
     pub unavailable: u32,
     pub connection_errors: u32,
     pub answer: Answer,
+    /// A line command that, by the shopper's own account of its cart (it is the cart's only
+    /// writer), changes nothing: the shop answers it without writing an event.
+    pub no_op: bool,
 }
 
 impl Record {
@@ -84,17 +97,19 @@ impl Record {
 
     /// The request: method, path, JSON body.
     pub fn request(&self) -> (Method, String, Vec<u8>) {
-        match self.kind {
+        match &self.kind {
             Kind::Line { product, quantity } => (
                 Method::PUT,
                 format!("/api/cart/lines/{product}"),
                 serde_json::to_vec(&serde_json::json!({ "quantity": quantity })).unwrap(),
             ),
-            Kind::Order { cart_version } => (
+            Kind::Order {
+                cart_version,
+                lines,
+            } => (
                 Method::POST,
                 "/api/orders".into(),
-                serde_json::to_vec(&serde_json::json!({ "cartVersion": cart_version.to_string() }))
-                    .unwrap(),
+                crate::support::order_body(*cart_version, lines),
             ),
             Kind::Delivery { product, quantity } => (
                 Method::POST,
@@ -214,8 +229,8 @@ pub fn cart_client(addr: SocketAddr) -> (String, Shopper) {
     (cart, client)
 }
 
-/// The cart's version as the shopper sees it, read again until the shop answers.
-async fn cart_version(client: &mut Shopper, policy: Policy) -> Option<u64> {
+/// The cart as the shopper sees it, read again until the shop answers.
+async fn cart_view(client: &mut Shopper, policy: Policy) -> Option<shared::proto::CartView> {
     let started = Instant::now();
     while started.elapsed() < policy.deadline {
         let read = tokio::time::timeout(
@@ -231,7 +246,7 @@ async fn cart_version(client: &mut Shopper, policy: Policy) -> Option<u64> {
         if let Ok(Ok(r)) = read
             && r.status == StatusCode::OK
         {
-            return Some(r.decode::<shared::proto::CartView>().version);
+            return Some(r.decode::<shared::proto::CartView>());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -250,10 +265,16 @@ async fn shopper(
     let mut rng = Rng::new(n as u64 + 1);
     let mut records = vec![];
     let mut changes = 0;
+    // The cart as this shopper's acknowledged commands left it; None once a command went
+    // unanswered (its effect is then unknown).
+    let mut known: Option<std::collections::BTreeMap<u64, u32>> = Some(Default::default());
     while !stop.load(Ordering::Relaxed) {
         let kind = if changes >= 2 {
-            match cart_version(&mut client, policy).await {
-                Some(cart_version) => Kind::Order { cart_version },
+            match cart_view(&mut client, policy).await {
+                Some(view) => Kind::Order {
+                    cart_version: view.version,
+                    lines: view.lines,
+                },
                 None => continue,
             }
         } else {
@@ -262,6 +283,12 @@ async fn shopper(
                 // 0 removes the line.
                 quantity: rng.below(3) as u32,
             }
+        };
+        let no_op = match (&kind, &known) {
+            (Kind::Line { product, quantity }, Some(cart)) => {
+                cart.get(product).copied().unwrap_or(0) == *quantity
+            }
+            _ => false,
         };
         let mut record = Record {
             cart: Some(cart.clone()),
@@ -272,9 +299,21 @@ async fn shopper(
             unavailable: 0,
             connection_errors: 0,
             answer: Answer::Unresolved("not sent".into()),
+            no_op,
         };
         run(&mut client, &mut record, policy).await;
-        changes = match kind {
+        match (&record.kind, &record.answer, &mut known) {
+            (_, Answer::Unresolved(_) | Answer::Failed { .. }, known) => *known = None,
+            (Kind::Line { product, quantity }, Answer::Acked { .. }, Some(cart)) => {
+                match quantity {
+                    0 => cart.remove(product),
+                    q => cart.insert(*product, *q),
+                };
+            }
+            (Kind::Order { .. }, Answer::Acked { .. }, Some(cart)) => cart.clear(),
+            _ => {}
+        }
+        changes = match record.kind {
             Kind::Order { .. } => 0,
             _ => changes + 1,
         };
@@ -308,6 +347,7 @@ async fn operator(
             unavailable: 0,
             connection_errors: 0,
             answer: Answer::Unresolved("not sent".into()),
+            no_op: false,
         };
         run(&mut client, &mut record, policy).await;
         records.push(record);

@@ -104,12 +104,23 @@ impl Log {
             let key = event.meta.as_ref().map(|m| m.idempotency_key.clone());
             let (scope, key) = match (&event.event, key) {
                 (Some(Event::CartLineSetV1(e)), Some(k)) => (scope(Some(&e.cart_id)), k),
-                (Some(Event::OrderRequestedV1(e)), Some(k)) => {
+                (
+                    Some(Event::OrderRequestedV1(shared::proto::OrderRequestedV1 {
+                        cart_id, ..
+                    })),
+                    Some(k),
+                )
+                | (
+                    Some(Event::OrderRequestedV2(shared::proto::OrderRequestedV2 {
+                        cart_id, ..
+                    })),
+                    Some(k),
+                ) => {
                     log.order_keys
-                        .entry(e.cart_id.clone())
+                        .entry(cart_id.clone())
                         .or_default()
                         .insert(k.clone());
-                    (scope(Some(&e.cart_id)), k)
+                    (scope(Some(cart_id)), k)
                 }
                 (Some(Event::StockDeliveredV1(e)), Some(k)) => {
                     if delivery_keys.insert(k.clone()) {
@@ -194,6 +205,8 @@ pub struct Figures {
     /// Events in the log whose key the fold had already applied (retries it absorbed).
     pub repeats: usize,
     pub problems: Vec<String>,
+    /// Acknowledged line commands that changed nothing and so wrote no event.
+    pub no_ops: usize,
 }
 
 /// The checks against the log and the model of a backend started after the load (`after`);
@@ -301,6 +314,18 @@ pub async fn check(
     let before_replay = read_topic(bootstrap, CHECKOUT).await.len();
     for r in &records {
         if !r.acked() && r.answer != Answer::Rejected {
+            continue;
+        }
+        if r.no_op {
+            // Answered without an event, and so not replayed (the cart has moved on since: the
+            // same request now would change it).
+            if log.contains(r) {
+                f.problems
+                    .push(format!("{} changed nothing but wrote an event", r.key));
+            } else {
+                f.found += 1;
+                f.no_ops += 1;
+            }
             continue;
         }
         replay.cookie = r.cart.as_ref().map(|c| format!("cart={c}"));

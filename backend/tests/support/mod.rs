@@ -214,12 +214,29 @@ impl Shopper {
         .await
     }
 
+    /// Orders the cart as it is now shown (`GET /api/cart`), naming `version` as seen.
     pub async fn place_order(&mut self, version: u64, key: &str) -> Reply {
+        let cart = self.get("/api/cart").await.expect(StatusCode::OK).json();
+        // proto3 JSON leaves an empty list out.
+        let lines = match &cart["lines"] {
+            serde_json::Value::Null => serde_json::json!([]),
+            l => l.clone(),
+        };
+        self.place_shown(version, lines, key).await
+    }
+
+    /// Orders the cart with the lines the shopper was shown (the `lines` of a cart view).
+    pub async fn place_shown(
+        &mut self,
+        version: u64,
+        lines: serde_json::Value,
+        key: &str,
+    ) -> Reply {
         self.command(
             Method::POST,
             "/api/orders",
             key,
-            serde_json::json!({"cartVersion": version.to_string()}),
+            serde_json::json!({"cartVersion": version.to_string(), "lines": lines}),
         )
         .await
     }
@@ -232,6 +249,32 @@ impl Shopper {
             .parse()
             .unwrap()
     }
+}
+
+/// The JSON body of an order for the cart as shown: its version and lines.
+pub fn order_body(version: u64, lines: &[shared::proto::CartLineView]) -> Vec<u8> {
+    let lines: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| {
+            let price = l.unit_price.clone().unwrap_or_default();
+            serde_json::json!({
+                "productId": l.product_id.to_string(),
+                "title": l.title,
+                "unitPrice": {"minor": price.minor.to_string(), "currency": price.currency},
+                "quantity": l.quantity,
+            })
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({"cartVersion": version.to_string(), "lines": lines}))
+        .unwrap()
+}
+
+/// The value of the sample with exactly this name and label set in a Prometheus exposition
+/// (labels in the exposition's order, which is sorted by label name).
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.parse().expect("a number"))
 }
 
 /// librdkafka's in-process mock cluster, as the tests hold it.
@@ -517,7 +560,11 @@ impl Backend {
             .env("HTTP_ADDR", "127.0.0.1:0")
             .env("ADMIN_TOKEN", ADMIN_TOKEN)
             .env("STATIC_DIR", "/nonexistent")
-            .env("RUST_LOG", "warn")
+            // SHOP_TEST_LOG=info shows the binary's own log beside a failing test's.
+            .env(
+                "RUST_LOG",
+                std::env::var("SHOP_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in extra_env {

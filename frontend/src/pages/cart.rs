@@ -1,6 +1,7 @@
 //! The cart page: one `CartLine` per product with quantity steppers and remove, the total, and
-//! "Place order" for exactly the cart version on screen. When the shop refuses the order (the
-//! cart changed in another window, a line ran out), the page shows the re-read cart and says why.
+//! "Place order" for exactly the cart on screen (its version, and every line's title and price).
+//! When the shop refuses the order (the cart changed in another window, a line ran out, a price
+//! changed since it was shown), the page shows the re-read cart and says why.
 
 use shared::proto::{CartLineView, CartView};
 use yew::platform::spawn_local;
@@ -67,18 +68,20 @@ pub fn CartPage() -> Html {
                         }
                         Err(e) => Some(e),
                     },
-                    CartCommand::PlaceOrder { cart_version, key } => {
-                        match api::place_order(*cart_version, key).await {
-                            Ok(order) => {
-                                let id = order.id;
-                                dispatch.emit(CartPageAction::Placed);
-                                refresh_cart(shop_d.clone());
-                                navigator.push(&Route::Order { id });
-                                None
-                            }
-                            Err(e) => Some(e),
+                    CartCommand::PlaceOrder {
+                        cart_version,
+                        lines,
+                        key,
+                    } => match api::place_order(*cart_version, lines.clone(), key).await {
+                        Ok(order) => {
+                            let id = order.id;
+                            dispatch.emit(CartPageAction::Placed);
+                            refresh_cart(shop_d.clone());
+                            navigator.push(&Route::Order { id });
+                            None
                         }
-                    }
+                        Err(e) => Some(e),
+                    },
                 };
                 if let Some(error) = failed {
                     if error.rejection().is_some() || error.status() == Some(404) {
@@ -141,10 +144,11 @@ pub fn CartPage() -> Html {
     };
     let place = {
         let run = run.clone();
-        let version = cart.version;
+        let (version, lines) = (cart.version, cart.lines.clone());
         Callback::from(move |_: MouseEvent| {
             run.emit(CartCommand::PlaceOrder {
                 cart_version: version,
+                lines: lines.clone(),
                 key: api::new_idempotency_key(),
             })
         })

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
-use shared::proto::CartView;
+use shared::proto::{CartLineView, CartView};
 use yew::Reducible;
 
 use super::apply_to_copy;
@@ -14,15 +14,17 @@ use crate::live::LiveEvent;
 use crate::notice::{self, Notice};
 
 /// A cart command as sent, kept so a retry repeats it exactly (same body, same key).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum CartCommand {
     SetLine {
         product_id: u64,
         quantity: u32,
         key: String,
     },
+    /// The cart as on screen: its version and lines (titles and prices as shown).
     PlaceOrder {
         cart_version: u64,
+        lines: Vec<CartLineView>,
         key: String,
     },
 }
@@ -121,6 +123,7 @@ mod tests {
     fn place(key: &str) -> CartCommand {
         CartCommand::PlaceOrder {
             cart_version: 4,
+            lines: vec![],
             key: key.into(),
         }
     }

@@ -19,6 +19,8 @@ pub(crate) fn meta(key: String) -> CommandMeta {
         idempotency_key: key,
         fingerprint: 0,
         requested_at_ms: 1_700_000_000_000,
+        // What the shop writes by default: records kept 24 h.
+        record_retention_ms: 86_400_000,
     }
 }
 
@@ -73,6 +75,8 @@ pub(crate) fn shopper_events(products: u64, lines: u64) -> Encoded {
                     cart_id: cart.clone(),
                     product_id: 1 + (first + j) % products,
                     quantity: 1 + ((c + j) % 3) as u32,
+                    cart_retention_ms: 30 * 86_400_000,
+                    max_lines: 100,
                 })),
                 meta: Some(meta(format!("line-{c}-{j}"))),
             });

@@ -14,6 +14,8 @@ pub enum CommandResult {
     Applied,
     /// Answered from the first result of the same idempotency key, without producing.
     Replayed,
+    /// Changed nothing (the cart already held that), so answered without an event.
+    NoOp,
     /// The idempotency key was already used for another request (422).
     Rejected,
     /// 503: the broker is unreachable, the produce or the apply timed out, or shutdown.
@@ -27,6 +29,7 @@ impl CommandResult {
         match self {
             CommandResult::Applied => "applied",
             CommandResult::Replayed => "replayed",
+            CommandResult::NoOp => "no_op",
             CommandResult::Rejected => "rejected",
             CommandResult::Unavailable => "unavailable",
             CommandResult::Error => "error",
@@ -47,7 +50,7 @@ impl CommandMetrics {
         CommandMetrics {
             commands: counter_vec(
                 "shop_commands_total",
-                "Commands by kind and result (applied, replayed, rejected, unavailable, error).",
+                "Commands by kind and result (applied, replayed, no_op, rejected, unavailable, error).",
                 &["kind", "result"],
             ),
             produce_duration: histogram_vec(

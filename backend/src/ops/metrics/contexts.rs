@@ -28,6 +28,7 @@ pub struct ContextSnapshot {
     pub high_watermark: i64,
     pub poison: u64,
     pub gaps: u64,
+    pub rewinds: u64,
     pub publishes: u64,
     pub replay_seconds: f64,
     pub replayed: u64,
@@ -55,6 +56,7 @@ impl<F: Fold> ContextProbe for Context<F> {
             high_watermark: s.high_watermark.load(Relaxed).max(applied),
             poison: s.poison.load(Relaxed),
             gaps: s.gaps.load(Relaxed),
+            rewinds: s.rewinds.load(Relaxed),
             publishes: s.publishes.load(Relaxed),
             replay_seconds: s.replay_millis.load(Relaxed) as f64 / 1000.0,
             replayed: s.replayed.load(Relaxed),
@@ -80,6 +82,7 @@ struct ContextFamilies {
     lag: IntGaugeVec,
     poison: IntCounterVec,
     gaps: IntCounterVec,
+    rewinds: IntCounterVec,
     publishes: IntCounterVec,
     replay_seconds: GaugeVec,
     replayed: IntGaugeVec,
@@ -127,7 +130,12 @@ impl ContextFamilies {
             ),
             gaps: counter_vec(
                 "shop_log_gaps_total",
-                "Holes found in a context's log: events the broker no longer has.",
+                "Holes found in a context's log: events the broker no longer has (the context stops serving).",
+                c,
+            ),
+            rewinds: counter_vec(
+                "shop_log_rewinds_total",
+                "Times a context's log went back below what it applied: a topic deleted and recreated, or truncated (the context stops serving).",
                 c,
             ),
             publishes: counter_vec(
@@ -153,7 +161,7 @@ impl ContextFamilies {
         }
     }
 
-    pub(super) fn collectors(&self) -> [&dyn Collector; 12] {
+    pub(super) fn collectors(&self) -> [&dyn Collector; 13] {
         [
             &self.ready,
             &self.writer,
@@ -163,6 +171,7 @@ impl ContextFamilies {
             &self.lag,
             &self.poison,
             &self.gaps,
+            &self.rewinds,
             &self.publishes,
             &self.replay_seconds,
             &self.replayed,
@@ -182,6 +191,7 @@ impl ContextFamilies {
         self.lag.with_label_values(c).set(s.lag());
         set_counter(&self.poison.with_label_values(c), s.poison);
         set_counter(&self.gaps.with_label_values(c), s.gaps);
+        set_counter(&self.rewinds.with_label_values(c), s.rewinds);
         set_counter(&self.publishes.with_label_values(c), s.publishes);
         self.replay_seconds
             .with_label_values(c)

@@ -30,6 +30,7 @@ fn methods_and_results_have_fixed_labels() {
     let all = [
         CommandResult::Applied,
         CommandResult::Replayed,
+        CommandResult::NoOp,
         CommandResult::Rejected,
         CommandResult::Unavailable,
         CommandResult::Error,
@@ -37,7 +38,14 @@ fn methods_and_results_have_fixed_labels() {
     .map(CommandResult::label);
     assert_eq!(
         all,
-        ["applied", "replayed", "rejected", "unavailable", "error"]
+        [
+            "applied",
+            "replayed",
+            "no_op",
+            "rejected",
+            "unavailable",
+            "error"
+        ]
     );
 }
 

@@ -8,7 +8,12 @@
 //! bridge's chain; a cart line names a product that is for sale (or removes one); an order is
 //! accepted when the cart version matches what the shopper saw, the cart is not empty, and
 //! every line is for sale, in stock and priced without overflow — then its units leave stock
-//! and the cart empties. Every change of a cart bumps its version.
+//! and the cart empties. Every change of a cart bumps its version. An order that names the lines
+//! it showed (V2) is accepted only for exactly those lines, at those titles and unit prices. A
+//! line beyond the cart's limit (as its event names it) is not added.
+//!
+//! Retention is left out on purpose: an audited run (a flash sale, a chaos run) lasts minutes,
+//! far less than any record or cart retention, so nothing it writes expires during it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -40,7 +45,12 @@ pub struct Ledger {
 struct Product {
     for_sale: bool,
     price_minor: i64,
+    currency: String,
+    title: String,
 }
+
+/// A line as an order request named it: product, quantity, title, unit price and currency.
+type Named = (u64, u32, String, i64, String);
 
 #[derive(Default)]
 struct Cart {
@@ -76,6 +86,8 @@ impl Ledger {
                                 Product {
                                     for_sale: true,
                                     price_minor: u.price_minor,
+                                    currency: u.currency.clone(),
+                                    title: u.title.clone(),
                                 },
                             );
                         }
@@ -107,27 +119,47 @@ impl Ledger {
                     }
                     let cart = carts.entry(l.cart_id.clone()).or_default();
                     let before = cart.lines.clone();
+                    let full = l.max_lines > 0 && cart.lines.len() >= l.max_lines as usize;
                     match cart.lines.iter().position(|(p, _)| *p == l.product_id) {
                         Some(i) if l.quantity == 0 => {
                             cart.lines.remove(i);
                         }
                         Some(i) => cart.lines[i].1 = l.quantity,
-                        None if l.quantity > 0 => cart.lines.push((l.product_id, l.quantity)),
+                        None if l.quantity > 0 && !full => {
+                            cart.lines.push((l.product_id, l.quantity))
+                        }
                         None => {}
                     }
                     if cart.lines != before {
                         cart.version += 1;
                     }
                 }
-                Some(Event::OrderRequestedV1(o)) => {
-                    if !valid_cart(&o.cart_id) {
+                Some(Event::OrderRequestedV1(_)) | Some(Event::OrderRequestedV2(_)) => {
+                    let (cart_id, version, named) = match &event.event {
+                        Some(Event::OrderRequestedV1(o)) => (&o.cart_id, o.cart_version, None),
+                        Some(Event::OrderRequestedV2(o)) => {
+                            let named: Vec<Named> = o
+                                .lines
+                                .iter()
+                                .map(|l| {
+                                    let price = l.unit_price.clone().unwrap_or_default();
+                                    let t = l.title.clone();
+                                    (l.product_id, l.quantity, t, price.minor, price.currency)
+                                })
+                                .collect();
+                            (&o.cart_id, o.cart_version, Some(named))
+                        }
+                        _ => unreachable!("matched above"),
+                    };
+                    if !valid_cart(cart_id) {
                         continue;
                     }
-                    let verdict = if !taken.insert((Some(o.cart_id.clone()), key)) {
+                    let verdict = if !taken.insert((Some(cart_id.clone()), key)) {
                         Verdict::Repeat
                     } else {
-                        let cart = carts.entry(o.cart_id.clone()).or_default();
-                        let verdict = decide(cart, o.cart_version, &products, &ledger.stock);
+                        let cart = carts.entry(cart_id.clone()).or_default();
+                        let verdict =
+                            decide(cart, version, named.as_deref(), &products, &ledger.stock);
                         if let Verdict::Accepted(lines) = &verdict {
                             for &(p, q) in lines {
                                 *ledger.stock.entry(p).or_default() -= u64::from(q);
@@ -150,6 +182,7 @@ impl Ledger {
 fn decide(
     cart: &Cart,
     seen_version: u64,
+    named: Option<&[Named]>,
     products: &HashMap<u64, Product>,
     stock: &BTreeMap<u64, u64>,
 ) -> Verdict {
@@ -158,6 +191,34 @@ fn decide(
     }
     if cart.lines.is_empty() {
         return Verdict::Rejected("cart_empty", 0);
+    }
+    if let Some(named) = named {
+        let mut shown: Vec<(u64, u32)> = named.iter().map(|n| (n.0, n.1)).collect();
+        let mut lines = cart.lines.clone();
+        shown.sort_unstable();
+        lines.sort_unstable();
+        if shown != lines {
+            return Verdict::Rejected("cart_changed", 0);
+        }
+    }
+    for &(p, _) in &cart.lines {
+        if !products.get(&p).is_some_and(|p| p.for_sale) {
+            return Verdict::Rejected("product_unavailable", p);
+        }
+    }
+    if let Some(named) = named {
+        let (mut price, mut title) = (false, false);
+        for (p, _, t, minor, currency) in named {
+            let product = &products[p];
+            price |= product.price_minor != *minor || product.currency != *currency;
+            title |= product.title != *t;
+        }
+        if price {
+            return Verdict::Rejected("price_changed", 0);
+        }
+        if title {
+            return Verdict::Rejected("title_changed", 0);
+        }
     }
     for &(p, q) in &cart.lines {
         let Some(product) = products.get(&p).filter(|p| p.for_sale) else {

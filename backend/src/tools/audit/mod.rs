@@ -105,6 +105,8 @@ pub fn reason_code(reason: RejectionReason) -> &'static str {
         RejectionReason::OutOfStockLine => "out_of_stock",
         RejectionReason::CartChanged => "cart_changed",
         RejectionReason::CartEmpty => "cart_empty",
+        RejectionReason::PriceChanged => "price_changed",
+        RejectionReason::TitleChanged => "title_changed",
         RejectionReason::ProductUnavailable | RejectionReason::Unspecified => "product_unavailable",
     }
 }
@@ -179,6 +181,9 @@ pub struct Summary {
     pub duplicate_keys: BTreeMap<String, u64>,
     /// Accepted order ids by cart (hex cart id).
     pub accepted_by_cart: BTreeMap<String, Vec<u64>>,
+    /// Accepted orders that charged a line at a price (or title) their request did not name,
+    /// as "offset N: ...".
+    pub charged_unnamed: Vec<String>,
     /// The same log decided by the audit's own rules.
     #[serde(skip)]
     pub ledger: ledger::Ledger,
@@ -251,12 +256,23 @@ pub fn summarise(log: &[LogEntry]) -> Summary {
                     .or_default()
                     .deliver(d.quantity);
             }
-            Some(Event::OrderRequestedV1(o)) => {
-                let Ok(cart) = o.cart_id.parse::<CartId>() else {
+            Some(Event::OrderRequestedV1(_)) | Some(Event::OrderRequestedV2(_)) => {
+                let (cart_id, named) = match &event.event {
+                    Some(Event::OrderRequestedV1(o)) => (&o.cart_id, None),
+                    Some(Event::OrderRequestedV2(o)) => (&o.cart_id, Some(&o.lines)),
+                    _ => unreachable!("matched above"),
+                };
+                let Ok(cart) = cart_id.parse::<CartId>() else {
                     continue;
                 };
                 let decision = match recorded_here(&cart_command_key(cart, &key)) {
                     Some(Outcome::OrderPlaced(id)) => {
+                        if let Some(order) = model.order(id) {
+                            s.charged_unnamed.extend(
+                                unnamed_charges(&order.lines, named.map(|n| n.as_slice()))
+                                    .map(|why| format!("offset {}: {why}", entry.offset)),
+                            );
+                        }
                         let lines: Vec<(u64, u32)> = model
                             .order(id)
                             .map(|o| o.lines.iter().map(|l| (l.product_id, l.quantity)).collect())
@@ -311,6 +327,32 @@ pub fn summarise(log: &[LogEntry]) -> Summary {
     s.duplicate_keys = accepted_keys.into_iter().filter(|(_, n)| *n > 1).collect();
     s.ledger = ledger::Ledger::replay(log);
     s
+}
+
+/// What an accepted order charged that its request did not name: a line absent from the
+/// request, or at another title, unit price or currency. A request without lines (V1) named no
+/// price at all.
+fn unnamed_charges<'a>(
+    charged: &'a [crate::checkout::fold::OrderLine],
+    named: Option<&'a [shared::proto::ShownLine]>,
+) -> Box<dyn Iterator<Item = String> + 'a> {
+    let Some(named) = named else {
+        return Box::new(std::iter::once(
+            "the request named no lines nor prices".to_owned(),
+        ));
+    };
+    Box::new(charged.iter().filter_map(move |l| {
+        let shown = named.iter().find(|n| n.product_id == l.product_id);
+        let price = shown.and_then(|n| n.unit_price.as_ref());
+        let same = shown.is_some_and(|n| n.title == *l.title && n.quantity == l.quantity)
+            && price.is_some_and(|p| p.minor == l.unit_price_minor && p.currency == *l.currency);
+        (!same).then(|| {
+            format!(
+                "product {} charged {} {} ({} units), the request named {:?}",
+                l.product_id, l.unit_price_minor, l.currency, l.quantity, shown
+            )
+        })
+    }))
 }
 
 /// Order requests the fold decided otherwise than the ledger, as "offset: fold vs ledger".
@@ -557,6 +599,11 @@ pub fn check(summary: &Summary, replicas: &[ReplicaView], want: &Expectation) ->
         stock_differs,
     ));
     checks.push(verdict(
+        "accepted orders that charged a price their request did not name",
+        "none",
+        none_or(&summary.charged_unnamed, |found| found.join("; ")),
+    ));
+    checks.push(verdict(
         "idempotency keys with two accepted orders",
         0,
         summary.duplicate_keys.len(),
@@ -662,8 +709,14 @@ pub fn table(checks: &[Check]) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::catalog::fold::tests::price;
     use crate::catalog::fold::tests::upsert;
-    use crate::checkout::fold::tests::{fact, line, order, stock};
+    use crate::checkout::fold::tests::{fact, line, order as order_v1, order_shown, shown, stock};
+
+    /// An order for one lamp at €25.00, as the shopper was shown it.
+    fn order(key: &str, cart: CartId, version: u64) -> CheckoutEvent {
+        order_shown(key, cart, version, vec![shown(7, "Lamp", 2500, 1)])
+    }
 
     const A: CartId = CartId(0xa);
     const B: CartId = CartId(0xb);
@@ -689,6 +742,53 @@ pub(crate) mod tests {
             line("lb", B, 7, 1),
             line("lc", C, 7, 1),
         ]
+    }
+
+    #[test]
+    fn a_price_changed_after_it_was_shown_is_rejected_by_fold_and_ledger_alike() {
+        let mut events = sale();
+        events.extend([fact(1, price(7, 9_999_900)), order("oa", A, 1)]);
+        let s = summarise(&log(events.clone()));
+        assert_eq!(
+            s.orders[0].decision,
+            Decision::Rejected {
+                reason: "price_changed".into(),
+                product_id: 0
+            }
+        );
+        assert!(
+            decided_otherwise(&s).is_empty(),
+            "{:?}",
+            decided_otherwise(&s)
+        );
+        // Ordered again at the price now shown: accepted and charged that price.
+        events.push(order_shown(
+            "oa2",
+            A,
+            1,
+            vec![shown(7, "Lamp", 9_999_900, 1)],
+        ));
+        let s = summarise(&log(events));
+        assert_eq!(s.orders_accepted(), 1);
+        assert!(decided_otherwise(&s).is_empty() && s.charged_unnamed.is_empty());
+    }
+
+    #[test]
+    fn an_accepted_order_that_named_no_prices_fails_the_audit() {
+        let mut events = sale();
+        events.extend([order("oa", A, 1), order_v1("ob", B, 1)]);
+        let s = summarise(&log(events));
+        assert_eq!(s.orders_accepted(), 2);
+        assert_eq!(
+            s.charged_unnamed,
+            vec!["offset 6: the request named no lines nor prices".to_owned()]
+        );
+        let checks = check(&s, &[], &Expectation::default());
+        let named = checks
+            .iter()
+            .find(|c| c.name.starts_with("accepted orders that charged"))
+            .unwrap();
+        assert!(!named.ok);
     }
 
     #[test]
