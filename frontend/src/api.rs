@@ -174,8 +174,36 @@ async fn decode<M: Message + Default>(resp: Response) -> Result<M, ApiError> {
     M::decode(bytes.as_slice()).map_err(|_| ApiError::Decode)
 }
 
+/// Where the API is: the page's own origin, or the origin given at build time in
+/// `SHOP_API_BASE` (e.g. `https://api.shop.example`, which must list the app's origin in its
+/// `ALLOWED_ORIGINS`).
+pub const API_BASE: Option<&str> = option_env!("SHOP_API_BASE");
+
+/// The URL of an API path (`/api/...`) on [`API_BASE`].
+pub fn api_url(base: Option<&str>, path: &str) -> String {
+    match base
+        .map(|b| b.trim_end_matches('/'))
+        .filter(|b| !b.is_empty())
+    {
+        Some(b) => format!("{b}{path}"),
+        None => path.to_owned(),
+    }
+}
+
+/// A request to `path` on the API, carrying the cart cookie even when the API is on another
+/// origin.
+fn request(method: fn(&str) -> RequestBuilder, path: &str) -> RequestBuilder {
+    let builder = method(&api_url(API_BASE, path));
+    match API_BASE {
+        Some(b) if !b.is_empty() => builder.credentials(web_sys::RequestCredentials::Include),
+        _ => builder,
+    }
+}
+
 async fn get<M: Message + Default>(path: &str) -> Result<M, ApiError> {
-    let req = Request::get(path).header("Accept", PROTOBUF).build();
+    let req = request(Request::get, path)
+        .header("Accept", PROTOBUF)
+        .build();
     decode(send(req).await?).await
 }
 
@@ -230,7 +258,12 @@ pub async fn set_cart_line(
     key: &str,
 ) -> Result<CartView, ApiError> {
     let url = format!("/api/cart/lines/{product_id}");
-    command(|| Request::put(&url), &SetCartLine { quantity }, key).await
+    command(
+        || request(Request::put, &url),
+        &SetCartLine { quantity },
+        key,
+    )
+    .await
 }
 
 /// Orders exactly the cart the shopper saw: its version and its lines with the titles and
@@ -241,7 +274,7 @@ pub async fn place_order(
     key: &str,
 ) -> Result<OrderView, ApiError> {
     command(
-        || Request::post("/api/orders"),
+        || request(Request::post, "/api/orders"),
         &PlaceOrder {
             cart_version,
             lines,

@@ -97,8 +97,23 @@ pub fn watch_request(ids: &[u64]) -> Vec<u8> {
     LiveRequest { watch_products }.encode_to_vec()
 }
 
-/// The websocket URL on the page's own origin: `wss:` under `https:`, `ws:` otherwise.
-pub fn ws_url(page_protocol: &str, host: &str) -> String {
+/// The websocket URL on the page's own origin (`wss:` under `https:`, `ws:` otherwise), or on
+/// the API's origin when the app was built with one (`SHOP_API_BASE`).
+pub fn ws_url(api_base: Option<&str>, page_protocol: &str, host: &str) -> String {
+    if let Some(base) = api_base
+        .map(|b| b.trim_end_matches('/'))
+        .filter(|b| !b.is_empty())
+    {
+        let ws = base
+            .strip_prefix("https://")
+            .map(|rest| format!("wss://{rest}"))
+            .or_else(|| {
+                base.strip_prefix("http://")
+                    .map(|rest| format!("ws://{rest}"))
+            })
+            .unwrap_or_else(|| base.to_owned());
+        return format!("{ws}/api/ws");
+    }
     let scheme = if page_protocol == "https:" {
         "wss"
     } else {
@@ -253,7 +268,11 @@ pub async fn run(hub: LiveHub, app: Callback<ConnectionEvent>) {
 /// Opens the socket and sends the first watch list; `None` when it did not open.
 async fn open(hub: &LiveHub) -> Option<WebSocket> {
     let location = web_sys::window()?.location();
-    let url = ws_url(&location.protocol().ok()?, &location.host().ok()?);
+    let url = ws_url(
+        crate::api::API_BASE,
+        &location.protocol().ok()?,
+        &location.host().ok()?,
+    );
     let mut ws = WebSocket::open(&url).ok()?;
     // Sending waits until the socket is open (or failed).
     let first = Message::Bytes(watch_request(&hub.watched()));
@@ -314,13 +333,27 @@ mod tests {
     #[test]
     fn websocket_url_follows_the_page() {
         assert_eq!(
-            ws_url("http:", "localhost:8080"),
+            ws_url(None, "http:", "localhost:8080"),
             "ws://localhost:8080/api/ws"
         );
         assert_eq!(
-            ws_url("https:", "shop.example"),
+            ws_url(None, "https:", "shop.example"),
             "wss://shop.example/api/ws"
         );
+        assert_eq!(
+            ws_url(Some("https://api.shop.example/"), "https:", "shop.example"),
+            "wss://api.shop.example/api/ws"
+        );
+        assert_eq!(
+            ws_url(Some("http://127.0.0.1:8080"), "http:", "127.0.0.1:8081"),
+            "ws://127.0.0.1:8080/api/ws"
+        );
+        assert_eq!(
+            crate::api::api_url(Some("https://api.shop.example/"), "/api/cart"),
+            "https://api.shop.example/api/cart"
+        );
+        assert_eq!(crate::api::api_url(None, "/api/cart"), "/api/cart");
+        assert_eq!(crate::api::api_url(Some(""), "/api/cart"), "/api/cart");
     }
 
     #[test]

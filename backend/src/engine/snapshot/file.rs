@@ -296,16 +296,32 @@ pub fn write_payload<F: Fold>(
     let path = path_of::<F>(dir, topic, offset);
     let tmp = path.with_extension("snap.tmp");
     let (head, crc) = head_and_crc::<F>(topic, offset, last_event_crc, payload);
-    {
-        let mut f = File::create(&tmp)?;
+    write_atomically(&tmp, &path, |f| {
         f.write_all(&head)?;
         f.write_all(&crc.to_le_bytes())?;
-        f.write_all(payload)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, &path)?;
+        f.write_all(payload)
+    })?;
     File::open(dir)?.sync_all()?;
     Ok(path)
+}
+
+/// Writes `tmp` with `write`, fsyncs it and renames it to `path`; on any error (a full disk)
+/// the temporary file is removed, so a failing write never leaves its bytes behind.
+fn write_atomically(
+    tmp: &Path,
+    path: &Path,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<()> {
+    let written = File::create(tmp).and_then(|mut f| {
+        write(&mut f)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(tmp, path)
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    written
 }
 
 /// Removes all but the newest `keep` snapshots of this context, and its temporary files left by
@@ -325,4 +341,28 @@ fn prune<F: Fold>(dir: &Path, topic: &str, keep: usize) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod write_tests {
+    use super::*;
+
+    #[test]
+    fn a_write_that_fails_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tmp, path) = (dir.path().join("x.snap.tmp"), dir.path().join("x.snap"));
+        let e = write_atomically(&tmp, &path, |f| {
+            f.write_all(&[7; 4096])?;
+            Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "no space left on device",
+            ))
+        })
+        .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::StorageFull);
+        assert!(!tmp.exists() && !path.exists());
+        write_atomically(&tmp, &path, |f| f.write_all(b"ok")).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"ok");
+        assert!(!tmp.exists());
+    }
 }
