@@ -23,7 +23,7 @@ BINARYEN_MAJOR := $(firstword $(subst ., ,$(BINARYEN_VERSION)))
 PLAYWRIGHT_VERSION := 1.65.1
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help run dev test e2e chaos app wasm-size bench load fuzz lint fmt tools broker-tool rust-targets system-packages dev-packages trunk-tool wasm-bindgen-tool node-tools app-tools dev-tools
+.PHONY: help run dev test e2e chaos hostile app wasm-size bench load fuzz lint fmt tools broker-tool rust-targets system-packages dev-packages trunk-tool wasm-bindgen-tool node-tools app-tools dev-tools
 
 help:
 	@echo "make run     start the shop on http://127.0.0.1:8080 (local broker, demo data on first run)"
@@ -33,6 +33,7 @@ help:
 	@echo "make test    formatting, lints, unit, property, integration, end-to-end and browser tests"
 	@echo "make e2e     the browser tests alone (E2E_FILES=frontend/e2e/NAME.test.cjs for one)"
 	@echo "make chaos   the chaos suite at full length (CHAOS_SECONDS per phase); table in target/chaos/report.md"
+	@echo "make hostile the hostile-traffic suite at full size; table in target/hostile/report.md"
 	@echo "make app     release build of the app into frontend/dist;  make wasm-size  its size"
 	@echo "make bench   benchmarks; results go to BENCHMARKS.md"
 	@echo "make load    Locust load run (LOAD_USERS, LOAD_SECONDS, LOAD_HOST); SCENARIO=flash-sale: the audited flash sale"
@@ -184,6 +185,16 @@ CHAOS_SHOPPERS ?= 8
 chaos: broker-tool
 	CHAOS_SECONDS=$(CHAOS_SECONDS) CHAOS_SHOPPERS=$(CHAOS_SHOPPERS) \
 	  $(CARGO) test --locked -p backend --test chaos -- --nocapture
+
+# The hostile-traffic suite at full size (`make test` runs it reduced): stalled heads and
+# bodies, a flood of anonymous no-op commands, a foreign-origin websocket, orders racing price
+# changes. The table goes to target/hostile/report.md.
+HOSTILE_STALLED ?= 2000
+HOSTILE_NOOPS ?= 100000
+HOSTILE_SECONDS ?= 20
+hostile: broker-tool
+	HOSTILE_STALLED=$(HOSTILE_STALLED) HOSTILE_NOOPS=$(HOSTILE_NOOPS) HOSTILE_SECONDS=$(HOSTILE_SECONDS) \
+	  $(CARGO) test --locked -p backend --test hostile_traffic -- --nocapture
 
 lint:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings

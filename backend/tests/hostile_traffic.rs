@@ -1,0 +1,386 @@
+//! The hostile-traffic suite: the real `shop` binary on the real local broker (tansu) under what
+//! hostile or careless clients send, each scenario with what held and what was lost, printed as
+//! one row of a table (also written to `target/hostile/report.md`):
+//!
+//! - `stalled-connections`: connections that send half a head, and connections that announce a
+//!   body and send one byte of it, all at once: every one closed by the server within its
+//!   deadlines, `/healthz` answered meanwhile (its p99 under the attack beside the idle p99,
+//!   reported, not asserted);
+//! - `no-op-flood`: anonymous commands that change nothing: no event written, no cart made;
+//! - `foreign-origin`: a websocket upgrade from another site's page: refused, the shop's own
+//!   accepted;
+//! - `repricing-race`: shoppers ordering while the operator changes the price every 50 ms: no
+//!   accepted order charged a price its request did not name (the audit's check over the log).
+//!
+//! `cargo test` runs it reduced; `make hostile` at full size (`HOSTILE_STALLED` connections of
+//! each kind, `HOSTILE_NOOPS` commands, `HOSTILE_SECONDS` of repricing).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use http::{Method, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use support::{Backend, Broker, Shopper, sample};
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The server's deadlines in this suite (short, so a run takes seconds).
+const HEAD_MS: u64 = 2_000;
+const BODY_MS: u64 = 2_000;
+
+struct Row {
+    scenario: &'static str,
+    load: String,
+    held: String,
+    lost: String,
+    ok: bool,
+    seconds: f64,
+}
+
+fn p99(mut samples: Vec<Duration>) -> Duration {
+    samples.sort_unstable();
+    samples
+        .get((samples.len() * 99 / 100).min(samples.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or_default()
+}
+
+/// `/healthz` answered one after the other for `window`: the latencies, and how many were not 200.
+async fn healthz_for(addr: std::net::SocketAddr, window: Duration) -> (Vec<Duration>, usize) {
+    let mut s = Shopper::new(addr);
+    let (mut took, mut failed) = (vec![], 0);
+    let started = Instant::now();
+    while started.elapsed() < window {
+        let t = Instant::now();
+        let ok = matches!(
+            tokio::time::timeout(Duration::from_secs(5), s.try_send(Method::GET, "/healthz", &[], bytes::Bytes::new())).await,
+            Ok(Ok(r)) if r.status == StatusCode::OK
+        );
+        took.push(t.elapsed());
+        failed += usize::from(!ok);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    (took, failed)
+}
+
+/// Reads until the server closes; true if it did within `limit`.
+async fn closed_within(mut tcp: TcpStream, limit: Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    tokio::time::timeout(limit, async {
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+async fn stalled_connections(addr: std::net::SocketAddr) -> Row {
+    let t = Instant::now();
+    let each: usize = env_or("HOSTILE_STALLED", 200);
+    let (idle, _) = healthz_for(addr, Duration::from_secs(1)).await;
+    let mut sockets = Vec::with_capacity(2 * each);
+    let mut refused = 0;
+    for i in 0..2 * each {
+        let Ok(mut tcp) = TcpStream::connect(addr).await else {
+            refused += 1;
+            continue;
+        };
+        let sent = if i % 2 == 0 {
+            tcp.write_all(b"GET /api/cart HTTP/1.1\r\nHost: x\r\n")
+                .await
+        } else {
+            tcp.write_all(
+                b"PUT /api/cart/lines/1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                  Idempotency-Key: stalled\r\nContent-Length: 65000\r\n\r\n{",
+            )
+            .await
+        };
+        if sent.is_ok() {
+            sockets.push(tcp);
+        }
+    }
+    let opened = sockets.len();
+    // Each must be closed by the server once its deadline passed (plus the time to open them all
+    // and a margin for a loaded machine).
+    let limit = Duration::from_millis(HEAD_MS.max(BODY_MS)) + t.elapsed() + Duration::from_secs(10);
+    let closing = tokio::spawn(async move {
+        let all = sockets.into_iter().map(|s| closed_within(s, limit));
+        futures_util::future::join_all(all).await
+    });
+    let (attacked, failed) = healthz_for(addr, Duration::from_millis(HEAD_MS.max(BODY_MS))).await;
+    let closed = closing.await.unwrap().into_iter().filter(|c| *c).count();
+    let (idle_p99, attack_p99) = (p99(idle), p99(attacked.clone()));
+    Row {
+        scenario: "stalled-connections",
+        load: format!("{each} stalled heads + {each} stalled bodies ({refused} not opened)"),
+        held: format!(
+            "{closed}/{opened} closed by the server within {HEAD_MS}/{BODY_MS} ms deadlines; /healthz {}/{} answered 200, p99 {:.1} ms under attack vs {:.1} ms idle",
+            attacked.len() - failed,
+            attacked.len(),
+            attack_p99.as_secs_f64() * 1e3,
+            idle_p99.as_secs_f64() * 1e3
+        ),
+        lost: format!(
+            "{} connections left open, {failed} /healthz failed",
+            opened - closed
+        ),
+        ok: closed == opened && failed == 0 && refused == 0,
+        seconds: t.elapsed().as_secs_f64(),
+    }
+}
+
+fn log_end(broker: &Broker, topic: &str) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let c: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker.brokers())
+        .create()
+        .unwrap();
+    c.fetch_watermarks(topic, 0, Duration::from_secs(5))
+        .unwrap()
+        .1
+}
+
+async fn no_op_flood(broker: &Broker, addr: std::net::SocketAddr) -> Row {
+    let t = Instant::now();
+    let total: usize = env_or("HOSTILE_NOOPS", 2_000);
+    let before = log_end(broker, "shop.checkout.v1");
+    let workers = 32;
+    let tasks = (0..workers).map(|w| {
+        tokio::spawn(async move {
+            let (mut ok, mut cookies) = (0, 0);
+            for i in (w..total).step_by(workers) {
+                // A new visitor every time: no cookie, removing a line it does not have.
+                let mut s = Shopper::new(addr);
+                let key = format!("noop-{i}");
+                let r = s.set_line(1 + (i as u64 % 3), 0, &key).await;
+                ok += usize::from(r.status == StatusCode::OK);
+                cookies += usize::from(r.headers.contains_key("set-cookie"));
+            }
+            (ok, cookies)
+        })
+    });
+    let (mut ok, mut cookies) = (0, 0);
+    for t in futures_util::future::join_all(tasks).await {
+        let (o, c) = t.unwrap();
+        ok += o;
+        cookies += c;
+    }
+    let written = log_end(broker, "shop.checkout.v1") - before;
+    let m = Shopper::new(addr).get("/metrics").await;
+    let m = String::from_utf8(m.body.to_vec()).unwrap();
+    let carts =
+        sample(&m, r#"shop_model_entries{context="checkout",kind="carts"}"#).unwrap_or(-1.0);
+    Row {
+        scenario: "no-op-flood",
+        load: format!("{total} anonymous `PUT /api/cart/lines/{{id}}` with quantity 0"),
+        held: format!(
+            "{ok}/{total} answered 200 as applied; {written} events written, {carts} carts, {cookies} cookies set"
+        ),
+        lost: "nothing to lose".into(),
+        ok: ok == total && written == 0 && carts == 0.0 && cookies == 0,
+        seconds: t.elapsed().as_secs_f64(),
+    }
+}
+
+async fn upgrade_status(addr: std::net::SocketAddr, origin: &str) -> String {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "GET /api/ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Origin: {origin}\r\nCookie: cart=0000000000000000000000000000000a\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    while !seen.ends_with(b"\r\n") {
+        seen.push(tcp.read_u8().await.expect("an answer"));
+    }
+    String::from_utf8(seen).unwrap().trim_end().to_owned()
+}
+
+async fn foreign_origin(addr: std::net::SocketAddr) -> Row {
+    let t = Instant::now();
+    let foreign = upgrade_status(addr, "http://evil.example").await;
+    let own = upgrade_status(addr, &format!("http://{addr}")).await;
+    let ok = foreign == "HTTP/1.1 403 Forbidden" && own == "HTTP/1.1 101 Switching Protocols";
+    Row {
+        scenario: "foreign-origin",
+        load: "websocket upgrades with a victim's cart cookie".into(),
+        held: format!("http://evil.example: {foreign}; the shop's own origin: {own}"),
+        lost: if ok {
+            "no frame to a foreign page".into()
+        } else {
+            "a foreign page got the socket".into()
+        },
+        ok,
+        seconds: t.elapsed().as_secs_f64(),
+    }
+}
+
+/// One shopper: add the lamp, read the cart as shown, order it; on `price_changed` read the
+/// cart again and order what it now shows. Returns (accepted, price_changed rejections).
+async fn reprice_shopper(addr: std::net::SocketAddr, n: usize, until: Instant) -> (u32, u32) {
+    let (mut accepted, mut changed) = (0, 0);
+    let mut s = Shopper::new(addr);
+    let mut round = 0;
+    while Instant::now() < until {
+        round += 1;
+        if s.set_line(1, 1, &format!("r{n}-{round}-line")).await.status != StatusCode::OK {
+            continue;
+        }
+        for attempt in 0..5 {
+            let cart = s.get("/api/cart").await.json();
+            let version: u64 = cart["version"].as_str().unwrap_or("0").parse().unwrap();
+            let r = s
+                .place_shown(
+                    version,
+                    cart["lines"].clone(),
+                    &format!("r{n}-{round}-order-{attempt}"),
+                )
+                .await;
+            match (r.status, r.json()["code"].as_str()) {
+                (StatusCode::CREATED, _) => {
+                    accepted += 1;
+                    break;
+                }
+                (StatusCode::CONFLICT, Some("price_changed")) => changed += 1,
+                _ => break,
+            }
+        }
+    }
+    (accepted, changed)
+}
+
+async fn repricing_race(broker: &Broker, addr: std::net::SocketAddr) -> Row {
+    let t = Instant::now();
+    let seconds: f64 = env_or("HOSTILE_SECONDS", 3.0);
+    let shoppers = 8;
+    let until = Instant::now() + Duration::from_secs_f64(seconds);
+    let operator = tokio::spawn(async move {
+        let mut admin = Shopper::new(addr);
+        let mut changes = 0u32;
+        while Instant::now() < until {
+            changes += 1;
+            let price = 1000 + i64::from(changes % 97);
+            let _ = admin
+                .admin(
+                    Method::PUT,
+                    "/api/admin/products/1/price",
+                    &format!("reprice-{changes}"),
+                    serde_json::json!({ "priceMinor": price }),
+                )
+                .await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        changes
+    });
+    let runs = (0..shoppers).map(|n| tokio::spawn(reprice_shopper(addr, n, until)));
+    let (mut accepted, mut changed) = (0, 0);
+    for r in futures_util::future::join_all(runs).await {
+        let (a, c) = r.unwrap();
+        accepted += a;
+        changed += c;
+    }
+    let changes = operator.await.unwrap();
+    let kafka = support::config(&broker.brokers(), &[]).kafka;
+    let log = tokio::task::spawn_blocking(move || {
+        backend::tools::audit::read_topic(&kafka, "shop.checkout.v1", Duration::from_secs(10))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let summary = backend::tools::audit::summarise(&log);
+    let unnamed = summary.charged_unnamed.len();
+    Row {
+        scenario: "repricing-race",
+        load: format!(
+            "{shoppers} shoppers ordering for {seconds} s while the operator reprices every 50 ms ({changes} price changes)"
+        ),
+        held: format!(
+            "{accepted} orders accepted ({} in the log), {changed} refused as price_changed and ordered again at the new price",
+            summary.orders_accepted()
+        ),
+        lost: format!("{unnamed} orders charged a price their request did not name"),
+        ok: unnamed == 0 && accepted > 0 && summary.orders_accepted() == u64::from(accepted),
+        seconds: t.elapsed().as_secs_f64(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_traffic_suite() {
+    // Thousands of sockets on each side: this process needs its open-file limit raised too.
+    backend::http::raise_open_file_limit().unwrap();
+    let broker = Broker::start().await;
+    let env = [
+        ("HEADER_TIMEOUT_MS", HEAD_MS.to_string()),
+        ("BODY_TIMEOUT_MS", BODY_MS.to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let shop = Backend::start(&broker.brokers(), &env).await;
+    let mut admin = Shopper::new(shop.addr);
+    for id in 1..=3 {
+        admin
+            .add_product(id, &format!("Lamp {id}"), "Home", 1000, 0)
+            .await;
+    }
+    admin
+        .admin(
+            Method::POST,
+            "/api/admin/stock",
+            "stock-1",
+            serde_json::json!({"productId": "1", "quantity": 1_000_000}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    let rows = vec![
+        stalled_connections(shop.addr).await,
+        no_op_flood(&broker, shop.addr).await,
+        foreign_origin(shop.addr).await,
+        repricing_race(&broker, shop.addr).await,
+    ];
+    let mut report = format!(
+        "Hostile-traffic suite, {}: the debug `shop` binary on tansu, head and body deadlines {HEAD_MS} ms.\n\n\
+         | scenario | load | what held | what was lost | s | result |\n| --- | --- | --- | --- | --- | --- |\n",
+        chrono_free_now()
+    );
+    for r in &rows {
+        report.push_str(&format!(
+            "| {} | {} | {} | {} | {:.1} | {} |\n",
+            r.scenario,
+            r.load,
+            r.held,
+            r.lost,
+            r.seconds,
+            if r.ok { "ok" } else { "FAILED" }
+        ));
+    }
+    println!("{report}");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/hostile");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("report.md"), &report).unwrap();
+    let failed: Vec<&str> = rows.iter().filter(|r| !r.ok).map(|r| r.scenario).collect();
+    assert!(
+        failed.is_empty(),
+        "hostile scenarios failed: {failed:?}\n{report}"
+    );
+}
+
+/// The date of the run (UTC, to the minute), from the system clock.
+fn chrono_free_now() -> String {
+    let out = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    out.unwrap_or_default()
+}
