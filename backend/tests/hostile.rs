@@ -441,3 +441,51 @@ async fn a_log_that_lost_events_is_never_reported_ready() {
     let _ = stop.send(true);
     server.stopped().await;
 }
+
+/// A partition whose log went back under the running shop, as a truncated or recreated topic
+/// looks to a consumer: the broker answers a fetch with OFFSET_OUT_OF_RANGE, librdkafka resets to
+/// the earliest offset and delivers offsets the context has already applied. The context must
+/// say so and stop serving, never skip them as "seen".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_that_went_back_stops_its_context_and_says_so() {
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+    let (cluster, shop) = shop(&[]).await;
+    let mut admin = Shopper::new(shop.addr);
+    for id in 1..=3 {
+        admin
+            .add_product(id, &format!("Lamp {id}"), "Home", 1000, 0)
+            .await;
+    }
+    cluster.request_errors(
+        RDKafkaApiKey::Fetch,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE; 4],
+    );
+    let s = Shopper::new(shop.addr);
+    support::eventually(
+        Duration::from_secs(30),
+        "/readyz names the log that went back",
+        || {
+            let mut s = s.clone();
+            async move {
+                let r = s.get("/readyz").await;
+                r.status == StatusCode::SERVICE_UNAVAILABLE
+                    && r.json()["reason"].as_str().is_some_and(|why| {
+                        why.contains("cannot serve: shop.")
+                            && why.contains("went back: offset 0 arrived after offsets up to")
+                    })
+            }
+        },
+    )
+    .await;
+    let m = metrics(shop.addr).await;
+    let rewinds: f64 = ["catalog", "checkout"]
+        .iter()
+        .filter_map(|c| sample(&m, &format!("shop_log_rewinds_total{{context=\"{c}\"}}")))
+        .sum();
+    assert!(rewinds >= 1.0, "{m}");
+    let r = Shopper::new(shop.addr)
+        .get("/api/products/1")
+        .await
+        .expect(StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.json()["message"].as_str().unwrap().contains("went back"));
+}
