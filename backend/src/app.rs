@@ -171,11 +171,19 @@ impl Server {
     pub async fn start(config: Config, shutdown: Shutdown) -> anyhow::Result<Server> {
         config.check_exposure().map_err(anyhow::Error::msg)?;
         match http::raise_open_file_limit() {
-            Ok(files) if files < u64::from(config.limits.max_connections) + 256 => tracing::warn!(
-                files,
-                max_connections = config.limits.max_connections,
-                "the open-file limit is below MAX_CONNECTIONS plus the shop's own files: connections beyond it fail to accept"
-            ),
+            Ok(files)
+                if files
+                    < u64::from(config.limits.max_connections)
+                        + u64::from(config.limits.live_max_sockets)
+                        + 256 =>
+            {
+                tracing::warn!(
+                    files,
+                    max_connections = config.limits.max_connections,
+                    live_max_sockets = config.limits.live_max_sockets,
+                    "the open-file limit is below MAX_CONNECTIONS plus LIVE_MAX_SOCKETS plus the shop's own files: connections beyond it fail to accept"
+                )
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!(%e, "could not raise the open-file limit"),
         }

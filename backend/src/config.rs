@@ -26,8 +26,10 @@ fn seconds(s: &str) -> Result<Duration, String> {
 
 fn hours(s: &str) -> Result<Duration, String> {
     s.parse::<u64>()
-        .map(|h| Duration::from_secs(h * 3600))
-        .map_err(|e| format!("hours: {e}"))
+        .ok()
+        .and_then(|h| h.checked_mul(3600))
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("hours: a whole number up to {}", u64::MAX / 3600))
 }
 
 /// An origin as browsers send it: `scheme://host[:port]`, no path; `*` is refused (credentials
@@ -243,8 +245,9 @@ pub struct LimitsConfig {
     /// connection (nginx's send_timeout).
     #[arg(long = "send-timeout-ms", env = "SEND_TIMEOUT_MS", default_value = "30000", value_parser = positive_millis)]
     pub send_timeout: Duration,
-    /// Open connections at most (websockets included); at the cap the server accepts no more
-    /// until one closes. The process raises its open-file limit to allow it.
+    /// Open HTTP connections at most; at the cap the server accepts no more until one closes.
+    /// A connection that becomes a live websocket leaves this count for `LIVE_MAX_SOCKETS`'.
+    /// The process raises its open-file limit to allow both.
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
     /// Live-update websockets open at most; more are refused with 503.

@@ -342,6 +342,7 @@ async fn the_api_answers_cors_for_listed_origins_only() {
         listed.headers["access-control-allow-origin"],
         "https://shop.example"
     );
+    assert_eq!(listed.headers["vary"], "Origin");
     let foreign = s
         .send(
             http::Method::GET,
@@ -351,6 +352,10 @@ async fn the_api_answers_cors_for_listed_origins_only() {
         )
         .await;
     assert!(!foreign.headers.contains_key("access-control-allow-origin"));
+    assert_eq!(
+        foreign.headers["vary"], "Origin",
+        "a cache must not serve one origin's answer to another"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

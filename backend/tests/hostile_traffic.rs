@@ -312,7 +312,10 @@ async fn repricing_race(broker: &Broker, addr: std::net::SocketAddr) -> Row {
             summary.orders_accepted()
         ),
         lost: format!("{unnamed} orders charged a price their request did not name"),
-        ok: unnamed == 0 && accepted > 0 && summary.orders_accepted() == u64::from(accepted),
+        ok: unnamed == 0
+            && summary.accepted_unnamed_v1 == 0
+            && accepted > 0
+            && summary.orders_accepted() == u64::from(accepted),
         seconds: t.elapsed().as_secs_f64(),
     }
 }

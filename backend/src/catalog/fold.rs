@@ -13,7 +13,7 @@ use imbl::{HashMap, OrdMap, Vector};
 use shared::ids::category_slug;
 use shared::proto::{CatalogEvent, CommandMeta, ProductUpsertedV1, catalog_event::Event};
 
-use crate::engine::retention::{LogClock, Record, Records, deadline};
+use crate::engine::retention::{LogClock, Record, Records};
 use crate::engine::snapshot::{DecodeError, Decoder, Encoder};
 use crate::engine::{Applied, Fold};
 
@@ -259,7 +259,7 @@ impl Fold for CatalogFold {
                     fingerprint: *fingerprint,
                     offset,
                     outcome: (),
-                    expires_at_ms: deadline(*requested_at_ms, *record_retention_ms),
+                    expires_at_ms: model.clock.deadline(*requested_at_ms, *record_retention_ms),
                 },
             );
         }
@@ -349,7 +349,7 @@ impl Fold for CatalogFold {
             out.str(key);
             out.u64(c.fingerprint);
             out.i64(c.offset);
-            out.i64(c.expires_at_ms.unwrap_or(-1));
+            out.opt_i64(c.expires_at_ms);
         }
         out.bool(model.indexed);
         if model.indexed {
@@ -406,7 +406,7 @@ impl Fold for CatalogFold {
             })
             .collect();
         let clock = LogClock(d.i64()?);
-        let count = d.len(8 + 8 + 8 + 8)?;
+        let count = d.len(8 + 8 + 8 + 1)?;
         let mut commands = Records::default();
         for _ in 0..count {
             let key = d.str()?;
@@ -414,7 +414,7 @@ impl Fold for CatalogFold {
                 fingerprint: d.u64()?,
                 offset: d.i64()?,
                 outcome: (),
-                expires_at_ms: Some(d.i64()?).filter(|&t| t >= 0),
+                expires_at_ms: d.opt_i64()?,
             };
             commands.insert(key, record);
         }

@@ -24,7 +24,7 @@ use shared::proto::{
     ShownLine, catalog_event, checkout_event::Event,
 };
 
-use crate::engine::retention::{Deadlines, LogClock, Record, Records, deadline};
+use crate::engine::retention::{Deadlines, LogClock, Record, Records};
 use crate::engine::snapshot::{DecodeError, Decoder, Encoder};
 use crate::engine::{Applied, Fold};
 
@@ -172,7 +172,7 @@ impl Checkout {
         let Some(cart) = self.carts.get_mut(&cart_id) else {
             return;
         };
-        let next = deadline(at, retention_ms);
+        let next = self.clock.deadline(at, retention_ms);
         self.cart_deadlines.set(&cart_id, cart.expires_at_ms, next);
         cart.expires_at_ms = next;
     }
@@ -283,15 +283,17 @@ impl Checkout {
                 r.current_version = cart.version;
             });
         }
-        for &(product_id, quantity) in &cart.lines {
-            if !self.sellable(product_id) {
-                return reject(RejectionReason::ProductUnavailable, &|r| {
-                    r.product_id = product_id;
-                    r.requested = quantity;
-                });
-            }
-        }
         if let Some(shown) = shown {
+            // Every line for sale before prices are compared (a disabled product is not a
+            // price change). V1 requests keep their old order of checks: line by line below.
+            for &(product_id, quantity) in &cart.lines {
+                if !self.sellable(product_id) {
+                    return reject(RejectionReason::ProductUnavailable, &|r| {
+                        r.product_id = product_id;
+                        r.requested = quantity;
+                    });
+                }
+            }
             let changed = self.changed_lines(&cart.lines, shown);
             if !changed.is_empty() {
                 let prices = changed.iter().any(|c| c.shown_price != c.price);
@@ -452,7 +454,7 @@ impl Fold for CheckoutFold {
         for (id, cart) in sorted(&m.carts) {
             out.u128(id.0);
             out.u64(cart.version);
-            out.i64(cart.expires_at_ms.unwrap_or(-1));
+            out.opt_i64(cart.expires_at_ms);
             out.len(cart.lines.len());
             for &(product, quantity) in &cart.lines {
                 out.u64(product);
@@ -488,7 +490,7 @@ impl Fold for CheckoutFold {
             out.str(key);
             out.u64(c.fingerprint);
             out.i64(c.offset);
-            out.i64(c.expires_at_ms.unwrap_or(-1));
+            out.opt_i64(c.expires_at_ms);
             match &c.outcome {
                 Outcome::CartUpdated => out.u8(0),
                 Outcome::CartLineRefused => out.u8(1),
@@ -629,7 +631,7 @@ impl Fold for CheckoutFold {
                 fingerprint,
                 offset,
                 outcome,
-                expires_at_ms: deadline(at, record_retention_ms),
+                expires_at_ms: model.clock.deadline(at, record_retention_ms),
             },
         );
         Applied::Changed
@@ -643,10 +645,10 @@ impl CheckoutFold {
         m: &mut Checkout,
         text: &mut dyn FnMut(&str) -> Arc<str>,
     ) -> Result<(), DecodeError> {
-        for _ in 0..d.len(16 + 8 + 8 + 8)? {
+        for _ in 0..d.len(16 + 8 + 1 + 8)? {
             let id = CartId(d.u128()?);
             let version = d.u64()?;
-            let expires_at_ms = Some(d.i64()?).filter(|&t| t >= 0);
+            let expires_at_ms = d.opt_i64()?;
             let lines = (0..d.len(12)?)
                 .map(|_| Ok((d.u64()?, d.u32()?)))
                 .collect::<Result<_, DecodeError>>()?;
@@ -690,11 +692,11 @@ impl CheckoutFold {
         }
         m.last_order_id = d.u64()?;
         m.clock = LogClock(d.i64()?);
-        for _ in 0..d.len(8 + 8 + 8 + 8 + 1)? {
+        for _ in 0..d.len(8 + 8 + 8 + 1 + 1)? {
             let key = d.str()?;
             let fingerprint = d.u64()?;
             let offset = d.i64()?;
-            let expires_at_ms = Some(d.i64()?).filter(|&t| t >= 0);
+            let expires_at_ms = d.opt_i64()?;
             let outcome = match d.u8()? {
                 0 => Outcome::CartUpdated,
                 1 => Outcome::CartLineRefused,
@@ -1166,6 +1168,24 @@ pub(crate) mod tests {
         // The same key after its record expired is a new command.
         events.push(at(stock("tick", 1, 1), T0 + 32 * DAY, DAY, 0));
         assert_eq!(fold(&events).stock(1), 5);
+    }
+
+    #[test]
+    fn a_replica_far_behind_the_log_writes_entries_that_last_their_full_retention() {
+        let mut events = given();
+        events.extend([
+            at(stock("now", 1, 1), T0 + 10 * DAY, DAY, 0),
+            // Written by a replica whose clock is five days behind the log's.
+            at(line("late", A, 1, 1), T0 + 5 * DAY, DAY, 2 * DAY),
+            at(stock("next", 1, 1), T0 + 10 * DAY + HOUR, DAY, 0),
+        ]);
+        let m = fold(&events);
+        assert!(
+            m.command(&cart_command_key(A, "late")).is_some(),
+            "its answer is still there"
+        );
+        assert!(m.cart(A).is_some());
+        assert_eq!(m.cart(A).unwrap().expires_at_ms, Some(T0 + 12 * DAY));
     }
 
     /// The bounded-state proof: 100,000 anonymous carts, each with a line (real events, as the

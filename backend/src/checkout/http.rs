@@ -132,6 +132,7 @@ pub async fn set_line(state: &State, req: Request<Incoming>, id: &str) -> Result
     }
     let limits = &state.config.limits;
     if let Some(c) = model.cart(cart)
+        && !recorded
         && current == 0
         && c.lines.len() >= limits.cart_max_lines as usize
     {

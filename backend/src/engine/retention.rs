@@ -33,6 +33,15 @@ pub fn deadline(at: i64, retention_ms: i64) -> Option<i64> {
     (retention_ms > 0).then(|| at.saturating_add(retention_ms))
 }
 
+impl LogClock {
+    /// The deadline of an entry written now by an event of time `at`: counted from the log's
+    /// time when the event's replica is behind it, so a replica with a slow clock never writes
+    /// an entry that is already due (its command's answer would vanish before it is read).
+    pub fn deadline(&self, at: i64, retention_ms: i64) -> Option<i64> {
+        deadline(at.max(self.0), retention_ms)
+    }
+}
+
 /// Keys in the order they fall due.
 #[derive(Debug, Clone)]
 pub struct Deadlines<K: Ord + Clone> {
@@ -196,5 +205,9 @@ mod tests {
         assert_eq!(deadline(5, 0), None);
         assert_eq!(deadline(5, 10), Some(15));
         assert_eq!(deadline(i64::MAX - 1, 10), Some(i64::MAX));
+        // A replica whose clock is behind the log's: counted from the log's time.
+        assert_eq!(c.deadline(1, 10), Some(15));
+        assert_eq!(c.deadline(9, 10), Some(19));
+        assert_eq!(c.deadline(1, 0), None);
     }
 }

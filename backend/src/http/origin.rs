@@ -66,6 +66,7 @@ pub fn preflight<B>(req: &Request<B>, allowed: &[String]) -> Option<Resp> {
             *r.status_mut() = StatusCode::NO_CONTENT;
             allow(r.headers_mut(), o);
             let h = r.headers_mut();
+            h.append(header::VARY, HeaderValue::from_static("Origin"));
             h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(ALLOW_METHODS));
             h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(ALLOW_HEADERS));
             h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
@@ -86,6 +87,12 @@ pub fn preflight<B>(req: &Request<B>, allowed: &[String]) -> Option<Resp> {
 
 /// Adds the CORS headers to an API answer when the request's `Origin` is a listed one.
 pub fn answer_cors(request_origin: Option<&HeaderValue>, resp: &mut Resp, allowed: &[String]) {
+    if allowed.iter().all(String::is_empty) {
+        return;
+    }
+    // The answer depends on the Origin once any is allowed: caches must keep them apart.
+    resp.headers_mut()
+        .append(header::VARY, HeaderValue::from_static("Origin"));
     let o = request_origin.and_then(|v| v.to_str().ok());
     if let Some(o) = o.filter(|o| listed(o, allowed)) {
         allow(resp.headers_mut(), o);
@@ -103,7 +110,6 @@ fn allow(h: &mut HeaderMap, origin: &str) {
             header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
             HeaderValue::from_static("true"),
         );
-        h.append(header::VARY, HeaderValue::from_static("Origin"));
     }
 }
 

@@ -284,6 +284,13 @@ async fn shopper(
                 quantity: rng.below(3) as u32,
             }
         };
+        if known.is_none() && matches!(kind, Kind::Line { .. }) {
+            // After a command without an answer its effect is unknown: read the cart again
+            // (this shopper is its only writer, so what it shows is exact).
+            known = cart_view(&mut client, policy)
+                .await
+                .map(|v| v.lines.iter().map(|l| (l.product_id, l.quantity)).collect());
+        }
         let no_op = match (&kind, &known) {
             (Kind::Line { product, quantity }, Some(cart)) => {
                 cart.get(product).copied().unwrap_or(0) == *quantity

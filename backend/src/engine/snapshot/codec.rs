@@ -31,6 +31,13 @@ impl Encoder {
     pub fn bool(&mut self, v: bool) {
         self.u8(v as u8);
     }
+    /// A flag, then the value if there is one (every `i64` is a value: no sentinel).
+    pub fn opt_i64(&mut self, v: Option<i64>) {
+        self.bool(v.is_some());
+        if let Some(v) = v {
+            self.i64(v);
+        }
+    }
     /// A collection's length (u64, so no size is ever truncated).
     pub fn len(&mut self, n: usize) {
         self.u64(n as u64);
@@ -90,6 +97,13 @@ impl<'a> Decoder<'a> {
             0 => Ok(false),
             1 => Ok(true),
             b => Err(DecodeError(format!("bool byte {b}"))),
+        }
+    }
+    pub fn opt_i64(&mut self) -> Result<Option<i64>, DecodeError> {
+        if self.bool()? {
+            self.i64().map(Some)
+        } else {
+            Ok(None)
         }
     }
     /// A collection's length, checked against the bytes left (each element takes at least

@@ -201,12 +201,12 @@ fn decide(
             return Verdict::Rejected("cart_changed", 0);
         }
     }
-    for &(p, _) in &cart.lines {
-        if !products.get(&p).is_some_and(|p| p.for_sale) {
-            return Verdict::Rejected("product_unavailable", p);
-        }
-    }
     if let Some(named) = named {
+        for &(p, _) in &cart.lines {
+            if !products.get(&p).is_some_and(|p| p.for_sale) {
+                return Verdict::Rejected("product_unavailable", p);
+            }
+        }
         let (mut price, mut title) = (false, false);
         for (p, _, t, minor, currency) in named {
             let product = &products[p];
