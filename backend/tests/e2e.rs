@@ -7,19 +7,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use http::{Method, StatusCode};
-use support::{Backend, Broker, Reply, Shopper, eventually, until_ok};
-
-/// Number of events in a topic.
-fn log_size(broker: &Broker, topic: &str) -> i64 {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    let c: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", broker.brokers())
-        .create()
-        .unwrap();
-    c.fetch_watermarks(topic, 0, Duration::from_secs(5))
-        .unwrap()
-        .1
-}
+use support::{Backend, Broker, Reply, Shopper, eventually, log_size, until_ok};
 
 /// The views a shopper and an operator can see, as raw bodies.
 async fn snapshot(s: &mut Shopper) -> Vec<(String, bytes::Bytes)> {

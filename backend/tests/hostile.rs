@@ -104,6 +104,8 @@ async fn anonymous_commands_that_change_nothing_write_nothing_and_make_no_cart()
         .is_some_and(|n| n >= 2.0),
         "idempotency records are counted: {after}"
     );
+    // Stopped before its cluster is dropped: writers must not outlive their brokers.
+    shop.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,6 +130,8 @@ async fn a_cart_holds_at_most_its_line_limit() {
     alice.set_line(2, 3, "l4").await.expect(StatusCode::OK);
     alice.set_line(1, 0, "l5").await.expect(StatusCode::OK);
     alice.set_line(3, 1, "l6").await.expect(StatusCode::OK);
+    // Stopped before its cluster is dropped: writers must not outlive their brokers.
+    shop.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,6 +169,8 @@ async fn stalled_heads_and_bodies_are_closed_at_their_deadlines() {
         .get("/healthz")
         .await
         .expect(StatusCode::OK);
+    // Stopped before its cluster is dropped: writers must not outlive their brokers.
+    shop.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,6 +206,8 @@ async fn a_client_that_stops_reading_is_cut_off_at_the_send_deadline() {
             .is_some(),
         "the connection of a client that stopped reading is still open"
     );
+    // Stopped before its cluster is dropped: writers must not outlive their brokers.
+    shop.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,6 +230,8 @@ async fn beyond_the_connection_cap_the_next_client_waits_for_a_free_place() {
         late.expect("served once a place was free").status,
         StatusCode::OK
     );
+    // Stopped before its cluster is dropped: writers must not outlive their brokers.
+    shop.stop().await;
 }
 
 /// The answer to a websocket upgrade with these extra headers: its status line.
@@ -286,6 +296,8 @@ async fn the_live_socket_refuses_foreign_origins_and_caps_sockets_per_client() {
         "HTTP/1.1 429 Too Many Requests",
         "a fourth socket from one address"
     );
+    // Stopped before its cluster is dropped: writers must not outlive their brokers.
+    shop.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -356,6 +368,8 @@ async fn the_api_answers_cors_for_listed_origins_only() {
         foreign.headers["vary"], "Origin",
         "a cache must not serve one origin's answer to another"
     );
+    // Stopped before its cluster is dropped: writers must not outlive their brokers.
+    shop.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -383,6 +397,26 @@ async fn the_shop_refuses_a_weak_admin_token_on_an_exposed_address() {
         .get("/healthz")
         .await
         .expect(StatusCode::OK);
+    // Stopped before its cluster is dropped: writers must not outlive their brokers.
+    shop.stop().await;
+}
+
+/// Waits until `/readyz` answers 503 with a reason `says` accepts.
+async fn not_ready_saying(addr: std::net::SocketAddr, what: &str, says: fn(&str) -> bool) {
+    let s = Shopper::new(addr);
+    support::eventually(
+        Duration::from_secs(30),
+        &format!("/readyz names {what}"),
+        || {
+            let mut s = s.clone();
+            async move {
+                let r = s.get("/readyz").await;
+                r.status == StatusCode::SERVICE_UNAVAILABLE
+                    && r.json()["reason"].as_str().is_some_and(says)
+            }
+        },
+    )
+    .await;
 }
 
 /// librdkafka's mock cluster keeps 5 MB per partition and drops the oldest events beyond: the
@@ -410,21 +444,9 @@ async fn a_log_that_lost_events_is_never_reported_ready() {
         .await
         .unwrap();
     let mut s = Shopper::new(server.addr);
-    support::eventually(
-        Duration::from_secs(20),
-        "/readyz names the missing events",
-        || {
-            let mut s = s.clone();
-            async move {
-                let r = s.get("/readyz").await;
-                r.status == StatusCode::SERVICE_UNAVAILABLE
-                    && r.json()["reason"].as_str().is_some_and(|why| {
-                        why.starts_with("catalog cannot serve: events 0..")
-                            && why.contains("missing from the log")
-                    })
-            }
-        },
-    )
+    not_ready_saying(server.addr, "the missing events", |why| {
+        why.starts_with("catalog cannot serve: events 0..") && why.contains("missing from the log")
+    })
     .await;
     let m = metrics(server.addr).await;
     assert_eq!(
@@ -465,22 +487,10 @@ async fn a_log_that_went_back_stops_its_context_and_says_so() {
         RDKafkaApiKey::Fetch,
         &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE; 4],
     );
-    let s = Shopper::new(shop.addr);
-    support::eventually(
-        Duration::from_secs(30),
-        "/readyz names the log that went back",
-        || {
-            let mut s = s.clone();
-            async move {
-                let r = s.get("/readyz").await;
-                r.status == StatusCode::SERVICE_UNAVAILABLE
-                    && r.json()["reason"].as_str().is_some_and(|why| {
-                        why.contains("cannot serve: shop.")
-                            && why.contains("went back: offset 0 arrived after offsets up to")
-                    })
-            }
-        },
-    )
+    not_ready_saying(shop.addr, "the log that went back", |why| {
+        why.contains("cannot serve: shop.")
+            && why.contains("went back: offset 0 arrived after offsets up to")
+    })
     .await;
     let m = metrics(shop.addr).await;
     let rewinds: f64 = ["catalog", "checkout"]
@@ -493,4 +503,6 @@ async fn a_log_that_went_back_stops_its_context_and_says_so() {
         .await
         .expect(StatusCode::SERVICE_UNAVAILABLE);
     assert!(r.json()["message"].as_str().unwrap().contains("went back"));
+    // Stopped before its cluster is dropped: writers must not outlive their brokers.
+    shop.stop().await;
 }

@@ -141,21 +141,10 @@ async fn stalled_connections(addr: std::net::SocketAddr) -> Row {
     }
 }
 
-fn log_end(broker: &Broker, topic: &str) -> i64 {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    let c: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", broker.brokers())
-        .create()
-        .unwrap();
-    c.fetch_watermarks(topic, 0, Duration::from_secs(5))
-        .unwrap()
-        .1
-}
-
 async fn no_op_flood(broker: &Broker, addr: std::net::SocketAddr) -> Row {
     let t = Instant::now();
     let total: usize = env_or("HOSTILE_NOOPS", 2_000);
-    let before = log_end(broker, "shop.checkout.v1");
+    let before = support::log_size(broker, "shop.checkout.v1");
     let workers = 32;
     let tasks = (0..workers).map(|w| {
         tokio::spawn(async move {
@@ -177,7 +166,7 @@ async fn no_op_flood(broker: &Broker, addr: std::net::SocketAddr) -> Row {
         ok += o;
         cookies += c;
     }
-    let written = log_end(broker, "shop.checkout.v1") - before;
+    let written = support::log_size(broker, "shop.checkout.v1") - before;
     let m = Shopper::new(addr).get("/metrics").await;
     let m = String::from_utf8(m.body.to_vec()).unwrap();
     let carts =

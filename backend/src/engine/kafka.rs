@@ -4,7 +4,7 @@
 //! uses (acks=all, idempotent, delivery awaited).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -71,10 +71,6 @@ pub struct ShopClientContext {
     /// The highest partition high watermark in the latest statistics (a consumer reads one
     /// partition, so it is that partition's); -1 before the first report.
     high_watermark: Arc<AtomicI64>,
-    /// The same, as last reported (it may go down: a recreated or truncated topic).
-    latest_high_watermark: Arc<AtomicI64>,
-    /// Statistics reports received so far.
-    reports: Arc<AtomicU64>,
 }
 
 impl ShopClientContext {
@@ -88,8 +84,6 @@ impl ShopClientContext {
             status,
             metrics,
             high_watermark: Arc::new(AtomicI64::new(-1)),
-            latest_high_watermark: Arc::new(AtomicI64::new(-1)),
-            reports: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -97,17 +91,6 @@ impl ShopClientContext {
     /// -1 if none yet. Reading it costs one atomic load.
     pub fn high_watermark(&self) -> i64 {
         self.high_watermark.load(Ordering::Relaxed)
-    }
-
-    /// The partition high watermark of the latest statistics, even if lower than an earlier one
-    /// (-1: none yet).
-    pub fn latest_high_watermark(&self) -> i64 {
-        self.latest_high_watermark.load(Ordering::Relaxed)
-    }
-
-    /// How many statistics reports arrived so far (one per `statistics.interval.ms`).
-    pub fn reports(&self) -> u64 {
-        self.reports.load(Ordering::Acquire)
     }
 }
 
@@ -143,8 +126,6 @@ impl ClientContext for ShopClientContext {
             .max()
             .unwrap_or(-1);
         self.high_watermark.fetch_max(high, Ordering::Relaxed);
-        self.latest_high_watermark.store(high, Ordering::Relaxed);
-        self.reports.fetch_add(1, Ordering::Release);
         if let Some(m) = &self.metrics {
             m.record(self.name, &statistics);
         }

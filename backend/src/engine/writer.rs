@@ -276,11 +276,8 @@ impl<F: Fold> Writer<F> {
             "replay done, serving"
         );
 
-        // Since when the partition's reported end has stayed below what was applied.
-        let mut below_since: Option<(Instant, u64)> = None;
         while !self.stopping() {
             let Some(offset) = self.poll_one(&mut model, POLL) else {
-                self.check_watermark(next, &mut below_since);
                 // Idle: learn from the consumer's statistics whether events are waiting.
                 let high = self.consumer.context().high_watermark();
                 self.inner
@@ -368,30 +365,6 @@ impl<F: Fold> Writer<F> {
                     delay = (delay * 2).min(Duration::from_secs(2));
                 }
             }
-        }
-    }
-
-    /// A partition whose end (as the consumer's statistics report it) stays below the events
-    /// applied for a few seconds and two fresh statistics reports has been emptied or replaced
-    /// under the running writer: a fault. Waiting for reports taken after the first sighting
-    /// (not only for time) rules out a report older than the fetch that delivered the last
-    /// events, whatever `statistics.interval.ms` is.
-    fn check_watermark(&mut self, next: i64, below_since: &mut Option<(Instant, u64)>) {
-        let context = self.consumer.context();
-        let end = context.latest_high_watermark();
-        if end < 0 || end >= next {
-            *below_since = None;
-            return;
-        }
-        let (since, reports) =
-            *below_since.get_or_insert_with(|| (Instant::now(), context.reports()));
-        let fresh = context.reports() >= reports + 2;
-        if fresh && since.elapsed() > Duration::from_secs(3) && self.inner.fault.get().is_none() {
-            self.inner.stats.rewinds.fetch_add(1, Ordering::Relaxed);
-            self.inner.fault(format!(
-                "{} went back: it ends at offset {end}, below the {next} events applied (the topic was deleted and recreated, or truncated); restart to replay it",
-                self.inner.topic
-            ));
         }
     }
 

@@ -720,11 +720,25 @@ pub fn checkout_events(data: &[u8]) {
             }
             Some(checkout_event::Event::CartLineSetV1(e)) => e.cart_id.parse::<CartId>().ok(),
             Some(checkout_event::Event::OrderRequestedV1(e)) => e.cart_id.parse::<CartId>().ok(),
+            Some(checkout_event::Event::OrderRequestedV2(e)) => e.cart_id.parse::<CartId>().ok(),
             _ => None,
         };
         while let Some(order) = m.order(next_order) {
             for line in &order.lines {
                 *sold.entry(line.product_id).or_default() += u64::from(line.quantity);
+            }
+            // An order for the cart as shown charges exactly the prices its request named.
+            if let Some(checkout_event::Event::OrderRequestedV2(e)) = &event.event {
+                for line in &order.lines {
+                    let named = e.lines.iter().find(|n| n.product_id == line.product_id);
+                    let price = named.and_then(|n| n.unit_price.as_ref());
+                    assert_eq!(
+                        price.map(|p| (p.minor, p.currency.as_str())),
+                        Some((line.unit_price_minor, &*line.currency)),
+                        "order {} charged a price its request did not name",
+                        order.id
+                    );
+                }
             }
             let view = order_view(order);
             assert_eq!(view.lines.len(), order.lines.len());

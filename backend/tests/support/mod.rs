@@ -269,6 +269,18 @@ pub fn order_body(version: u64, lines: &[shared::proto::CartLineView]) -> Vec<u8
         .unwrap()
 }
 
+/// Number of events in a topic (its high watermark).
+pub fn log_size(broker: &Broker, topic: &str) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let c: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker.brokers())
+        .create()
+        .unwrap();
+    c.fetch_watermarks(topic, 0, Duration::from_secs(5))
+        .unwrap()
+        .1
+}
+
 /// The value of the sample with exactly this name and label set in a Prometheus exposition
 /// (labels in the exposition's order, which is sorted by label name).
 pub fn sample(text: &str, series: &str) -> Option<f64> {
