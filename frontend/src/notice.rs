@@ -2,8 +2,7 @@
 //! window…"), and the wording of order rejections. Pure, so the wording is tested.
 
 use shared::proto::{CartView, OrderRejection, RejectionReason};
-
-use crate::format::price_text;
+use shared::rejection::changed_lines_text;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tone {
@@ -68,40 +67,18 @@ pub fn rejection_text(r: &OrderRejection, cart: Option<&CartView>) -> String {
         RejectionReason::PriceChanged => format!(
             "Prices changed since you saw your cart: {}. We did not place the order. Your cart \
              below shows the new total; place the order again to buy at these prices.",
-            changes_text(r)
+            changed_lines_text(r)
         ),
         RejectionReason::TitleChanged => format!(
             "Some products changed since you saw your cart: {}. We did not place the order. \
              Please check your cart below and place the order again.",
-            changes_text(r)
+            changed_lines_text(r)
         ),
         RejectionReason::ProductUnavailable | RejectionReason::Unspecified => format!(
             "{} is no longer available. Remove it to order the rest.",
             capitalise(&title_in(cart, r.product_id))
         ),
     }
-}
-
-/// “Desk lamp” €25.00 → €27.50; “Stool” (was “Chair”).
-fn changes_text(r: &OrderRejection) -> String {
-    r.changed_lines
-        .iter()
-        .map(|c| {
-            let mut s = format!("“{}”", c.title);
-            if c.shown_title != c.title {
-                s.push_str(&format!(" (was “{}”)", c.shown_title));
-            }
-            if c.shown_price != c.price {
-                s.push_str(&format!(
-                    " {} → {}",
-                    price_text(c.shown_price.as_ref()),
-                    price_text(c.price.as_ref())
-                ));
-            }
-            s
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn capitalise(s: &str) -> String {

@@ -1,10 +1,12 @@
 //! The types both the backend and the browser app use: the protobuf messages generated from
-//! `proto/` (with their proto3 JSON mapping), ids, money and paging maths. Pure and
+//! `proto/` (with their proto3 JSON mapping), ids, money and paging maths, and the wording of
+//! an order's changed lines. Pure and
 //! wasm-compatible: nothing here does I/O.
 
 pub mod ids;
 pub mod money;
 pub mod paging;
+pub mod rejection;
 pub mod sort;
 
 /// Messages generated from `proto/` (package `shop`).

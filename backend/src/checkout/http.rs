@@ -6,12 +6,12 @@ use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use prost::Message;
 use shared::ids::{CartId, OrderId};
-use shared::money;
 use shared::proto::{
     CartLineSetV1, CheckoutEvent, OrderList, OrderRejection, OrderRequestedV2, PlaceOrder,
     RejectionReason, SetCartLine, ShownLine, StockDeliveredV1, StockDelivery, StockLevelView,
     checkout_event::Event,
 };
+use shared::rejection::changed_lines_text;
 
 use super::fold::{Checkout, Outcome, admin_command_key, cart_command_key};
 use super::query::{cart_view, order_view, product_availability};
@@ -181,30 +181,6 @@ fn cart_full(max: u32) -> ApiError {
     )
 }
 
-fn price(m: &Option<shared::proto::Money>) -> String {
-    m.as_ref()
-        .map(|m| money::format(m.minor, &m.currency))
-        .unwrap_or_else(|| "no price".to_owned())
-}
-
-/// “Lamp” €25.00 → €27.50, “Chair” renamed “Stool”: each line the shopper did not confirm.
-fn changed_lines(r: &OrderRejection) -> String {
-    r.changed_lines
-        .iter()
-        .map(|c| {
-            let mut s = format!("“{}”", c.title);
-            if c.shown_title != c.title {
-                s = format!("“{}” (shown as “{}”)", c.title, c.shown_title);
-            }
-            if c.shown_price != c.price {
-                s.push_str(&format!(" {} → {}", price(&c.shown_price), price(&c.price)));
-            }
-            s
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 fn rejection_error(model: &Checkout, r: OrderRejection) -> ApiError {
     let title = |id: u64| {
         model
@@ -238,14 +214,14 @@ fn rejection_error(model: &Checkout, r: OrderRejection) -> ApiError {
             "price_changed",
             format!(
                 "prices changed since you saw your cart: {}; nothing was charged, please review the new total and order again",
-                changed_lines(&r)
+                changed_lines_text(&r)
             ),
         ),
         RejectionReason::TitleChanged => (
             "title_changed",
             format!(
                 "products changed since you saw your cart: {}; nothing was charged, please review your cart and order again",
-                changed_lines(&r)
+                changed_lines_text(&r)
             ),
         ),
         RejectionReason::ProductUnavailable | RejectionReason::Unspecified => (
