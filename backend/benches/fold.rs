@@ -20,7 +20,9 @@ use shared::proto::{CatalogEvent, catalog_event};
 
 use backend::catalog::fold::{Product, SortKey};
 use backend::catalog::query::{self, ListQuery};
+use backend::catalog::search::Plan;
 use backend::catalog::{Catalog, CatalogFold};
+use backend::checkout::Checkout;
 use backend::engine::Fold;
 use backend::tools::generate;
 
@@ -83,6 +85,7 @@ fn catalog_page(c: &mut Criterion) {
     drop(events);
     let plain: Vec<Arc<Product>> = model.listing().by(SortKey::Name).iter().cloned().collect();
     let middle = (N as u32 / 20) / 2;
+    let (checkout, plan) = (Checkout::default(), Plan::default());
     let mut group = c.benchmark_group("catalog_page_100k");
     group.throughput(Throughput::Elements(20));
     group.bench_function("baseline: 20 Arc clones from a Vec slice", |b| {
@@ -90,7 +93,7 @@ fn catalog_page(c: &mut Criterion) {
     });
     group.bench_function("list page 1 by name", |b| {
         let q = ListQuery::default();
-        b.iter(|| black_box(query::list(&model, black_box(&q)).items))
+        b.iter(|| black_box(query::list(&model, &checkout, black_box(&q), &plan).items))
     });
     group.bench_function("list middle page by price, descending", |b| {
         let q = ListQuery {
@@ -99,7 +102,7 @@ fn catalog_page(c: &mut Criterion) {
             descending: true,
             ..Default::default()
         };
-        b.iter(|| black_box(query::list(&model, black_box(&q)).items))
+        b.iter(|| black_box(query::list(&model, &checkout, black_box(&q), &plan).items))
     });
     group.finish();
 }

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::bridge;
 use crate::catalog::CatalogFold;
+use crate::catalog::search::SearchPool;
 use crate::checkout::CheckoutFold;
 use crate::commands::Commands;
 use crate::config::Config;
@@ -57,6 +58,7 @@ pub fn build(config: Config) -> anyhow::Result<Arc<State>> {
         broker,
         metrics,
         live: Live::new(config.live_announced_batches as usize),
+        search: SearchPool::new(config.search.threads as usize, config.search.queue as usize),
         config,
     }))
 }

@@ -217,6 +217,34 @@ pub struct Config {
     pub snapshot: Box<SnapshotConfig>,
     #[command(flatten)]
     pub limits: Box<LimitsConfig>,
+    #[command(flatten)]
+    pub search: SearchConfig,
+}
+
+/// How product search tolerates typos and where large searches run.
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub struct SearchConfig {
+    /// A search word of at least this many characters may have one typo (Meilisearch's 5).
+    #[arg(long, env = "SEARCH_ONE_TYPO_FROM", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub one_typo_from: u32,
+    /// A search word of at least this many characters may have two typos (Meilisearch's 9).
+    #[arg(long, env = "SEARCH_TWO_TYPOS_FROM", default_value_t = 9, value_parser = clap::value_parser!(u32).range(1..))]
+    pub two_typos_from: u32,
+    /// Threads that run large searches, below the request workers' priority.
+    #[arg(long, env = "SEARCH_THREADS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub threads: u32,
+    /// Searches waiting for a search thread at most; more are refused with 503.
+    #[arg(long, env = "SEARCH_QUEUE", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub queue: u32,
+}
+
+impl SearchConfig {
+    pub fn typos(&self) -> crate::catalog::search::Typos {
+        crate::catalog::search::Typos {
+            one_from: self.one_typo_from as usize,
+            two_from: self.two_typos_from.max(self.one_typo_from) as usize,
+        }
+    }
 }
 
 /// What no client, however hostile, may exceed: deadlines, connection and socket caps, the

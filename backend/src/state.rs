@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::catalog::CatalogFold;
+use crate::catalog::search::SearchPool;
 use crate::checkout::CheckoutFold;
 use crate::commands::Commands;
 use crate::config::Config;
@@ -22,6 +23,8 @@ pub struct State {
     pub broker: Arc<BrokerStatus>,
     pub metrics: Metrics,
     pub live: Live,
+    /// Where searches too large for a request worker run.
+    pub search: SearchPool,
 }
 
 impl State {

@@ -13,6 +13,7 @@ use imbl::{HashMap, OrdMap, Vector};
 use shared::ids::category_slug;
 use shared::proto::{CatalogEvent, CommandMeta, ProductUpsertedV1, catalog_event::Event};
 
+use super::search::SearchIndex;
 use crate::engine::retention::{LogClock, Record, Records};
 use crate::engine::snapshot::{DecodeError, Decoder, Encoder};
 use crate::engine::{Applied, Fold};
@@ -149,6 +150,8 @@ pub struct Catalog {
     clock: LogClock,
     /// False during the start-up replay: the listings are built by `finalize`.
     indexed: bool,
+    /// Enabled products by the words of their texts; maintained with the listings.
+    search: SearchIndex,
 }
 
 impl Catalog {
@@ -160,6 +163,10 @@ impl Catalog {
     /// A product a shopper may see.
     pub fn enabled_product(&self, id: u64) -> Option<&Arc<Product>> {
         self.products.get(&id).filter(|p| !p.disabled)
+    }
+
+    pub fn search_index(&self) -> &SearchIndex {
+        &self.search
     }
 
     pub fn listing(&self) -> &Listing {
@@ -214,12 +221,15 @@ impl Catalog {
         let new = Arc::new(new);
         let old = self.products.insert(new.id, new.clone());
         if self.indexed {
-            if let Some(old) = old.filter(|o| !o.disabled) {
-                self.unindex(&old);
+            let old = old.filter(|o| !o.disabled);
+            if let Some(old) = &old {
+                self.unindex(old);
             }
             if !new.disabled {
                 self.index(&new);
             }
+            let new = Some(&*new).filter(|n| !n.disabled);
+            self.search.update(old.as_deref(), new);
         }
     }
 }
@@ -421,14 +431,24 @@ impl Fold for CatalogFold {
         let indexed = d.bool()?;
         // The product map is built on a second thread while this one builds the listings: at a
         // million products each takes a good part of a start-up.
-        let (products, listings) = std::thread::scope(|s| {
+        let (products, listings, search) = std::thread::scope(|s| {
             let map = s.spawn(|| list.iter().map(|p| (p.id, p.clone())).collect());
+            let search = s.spawn(|| {
+                indexed
+                    .then(|| SearchIndex::build(list.iter().filter(|p| !p.disabled).map(|p| &**p)))
+            });
             let listings = if indexed {
                 listings(d, &list, &category_of, slugs).map(Some)
             } else {
                 Ok(None)
             };
-            (map.join().expect("building a map does not panic"), listings)
+            (
+                map.join().expect("building a map does not panic"),
+                listings,
+                search
+                    .join()
+                    .expect("building the search index does not panic"),
+            )
         });
         let mut model = Catalog {
             products,
@@ -441,6 +461,7 @@ impl Fold for CatalogFold {
             model.all = all;
             model.categories = categories;
         }
+        model.search = search.unwrap_or_default();
         Ok(model)
     }
 
@@ -449,12 +470,14 @@ impl Fold for CatalogFold {
             // Loaded from a snapshot, or finalized before: the listings are maintained.
             return;
         }
-        let enabled: Vec<Arc<Product>> = model
+        let mut enabled: Vec<Arc<Product>> = model
             .products
             .values()
             .filter(|p| !p.disabled)
             .cloned()
             .collect();
+        enabled.sort_unstable_by_key(|p| p.id);
+        model.search = SearchIndex::build(enabled.iter().map(|p| &**p));
         let mut by_category: std::collections::BTreeMap<&str, Vec<Arc<Product>>> =
             Default::default();
         for p in &enabled {
@@ -832,12 +855,15 @@ pub(crate) mod tests {
             CatalogFold::finalize(&mut loaded);
             prop_assert_eq!(encoded(&loaded), encoded(&full));
             prop_assert_eq!(observable(&loaded), observable(&full));
+            prop_assert_eq!(loaded.search.contents(), full.search.contents());
             prop_assert_eq!(loaded.commands.sorted(), full.commands.sorted());
         }
 
         #[test]
         fn batch_replay_equals_incremental_apply(events in prop::collection::vec(arb_event(), 0..80)) {
-            prop_assert_eq!(observable(&replay(&events)), observable(&incremental(&events)));
+            let (replayed, incremental) = (replay(&events), incremental(&events));
+            prop_assert_eq!(observable(&replayed), observable(&incremental));
+            prop_assert_eq!(replayed.search.contents(), incremental.search.contents());
         }
 
         #[test]
@@ -847,9 +873,9 @@ pub(crate) mod tests {
             CatalogFold::finalize(&mut c);
             for (i, e) in events[..cut].iter().enumerate() { CatalogFold::apply(&mut c, e, i as i64); }
             let snapshot = c.clone();
-            let before = observable(&snapshot);
+            let before = (observable(&snapshot), snapshot.search.contents());
             for (i, e) in events[cut..].iter().enumerate() { CatalogFold::apply(&mut c, e, (cut + i) as i64); }
-            prop_assert_eq!(observable(&snapshot), before);
+            prop_assert_eq!((observable(&snapshot), snapshot.search.contents()), before);
         }
     }
 }

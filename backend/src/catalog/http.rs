@@ -9,14 +9,18 @@ use hyper::body::Incoming;
 use prost::Message;
 use shared::paging::{DEFAULT_PAGE_SIZE, PageRequest};
 use shared::proto::{
-    CatalogEvent, CategoryList, CategoryView, PriceChangedV1, ProductDisabledV1, ProductPage,
-    SetPrice, UpsertProduct, catalog_event::Event,
+    CatalogEvent, CategoryList, CategoryView, ItemMatches, PriceChangedV1, ProductDisabledV1,
+    ProductPage, SearchFacts, SetPrice, TextSpan, UpsertProduct, catalog_event::Event,
 };
 use shared::{ids, money};
 
-use super::fold::{Product, SortKey, admin_command_key};
+use arc_swap::Guard;
+
+use super::fold::{Catalog, Product, SortKey, admin_command_key};
 use super::query::{self, ListQuery, product_view};
+use super::search;
 use super::validate::validate_product;
+use crate::checkout::Checkout;
 use crate::commands::Submission;
 use crate::commands::meta::idempotency_key;
 use crate::http::request::{parse_query, product_id, read_command, require_admin};
@@ -28,18 +32,37 @@ use crate::state::State;
 pub fn parse_list_query(query: &str) -> Result<ListQuery, ApiError> {
     let mut q = ListQuery::default();
     let (mut page, mut page_size) = (1u32, DEFAULT_PAGE_SIZE);
+    let mut sorted = false;
     let number = |name: &str, v: &str| {
         v.parse::<u32>().map_err(|_| {
             ApiError::bad_request(format!("{name} must be a positive integer, got {v:?}"))
         })
     };
+    let price = |name: &str, v: &str| {
+        v.parse::<i64>()
+            .ok()
+            .filter(|p| (0..=money::MAX_PRICE_MINOR).contains(p))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "{name} must be a price in minor units (cents) from 0 to {}, got {v:?}",
+                    money::MAX_PRICE_MINOR
+                ))
+            })
+    };
     for (k, v) in parse_query(query, LIST_PRODUCTS_PARAMS)? {
         match k.as_str() {
             "page" => page = number("page", &v)?,
             "page_size" => page_size = number("page_size", &v)?,
+            "sort" if v == "relevance" => {
+                sorted = true;
+                q.relevance = true;
+            }
             "sort" => {
+                sorted = true;
                 q.sort = SortKey::parse(&v).ok_or_else(|| {
-                    ApiError::bad_request(format!("sort must be name, price or id, got {v:?}"))
+                    ApiError::bad_request(format!(
+                        "sort must be relevance, name, price or id, got {v:?}"
+                    ))
                 })?
             }
             "order" => {
@@ -60,35 +83,176 @@ pub fn parse_list_query(query: &str) -> Result<ListQuery, ApiError> {
             "q" if v.chars().count() > 200 => {
                 return Err(ApiError::bad_request("q is limited to 200 characters"));
             }
-            "q" => q.terms = query::search_terms(&v),
+            "q" => q.text = v,
             "category" if !v.is_empty() => q.category = Some(ids::category_slug(&v)),
+            "min_price" => q.min_price = Some(price("min_price", &v)?),
+            "max_price" => q.max_price = Some(price("max_price", &v)?),
+            "in_stock" => {
+                q.in_stock = match v.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => {
+                        return Err(ApiError::bad_request(format!(
+                            "in_stock must be true or false, got {v:?}"
+                        )));
+                    }
+                }
+            }
             _ => {}
         }
+    }
+    if let (Some(lo), Some(hi)) = (q.min_price, q.max_price)
+        && lo > hi
+    {
+        return Err(ApiError::bad_request(format!(
+            "min_price ({lo}) is above max_price ({hi})"
+        )));
+    }
+    if q.prefix.as_deref().is_some_and(|p| !p.is_empty()) && q.is_search() {
+        return Err(ApiError::bad_request(
+            "prefix cannot be combined with q, min_price, max_price or in_stock \
+             (the last word of q already matches as a prefix)",
+        ));
+    }
+    // With search words, the best matches come first unless the shopper chose an order.
+    if !sorted && q.text.chars().any(char::is_alphanumeric) {
+        q.relevance = true;
     }
     q.page = PageRequest::new(page, page_size).map_err(|e| ApiError::bad_request(e.to_string()))?;
     Ok(q)
 }
 
-pub fn list(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+/// Searches whose posting lists span more blocks than this run on the search threads; smaller
+/// ones answer on the request's worker (a hop to another thread would cost more than them).
+const INLINE_SEARCH_BLOCKS: u64 = 256;
+
+pub async fn list(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
     let q = parse_list_query(req.uri().query().unwrap_or(""))?;
+    let format = Format::accepted(req.headers());
     let (catalog, checkout) = (state.catalog.model(), state.checkout.model());
-    let found = query::list(&catalog, &q);
-    let page = ProductPage {
+    let low = state.config.low_stock_threshold;
+    if !q.is_search() {
+        let plan = search::Plan::default();
+        return Ok(reply(
+            format,
+            StatusCode::OK,
+            &page(&catalog, &checkout, &q, &plan, low),
+        ));
+    }
+    let plan = query::plan(&catalog, &q, state.config.search.typos());
+    let work = plan.estimated_work(catalog.search_index())
+        + if plan.words.is_empty() {
+            catalog.search_index().enabled().block_count()
+        } else {
+            0
+        };
+    let page = if work <= INLINE_SEARCH_BLOCKS {
+        page(&catalog, &checkout, &q, &plan, low)
+    } else {
+        let (catalog, checkout) = (Guard::into_inner(catalog), Guard::into_inner(checkout));
+        state
+            .search
+            .run(move || page(&catalog, &checkout, &q, &plan, low))
+            .await
+            .map_err(|e| ApiError::unavailable(e.to_string(), 1))?
+    };
+    Ok(reply(format, StatusCode::OK, &page))
+}
+
+/// The product page a list query answers, with the search facts when it is a search.
+fn page(
+    catalog: &Catalog,
+    checkout: &Checkout,
+    q: &ListQuery,
+    plan: &search::Plan,
+    low: u64,
+) -> ProductPage {
+    let found = query::list(catalog, checkout, q, plan);
+    let search = found
+        .search
+        .as_ref()
+        .map(|(plan, f)| search_facts(catalog, plan, f, &found.items));
+    ProductPage {
         items: found
             .items
             .iter()
-            .map(|p| product_view(p, &checkout, state.config.low_stock_threshold))
+            .map(|p| product_view(p, checkout, low))
             .collect(),
         page: q.page.page,
         page_size: q.page.page_size,
         total_items: found.total as u64,
         total_pages: q.page.total_pages(found.total),
+        search,
+    }
+}
+
+fn search_facts(
+    catalog: &Catalog,
+    plan: &search::Plan,
+    found: &search::Found,
+    items: &[Arc<Product>],
+) -> SearchFacts {
+    let category = |slug: &str, count: u64| CategoryView {
+        slug: slug.to_owned(),
+        name: catalog
+            .category(slug)
+            .map(|c| c.name.clone())
+            .unwrap_or_default(),
+        product_count: count,
     };
-    Ok(reply(
-        Format::accepted(req.headers()),
-        StatusCode::OK,
-        &page,
-    ))
+    let currency = items.first().map(|p| p.currency.as_str()).unwrap_or("EUR");
+    let price = |minor| Some(money::money(minor, currency));
+    let matched = found.words_matched;
+    let texts = items.iter().take(3).flat_map(|p| {
+        [
+            p.title.as_str(),
+            p.category.as_str(),
+            p.description.as_str(),
+            p.long_text.as_str(),
+        ]
+    });
+    let span = |(start, length): (usize, usize)| TextSpan {
+        start: start as u32,
+        length: length as u32,
+    };
+    SearchFacts {
+        words_typed: plan.words.len() as u32,
+        words_matched: matched as u32,
+        dropped_words: plan.words[matched.min(plan.words.len())..]
+            .iter()
+            .map(|w| w.folded.clone())
+            .collect(),
+        did_you_mean: search::query::did_you_mean(plan, matched, texts).unwrap_or_default(),
+        categories: found
+            .categories
+            .iter()
+            .map(|(slug, n)| category(slug, *n))
+            .collect(),
+        min_price: found.price_range.and_then(|(lo, _)| price(lo)),
+        max_price: found.price_range.and_then(|(_, hi)| price(hi)),
+        matches: items
+            .iter()
+            .map(|p| ItemMatches {
+                product_id: p.id,
+                title: search::query::highlights(plan, matched, &p.title)
+                    .into_iter()
+                    .map(span)
+                    .collect(),
+                description: search::query::highlights(plan, matched, &p.description)
+                    .into_iter()
+                    .map(span)
+                    .collect(),
+            })
+            .collect(),
+        closest_categories: if found.total == 0 {
+            query::closest_categories(catalog, plan, 3)
+                .into_iter()
+                .map(|(slug, c)| category(&slug, c))
+                .collect()
+        } else {
+            vec![]
+        },
+    }
 }
 
 pub fn get(state: &State, req: &Request<Incoming>, id: &str) -> Result<Resp, ApiError> {

@@ -5,6 +5,7 @@
 pub mod fold;
 pub mod http;
 pub mod query;
+pub mod search;
 pub mod validate;
 
 pub use fold::{Catalog, CatalogFold, Product};

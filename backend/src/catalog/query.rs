@@ -5,12 +5,12 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use imbl::Vector;
-use memchr::memmem;
 use shared::money;
 use shared::paging::PageRequest;
 use shared::proto::{Money, ProductView};
 
 use super::fold::{Catalog, Product, SortKey, compare};
+use super::search::{self, Filters, Found, Order, Plan, Typos};
 use crate::checkout::Checkout;
 use crate::checkout::query::product_availability;
 
@@ -40,13 +40,19 @@ pub struct ListQuery {
     pub page: PageRequest,
     pub sort: SortKey,
     pub descending: bool,
+    /// Order by relevance (the default when there are search words) instead of `sort`.
+    pub relevance: bool,
     /// Lower-case title prefix.
     pub prefix: Option<String>,
-    /// Lower-case search terms; a product matches when every term occurs in its title or
-    /// description.
-    pub terms: Vec<String>,
+    /// The search box's text, as typed.
+    pub text: String,
     /// Category slug.
     pub category: Option<String>,
+    /// Price range in minor units, both ends included.
+    pub min_price: Option<i64>,
+    pub max_price: Option<i64>,
+    /// Only products with stock.
+    pub in_stock: bool,
 }
 
 impl Default for ListQuery {
@@ -55,22 +61,77 @@ impl Default for ListQuery {
             page: PageRequest::default(),
             sort: SortKey::Name,
             descending: false,
+            relevance: false,
             prefix: None,
-            terms: vec![],
+            text: String::new(),
             category: None,
+            min_price: None,
+            max_price: None,
+            in_stock: false,
         }
     }
 }
 
-/// One page of results and the number of all matching products.
+impl ListQuery {
+    /// A search (answered from the search index, with facets) rather than a listing range.
+    pub fn is_search(&self) -> bool {
+        self.text.chars().any(char::is_alphanumeric)
+            || self.min_price.is_some()
+            || self.max_price.is_some()
+            || self.in_stock
+    }
+
+    /// The order of a search: relevance when asked for and there are words to rank by.
+    pub fn order(&self, plan: &Plan) -> Order {
+        if self.relevance && !plan.words.is_empty() {
+            Order::Relevance
+        } else {
+            Order::By(self.sort, self.descending)
+        }
+    }
+
+    pub fn filters<'a>(&'a self, checkout: &'a Checkout) -> Filters<'a> {
+        Filters {
+            category: self.category.as_deref(),
+            min_price: self.min_price,
+            max_price: self.max_price,
+            only: self.in_stock.then(|| checkout.in_stock()),
+        }
+    }
+}
+
+/// One page of results and the number of all matching products; for a search, also what the
+/// query matched and the facets.
 pub struct ListResult {
     pub items: Vec<Arc<Product>>,
     pub total: usize,
+    pub search: Option<(Plan, Found)>,
 }
 
-/// Lists products. Without filters a page is an index range of a sorted listing; a prefix is a
-/// range of the name listing; search terms scan the candidates in the requested order.
-pub fn list(catalog: &Catalog, q: &ListQuery) -> ListResult {
+/// Plans a search (cheap: a dictionary walk bounded by [`search::query::MAX_VISITS`]).
+pub fn plan(catalog: &Catalog, q: &ListQuery, typos: Typos) -> Plan {
+    search::query::plan(catalog.search_index(), &q.text, typos)
+}
+
+/// Lists products. A search goes through the search index; otherwise a page is an index range of
+/// a sorted listing, and a prefix a range of the name listing. Nothing scans the catalog.
+pub fn list(catalog: &Catalog, checkout: &Checkout, q: &ListQuery, plan: &Plan) -> ListResult {
+    if q.is_search() {
+        let (order, filters) = (q.order(plan), q.filters(checkout));
+        let wanted = q.page.range(usize::MAX);
+        let found = search::query::search(catalog, plan, &filters, order, wanted.end);
+        let items = found
+            .ids
+            .iter()
+            .skip(wanted.start)
+            .filter_map(|id| catalog.product(*id).cloned())
+            .collect();
+        return ListResult {
+            items,
+            total: found.total as usize,
+            search: Some((plan.clone(), found)),
+        };
+    }
     let listing = match &q.category {
         Some(slug) => match catalog.category(slug) {
             Some(c) => &c.listing,
@@ -78,16 +139,11 @@ pub fn list(catalog: &Catalog, q: &ListQuery) -> ListResult {
                 return ListResult {
                     items: vec![],
                     total: 0,
+                    search: None,
                 };
             }
         },
         None => catalog.listing(),
-    };
-    let finders: Vec<memmem::Finder> = q.terms.iter().map(memmem::Finder::new).collect();
-    let matches = |p: &Product| {
-        finders
-            .iter()
-            .all(|f| f.find(p.search_text.as_bytes()).is_some())
     };
 
     if let Some(prefix) = q.prefix.as_deref().filter(|p| !p.is_empty()) {
@@ -96,12 +152,7 @@ pub fn list(catalog: &Catalog, q: &ListQuery) -> ListResult {
         let end = partition_point(by_name, |p| {
             p.name_key.as_str() < prefix || p.name_key.starts_with(prefix)
         });
-        let mut found: Vec<Arc<Product>> = by_name
-            .clone()
-            .slice(start..end)
-            .into_iter()
-            .filter(|p| matches(p))
-            .collect();
+        let mut found: Vec<Arc<Product>> = by_name.clone().slice(start..end).into_iter().collect();
         if q.sort != SortKey::Name {
             found.sort_unstable_by(|a, b| compare(q.sort, a, b));
         }
@@ -110,37 +161,60 @@ pub fn list(catalog: &Catalog, q: &ListQuery) -> ListResult {
         }
         let total = found.len();
         let items = found.drain(q.page.range(total)).collect();
-        return ListResult { items, total };
+        return ListResult {
+            items,
+            total,
+            search: None,
+        };
     }
 
     let sorted = listing.by(q.sort);
-    if finders.is_empty() {
-        let total = sorted.len();
-        let items = q
-            .page
-            .range(total)
-            .map(|i| sorted[if q.descending { total - 1 - i } else { i }].clone())
-            .collect();
-        return ListResult { items, total };
+    let total = sorted.len();
+    let items = q
+        .page
+        .range(total)
+        .map(|i| sorted[if q.descending { total - 1 - i } else { i }].clone())
+        .collect();
+    ListResult {
+        items,
+        total,
+        search: None,
     }
+}
 
-    let wanted = q.page.range(usize::MAX);
-    let mut total = 0usize;
-    let mut items = Vec::with_capacity(q.page.page_size as usize);
-    let mut take = |p: &Arc<Product>| {
-        if matches(p) {
-            if wanted.contains(&total) {
-                items.push(p.clone());
-            }
-            total += 1;
-        }
-    };
-    if q.descending {
-        sorted.iter().rev().for_each(&mut take);
-    } else {
-        sorted.iter().for_each(&mut take);
-    }
-    ListResult { items, total }
+/// The `n` categories whose names come closest to the query's words, for a search that found
+/// nothing: a name word the query word starts scores 0, else the smallest edit distance (up to
+/// 3); then the larger category, then the slug.
+pub fn closest_categories(catalog: &Catalog, plan: &Plan, n: usize) -> Vec<(String, u64)> {
+    let words: Vec<Vec<char>> = plan
+        .words
+        .iter()
+        .map(|w| w.folded.chars().collect())
+        .collect();
+    let mut scored: Vec<(u8, std::cmp::Reverse<u64>, &String)> = catalog
+        .categories()
+        .map(|(slug, c)| {
+            let mut best = u8::MAX;
+            search::text::words(&c.name, |_, _, folded| {
+                let name_word: Vec<char> = folded.chars().collect();
+                for w in &words {
+                    let d = if name_word.starts_with(w) {
+                        Some(0)
+                    } else {
+                        search::text::distance(w, &name_word, 3)
+                    };
+                    best = best.min(d.unwrap_or(u8::MAX));
+                }
+            });
+            (best, std::cmp::Reverse(c.listing.len() as u64), slug)
+        })
+        .collect();
+    scored.sort();
+    scored
+        .into_iter()
+        .take(n)
+        .map(|(_, count, slug)| (slug.clone(), count.0))
+        .collect()
 }
 
 /// Index of the first element for which `before` is false (`before` must be true for a prefix).
@@ -153,14 +227,6 @@ fn partition_point(v: &Vector<Arc<Product>>, before: impl Fn(&Product) -> bool) 
         }
     })
     .unwrap_or_else(|i| i)
-}
-
-/// Splits a search box's text into lower-case terms.
-pub fn search_terms(text: &str) -> Vec<String> {
-    text.split_whitespace()
-        .map(str::to_lowercase)
-        .take(8)
-        .collect()
 }
 
 #[cfg(test)]
@@ -185,6 +251,19 @@ mod tests {
         }
         CatalogFold::finalize(&mut c);
         c
+    }
+
+    fn list(c: &Catalog, q: &ListQuery) -> ListResult {
+        let plan = plan(c, q, Typos::default());
+        super::list(c, &Checkout::default(), q, &plan)
+    }
+
+    fn search(text: &str) -> ListQuery {
+        ListQuery {
+            text: text.into(),
+            relevance: true,
+            ..Default::default()
+        }
     }
 
     fn ids(r: &ListResult) -> Vec<u64> {
@@ -239,32 +318,65 @@ mod tests {
     }
 
     #[test]
-    fn search_matches_every_term_in_title_or_description() {
+    fn search_matches_words_plurals_and_prefixes_never_disabled_products() {
         let c = shop();
         let q = ListQuery {
-            terms: search_terms("LAMP"),
+            text: "LAMPS ".into(),
             sort: SortKey::Id,
             ..Default::default()
         };
         assert_eq!(ids(&list(&c, &q)), vec![1, 3]);
-        let q = ListQuery {
-            terms: search_terms("about desk"),
-            ..Default::default()
-        };
-        assert_eq!(ids(&list(&c, &q)), vec![2, 1]);
-        let q = ListQuery {
-            terms: search_terms("notebook"),
-            ..Default::default()
-        };
-        assert_eq!(list(&c, &q).total, 0, "disabled products are never found");
+        // "desk" in the title of 1 and 2; "la" still being typed matches "lamp".
+        assert_eq!(ids(&list(&c, &search("desk la"))), vec![1]);
+        assert_eq!(
+            list(&c, &search("notebook")).total,
+            0,
+            "disabled products are never found"
+        );
     }
 
     #[test]
-    fn category_filter_combines_with_search_and_paging() {
+    fn relevance_puts_adjacent_title_words_first() {
+        let mut c = Catalog::default();
+        let events = [
+            upsert(1, "Lamp for a desk", "Home", 100),
+            upsert(2, "Desk lamp", "Home", 100),
+            upsert(3, "Desk", "Office", 100),
+        ];
+        for (i, e) in events.iter().enumerate() {
+            CatalogFold::apply(&mut c, e, i as i64);
+        }
+        CatalogFold::finalize(&mut c);
+        // 2 has the words adjacent in its title, 1 has both in one field; 3 has no lamp.
+        assert_eq!(ids(&list(&c, &search("desk lamp "))), vec![2, 1]);
+    }
+
+    #[test]
+    fn typos_are_tolerated_from_five_characters() {
+        let c = shop();
+        // Four characters allow no typo, and a fallback keeps the first word.
+        assert_eq!(list(&c, &search("flor lamp ")).total, 0);
+        let r = list(&c, &search("florr lamp "));
+        assert_eq!(ids(&r), vec![3]);
+        let (plan, found) = r.search.unwrap();
+        assert_eq!(found.words_matched, 2);
+        assert_eq!(plan.words[0].correction().map(|v| &*v.term), Some("floor"));
+    }
+
+    #[test]
+    fn nothing_matching_all_words_falls_back_to_fewer() {
+        let c = shop();
+        let r = list(&c, &search("desk unicorn "));
+        assert_eq!(ids(&r), vec![1, 2]);
+        assert_eq!(r.search.unwrap().1.words_matched, 1);
+    }
+
+    #[test]
+    fn category_and_price_filters_combine_with_search_and_facets() {
         let c = shop();
         let q = ListQuery {
             category: Some("home".into()),
-            terms: search_terms("floor"),
+            text: "floor".into(),
             ..Default::default()
         };
         assert_eq!(ids(&list(&c, &q)), vec![3]);
@@ -280,5 +392,20 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(list(&c, &q).total, 0);
+        let q = ListQuery {
+            text: "desk ".into(),
+            category: Some("office".into()),
+            min_price: Some(1000),
+            ..Default::default()
+        };
+        let r = list(&c, &q);
+        assert_eq!(ids(&r), vec![2]);
+        let found = r.search.unwrap().1;
+        // Counts ignore the category filter, the range ignores the price filter.
+        assert_eq!(
+            found.categories,
+            vec![("home".into(), 1), ("office".into(), 1)]
+        );
+        assert_eq!(found.price_range, Some((9900, 9900)));
     }
 }

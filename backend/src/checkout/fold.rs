@@ -24,6 +24,7 @@ use shared::proto::{
     ShownLine, catalog_event, checkout_event::Event,
 };
 
+use crate::engine::idset::{self, IdSet};
 use crate::engine::retention::{Deadlines, LogClock, Record, Records};
 use crate::engine::snapshot::{DecodeError, Decoder, Encoder};
 use crate::engine::{Applied, Fold};
@@ -86,6 +87,8 @@ pub struct Checkout {
     /// Highest catalog offset whose copy has been applied (-1: none yet).
     bridged_until: Option<i64>,
     stock: HashMap<u64, u64>,
+    /// Products with stock, for search's in-stock filter (derived from `stock`, not encoded).
+    in_stock: IdSet,
     carts: HashMap<CartId, Cart>,
     orders: HashMap<u64, Arc<Order>>,
     orders_by_cart: HashMap<CartId, Vector<u64>>,
@@ -118,6 +121,11 @@ impl Checkout {
 
     pub fn stock(&self, id: u64) -> u64 {
         self.stock.get(&id).copied().unwrap_or(0)
+    }
+
+    /// Products with at least one unit in stock.
+    pub fn in_stock(&self) -> &IdSet {
+        &self.in_stock
     }
 
     pub fn cart(&self, id: CartId) -> Option<&Cart> {
@@ -337,6 +345,9 @@ impl Checkout {
         for line in &lines {
             if let Some(s) = self.stock.get_mut(&line.product_id) {
                 *s -= u64::from(line.quantity);
+                if *s == 0 {
+                    self.in_stock.remove(line.product_id);
+                }
             }
         }
         self.last_order_id += 1;
@@ -543,17 +554,31 @@ impl Fold for CheckoutFold {
         let count = d.len(16)?;
         let mut stock = Vec::with_capacity(count);
         for _ in 0..count {
-            stock.push((d.u64()?, d.u64()?));
+            let (id, units) = (d.u64()?, d.u64()?);
+            if stock.last().is_some_and(|&(last, _)| last >= id) {
+                return Err(DecodeError(format!("stock of product {id} out of order")));
+            }
+            stock.push((id, units));
         }
         // The product and stock maps are built on a second thread while this one decodes the
         // rest: at a million products each map takes a good part of a start-up.
         std::thread::scope(|s| {
             let maps = s.spawn(move || {
                 let products: HashMap<_, _> = products.into_iter().collect();
-                (products, stock.into_iter().collect::<HashMap<_, _>>())
+                let mut in_stock = idset::Builder::default();
+                // Encoded in id order.
+                stock
+                    .iter()
+                    .filter(|&&(_, units)| units > 0)
+                    .for_each(|&(id, _)| in_stock.push(id));
+                (
+                    products,
+                    stock.into_iter().collect::<HashMap<_, _>>(),
+                    in_stock.build(),
+                )
             });
             let rest = Self::decode_rest(d, &mut m, &mut |s| text(s, &mut currencies));
-            (m.products, m.stock) = maps.join().expect("building a map does not panic");
+            (m.products, m.stock, m.in_stock) = maps.join().expect("building a map does not panic");
             rest
         })?;
         Ok(m)
@@ -581,6 +606,9 @@ impl Fold for CheckoutFold {
                 }
                 let stock = model.stock.entry(e.product_id).or_default();
                 *stock = stock.saturating_add(u64::from(e.quantity));
+                if *stock > 0 {
+                    model.in_stock.insert(e.product_id);
+                }
                 (key, Outcome::StockAdded)
             }
             Some(Event::CartLineSetV1(e)) => {

@@ -28,6 +28,7 @@
 
 pub mod context;
 pub mod fold;
+pub mod idset;
 pub mod kafka;
 pub mod retention;
 pub mod snapshot;

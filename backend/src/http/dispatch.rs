@@ -171,7 +171,7 @@ async fn api(state: &State, route: Route<'_>, req: Request<Incoming>) -> Result<
         | Route::LiveSocket => {}
     }
     match route {
-        Route::ListProducts => catalog::http::list(state, &req),
+        Route::ListProducts => catalog::http::list(state, &req).await,
         Route::GetProduct(id) => catalog::http::get(state, &req, id),
         Route::ListCategories => catalog::http::categories(state, &req),
         Route::UpsertProduct(id) => catalog::http::upsert(state, req, id).await,

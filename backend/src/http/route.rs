@@ -32,6 +32,9 @@ pub const LIST_PRODUCTS_PARAMS: &[&str] = &[
     "prefix",
     "q",
     "category",
+    "min_price",
+    "max_price",
+    "in_stock",
 ];
 
 impl Route<'_> {

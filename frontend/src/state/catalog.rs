@@ -119,6 +119,7 @@ mod tests {
             page_size: 24,
             total_items: 100,
             total_pages: 5,
+            search: None,
         }
     }
 

@@ -1,0 +1,369 @@
+//! The search index: a part of the catalog model, changed by the same fold, per event.
+//!
+//! - **Terms.** A dictionary from term ([`super::text`]) to the enabled products holding it, one
+//!   [`IdSet`] per field (title, category, description, long text), so ranking can tell where a
+//!   word matched. The dictionary is an ordered map: a prefix is a range, and typo-tolerant lookup
+//!   walks it in order, skipping every run of terms whose common start is already too far from the
+//!   word (the same pruning a Levenshtein automaton over an FST does).
+//! - **Pairs.** Each pair of adjacent terms in a title, category or description, with the products
+//!   holding it: "desk lamp" ranks a "Desk Lamp" above a lamp whose description mentions a desk.
+//! - **Columns.** Each product's category and price by id, in blocks like the sets, so facet counts,
+//!   the price range and price filters read an array, never the product map.
+//!
+//! Why our own and not a library: tantivy gives fuzzy and prefix queries but makes documents
+//! visible in batched commits and renumbers them on merge, so neither per-event visibility nor a
+//! model a reader can hold across changes comes for free; `fst` gives compact dictionaries with
+//! Levenshtein and prefix automata but is immutable, so every product change would rebuild it.
+//! The index here is persistent like the rest of the model (a publish shares it, a change copies
+//! the few blocks it touches), keyed by product id (ties by id need no renumbering, and checkout's
+//! in-stock set combines with it block by block), and deterministic: it is a function of the set
+//! of enabled products, whatever order the events came in.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use imbl::{OrdMap, Vector};
+
+use super::text::{stem, words};
+use crate::catalog::fold::Product;
+use crate::engine::idset::{self, Builder, IdSet};
+
+/// Where a word matched, most important first.
+pub const FIELDS: usize = 4;
+pub const TITLE: usize = 0;
+pub const CATEGORY: usize = 1;
+pub const DESCRIPTION: usize = 2;
+pub const LONG_TEXT: usize = 3;
+
+/// The products holding one term, per field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Term {
+    pub fields: [IdSet; FIELDS],
+}
+
+impl Term {
+    /// Products holding the term in some field (counted once per field: a cheap, deterministic
+    /// measure of how common it is).
+    pub fn weight(&self) -> u64 {
+        self.fields.iter().map(IdSet::len).sum()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.fields.iter().all(IdSet::is_empty)
+    }
+}
+
+/// A block of category codes and prices, by the offset of a product id in its block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Columns {
+    /// 0: no enabled product; otherwise 1 + the category's code.
+    pub category: Vec<u32>,
+    pub price: Vec<i64>,
+}
+
+impl Columns {
+    fn set(&mut self, at: usize, category: u32, price: i64) {
+        if self.category.len() <= at {
+            self.category.resize(at + 1, 0);
+            self.price.resize(at + 1, 0);
+        }
+        self.category[at] = category;
+        self.price[at] = price;
+    }
+}
+
+/// The search index; see the module documentation.
+#[derive(Debug, Clone, Default)]
+pub struct SearchIndex {
+    terms: OrdMap<Box<str>, Arc<Term>>,
+    pairs: OrdMap<Box<str>, IdSet>,
+    enabled: IdSet,
+    columns: OrdMap<u64, Arc<Columns>>,
+    /// Category slug → code, and code → slug. Codes are never reused, so they depend on event
+    /// order; nothing a query answers does (answers name slugs).
+    codes: OrdMap<Box<str>, u32>,
+    slugs: Vector<Box<str>>,
+}
+
+/// What one product puts into the index.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Entries {
+    /// (term, field), sorted and without repeats.
+    terms: Vec<(String, usize)>,
+    /// "a b" for adjacent terms, sorted and without repeats.
+    pairs: Vec<String>,
+}
+
+fn entries(p: &Product) -> Entries {
+    let mut e = Entries::default();
+    let fields: [&str; FIELDS] = [&p.title, &p.category, &p.description, &p.long_text];
+    for (field, text) in fields.into_iter().enumerate() {
+        let mut previous: Option<String> = None;
+        words(text, |_, _, folded| {
+            let term = stem(folded).into_owned();
+            if field != LONG_TEXT {
+                if let Some(prev) = &previous {
+                    e.pairs.push(format!("{prev} {term}"));
+                }
+                previous = Some(term.clone());
+            }
+            e.terms.push((term, field));
+        });
+    }
+    e.terms.sort_unstable();
+    e.terms.dedup();
+    e.pairs.sort_unstable();
+    e.pairs.dedup();
+    e
+}
+
+impl SearchIndex {
+    pub fn term(&self, term: &str) -> Option<&Term> {
+        self.terms.get(term).map(|t| &**t)
+    }
+
+    pub fn terms(&self) -> &OrdMap<Box<str>, Arc<Term>> {
+        &self.terms
+    }
+
+    pub fn pair(&self, a: &str, b: &str) -> Option<&IdSet> {
+        self.pairs.get(format!("{a} {b}").as_str())
+    }
+
+    /// Every enabled product.
+    pub fn enabled(&self) -> &IdSet {
+        &self.enabled
+    }
+
+    /// The columns of block `b`.
+    pub fn columns(&self, b: u64) -> Option<&Columns> {
+        self.columns.get(&b).map(|c| &**c)
+    }
+
+    /// The slug of a category code from the columns (1-based).
+    pub fn slug(&self, code: u32) -> Option<&str> {
+        code.checked_sub(1)
+            .and_then(|c| self.slugs.get(c as usize))
+            .map(|s| &**s)
+    }
+
+    /// The column code of a category slug.
+    pub fn code(&self, slug: &str) -> Option<u32> {
+        self.codes.get(slug).map(|c| c + 1)
+    }
+
+    /// Number of category codes handed out (the size of a facet counter).
+    pub fn code_count(&self) -> usize {
+        self.slugs.len() + 1
+    }
+
+    fn code_for(&mut self, slug: &str) -> u32 {
+        if let Some(c) = self.codes.get(slug) {
+            return c + 1;
+        }
+        let c = self.slugs.len() as u32;
+        self.codes.insert(slug.into(), c);
+        self.slugs.push_back(slug.into());
+        c + 1
+    }
+
+    /// Takes a product change into account: `old` and `new` are the product before and after,
+    /// each `None` when it was not (or is no longer) enabled. Only what differs is touched.
+    pub fn update(&mut self, old: Option<&Product>, new: Option<&Product>) {
+        let same_text = |a: &Product, b: &Product| {
+            a.title == b.title
+                && a.category == b.category
+                && a.description == b.description
+                && a.long_text == b.long_text
+        };
+        match (old, new) {
+            (None, None) => {}
+            (Some(o), Some(n)) if same_text(o, n) => {}
+            _ => {
+                let before = old.map(entries).unwrap_or_default();
+                let after = new.map(entries).unwrap_or_default();
+                let id = new.or(old).expect("one of them").id;
+                for (term, field) in difference(&before.terms, &after.terms) {
+                    self.remove_term(term, *field, id);
+                }
+                for (term, field) in difference(&after.terms, &before.terms) {
+                    let t = self.terms.entry(term.as_str().into()).or_default();
+                    Arc::make_mut(t).fields[*field].insert(id);
+                }
+                for pair in difference(&before.pairs, &after.pairs) {
+                    if let Some(set) = self.pairs.get_mut(pair.as_str()) {
+                        set.remove(id);
+                        if set.is_empty() {
+                            self.pairs.remove(pair.as_str());
+                        }
+                    }
+                }
+                for pair in difference(&after.pairs, &before.pairs) {
+                    self.pairs
+                        .entry(pair.as_str().into())
+                        .or_default()
+                        .insert(id);
+                }
+            }
+        }
+        match new {
+            Some(n) => {
+                self.enabled.insert(n.id);
+                let code = self.code_for(&n.category_slug);
+                let (b, at) = idset::split(n.id);
+                let cols = self.columns.entry(b).or_default();
+                Arc::make_mut(cols).set(at, code, n.price_minor);
+            }
+            None => {
+                if let Some(o) = old {
+                    self.enabled.remove(o.id);
+                    let (b, at) = idset::split(o.id);
+                    if let Some(cols) = self.columns.get_mut(&b) {
+                        Arc::make_mut(cols).set(at, 0, 0);
+                    }
+                }
+            }
+        }
+    }
+
+    fn remove_term(&mut self, term: &str, field: usize, id: u64) {
+        if let Some(t) = self.terms.get_mut(term) {
+            let t = Arc::make_mut(t);
+            t.fields[field].remove(id);
+            if t.is_empty() {
+                self.terms.remove(term);
+            }
+        }
+    }
+
+    /// The index of these enabled products, given in ascending id order (a start-up build: no
+    /// copy-on-write, each set appended to in order).
+    pub fn build<'a>(products: impl IntoIterator<Item = &'a Product>) -> SearchIndex {
+        let mut terms: HashMap<String, [Builder; FIELDS]> = HashMap::new();
+        let mut pairs: HashMap<String, Builder> = HashMap::new();
+        let mut enabled = Builder::default();
+        let mut index = SearchIndex::default();
+        let mut columns: Vec<(u64, Columns)> = Vec::new();
+        for p in products {
+            let e = entries(p);
+            for (term, field) in e.terms {
+                match terms.get_mut(&term) {
+                    Some(t) => t[field].push(p.id),
+                    None => terms.entry(term).or_default()[field].push(p.id),
+                }
+            }
+            for pair in e.pairs {
+                match pairs.get_mut(&pair) {
+                    Some(s) => s.push(p.id),
+                    None => pairs.entry(pair).or_default().push(p.id),
+                }
+            }
+            enabled.push(p.id);
+            let code = index.code_for(&p.category_slug);
+            let (b, at) = idset::split(p.id);
+            if columns.last().is_none_or(|(last, _)| *last != b) {
+                columns.push((b, Columns::default()));
+            }
+            columns
+                .last_mut()
+                .expect("pushed")
+                .1
+                .set(at, code, p.price_minor);
+        }
+        index.terms = terms
+            .into_iter()
+            .map(|(term, fields)| {
+                let fields = fields.map(Builder::build);
+                (term.into_boxed_str(), Arc::new(Term { fields }))
+            })
+            .collect();
+        index.pairs = pairs
+            .into_iter()
+            .map(|(pair, set)| (pair.into_boxed_str(), set.build()))
+            .collect();
+        index.enabled = enabled.build();
+        index.columns = columns.into_iter().map(|(b, c)| (b, Arc::new(c))).collect();
+        index
+    }
+
+    /// Bytes the index allocates, by part: (terms with their sets, pairs, columns). The maps'
+    /// nodes are estimated at a key, a value and a pointer's worth of spare room per entry.
+    pub fn heap_bytes(&self) -> (usize, usize, usize) {
+        let terms = self
+            .terms
+            .iter()
+            .map(|(k, t)| {
+                k.len()
+                    + 16
+                    + 16
+                    + 16
+                    + std::mem::size_of::<Term>()
+                    + t.fields.iter().map(IdSet::heap_bytes).sum::<usize>()
+            })
+            .sum::<usize>()
+            + self.enabled.heap_bytes();
+        let pairs = self
+            .pairs
+            .iter()
+            .map(|(k, s)| k.len() + 16 + std::mem::size_of::<IdSet>() + 16 + s.heap_bytes())
+            .sum();
+        let columns = self
+            .columns
+            .values()
+            .map(|c| c.category.capacity() * 4 + c.price.capacity() * 8 + 48 + 32)
+            .sum();
+        (terms, pairs, columns)
+    }
+
+    /// Everything a query can observe, as plain values: each term's products per field, each
+    /// pair's products, and each enabled product's category slug and price (codes are internal).
+    pub fn contents(&self) -> Contents {
+        let terms = self
+            .terms
+            .iter()
+            .flat_map(|(k, t)| {
+                t.fields
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| !s.is_empty())
+                    .map(move |(f, s)| (k.to_string(), f, s.iter().collect()))
+            })
+            .collect();
+        let pairs = self
+            .pairs
+            .iter()
+            .map(|(k, s)| (k.to_string(), s.iter().collect()))
+            .collect();
+        let products = self
+            .enabled
+            .iter()
+            .map(|id| {
+                let (b, at) = idset::split(id);
+                let c = self.columns(b).expect("an enabled product has columns");
+                (
+                    id,
+                    self.slug(c.category[at]).unwrap_or("").to_owned(),
+                    c.price[at],
+                )
+            })
+            .collect();
+        Contents {
+            terms,
+            pairs,
+            products,
+        }
+    }
+}
+
+/// See [`SearchIndex::contents`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contents {
+    pub terms: Vec<(String, usize, Vec<u64>)>,
+    pub pairs: Vec<(String, Vec<u64>)>,
+    pub products: Vec<(u64, String, i64)>,
+}
+
+/// The items of sorted `a` that sorted `b` lacks.
+fn difference<'a, T: Ord>(a: &'a [T], b: &'a [T]) -> impl Iterator<Item = &'a T> {
+    a.iter().filter(move |x| b.binary_search(x).is_err())
+}
