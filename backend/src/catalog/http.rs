@@ -160,7 +160,7 @@ pub async fn list(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiErr
 }
 
 /// The product page a list query answers, with the search facts when it is a search.
-fn page(
+pub fn page(
     catalog: &Catalog,
     checkout: &Checkout,
     q: &ListQuery,

@@ -237,6 +237,15 @@ impl<F: Fold> Context<F> {
         }
     }
 
+    /// Publishes `model` as if a writer had replayed it and marks the context ready: for
+    /// benchmarks that serve a large generated model without replaying it through a broker. A
+    /// context whose writer runs must never be preloaded (its next publish would replace it).
+    #[doc(hidden)]
+    pub fn preload(&self, model: F::Model) {
+        self.inner.model.store(Arc::new(model));
+        self.inner.ready.store(true, Ordering::Release);
+    }
+
     /// Waits until the start-up replay is done.
     pub async fn wait_ready(&self, timeout: Duration) -> Result<(), WaitError> {
         self.wait_until(timeout, |_| true).await

@@ -1,7 +1,7 @@
 //! `shop-bench`: the benchmark harness behind `make bench`.
 //!
 //! It starts its own local broker (tansu, in a fresh temporary directory on a free port), runs
-//! five measurements and writes them to a Markdown report:
+//! seven measurements and writes them to a Markdown report:
 //!
 //! a. **Replay** of a catalog topic: the engine's start-up replay against a bare librdkafka
 //!    consumer that only counts the same messages (the broker is the bottleneck).
@@ -15,6 +15,9 @@
 //! f. **Start-up with a snapshot** against a replay from offset 0: the catalog context's time to
 //!    ready on the broker both ways, each model's snapshot write and load without a broker, and
 //!    the whole `shop` binary's time to ready both ways.
+//! s. **Search** at a million products: query latency by kind, `/healthz` beside 32 searching
+//!    connections, the index's memory, build and per-change cost, and relevance over judged
+//!    queries.
 //!
 //! Benchmarks are not tests: nothing here asserts on a timing. Every figure is reported next to
 //! a baseline measured in the same run, because these machines are noisy.
@@ -66,6 +69,7 @@ mod measure;
 mod memory;
 mod numbers;
 mod reads;
+mod search;
 mod replay;
 mod report;
 mod servers;
@@ -119,9 +123,9 @@ struct Args {
     /// Seed of the generated products (`shop generate --seed`).
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Sections to run, a subset of `abcdef` (d and e share one in-process shop; f reuses a.'s
+    /// Sections to run, a subset of `abcdefs` (d and e share one in-process shop; f reuses a.'s
     /// topic when a. runs).
-    #[arg(long, default_value = "abcdef")]
+    #[arg(long, default_value = "abcdefs")]
     sections: String,
 }
 
@@ -236,13 +240,14 @@ type SectionResult = anyhow::Result<(Vec<String>, Table)>;
 impl Bench {
     async fn run_all(&mut self) {
         let wanted = self.args.sections.clone();
-        let all: [(char, &str); 6] = [
+        let all: [(char, &str); 7] = [
             ('a', "a. Replay: engine vs raw librdkafka consumer"),
             ('b', "b. Decode + apply without a broker (one thread)"),
             ('c', "c. Memory of the catalog model"),
             ('d', "d. Reads over HTTP: shop vs bare hyper"),
             ('e', "e. Add-to-cart round trip"),
             ('f', "f. Start-up: snapshot + tail vs replay from offset 0"),
+            ('s', "s. Search at a million products"),
         ];
         for (key, title) in all {
             if !wanted.contains(key) {
@@ -256,6 +261,7 @@ impl Bench {
                 'c' => self.memory(),
                 'd' => self.reads().await,
                 'e' => self.cart().await,
+                's' => self.search().await,
                 _ => self.startup().await,
             };
             let elapsed = t0.elapsed();

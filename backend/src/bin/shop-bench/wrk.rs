@@ -51,8 +51,26 @@ impl WrkRun {
 }
 
 pub(crate) async fn wrk(url: &str, secs: u64) -> anyhow::Result<WrkRun> {
+    wrk_with(&["-t1", "-c16"], secs, url, None).await
+}
+
+/// `wrk` with these threads/connections options and, optionally, a Lua script.
+pub(crate) async fn wrk_with(
+    options: &[&str],
+    secs: u64,
+    url: &str,
+    script: Option<&Path>,
+) -> anyhow::Result<WrkRun> {
+    let mut args: Vec<String> = options.iter().map(|o| o.to_string()).collect();
+    args.push(format!("-d{secs}s"));
+    args.push("--latency".into());
+    if let Some(script) = script {
+        args.push("-s".into());
+        args.push(script.display().to_string());
+    }
+    args.push(url.into());
     let out = tokio::process::Command::new("wrk")
-        .args(["-t1", "-c16", &format!("-d{secs}s"), "--latency", url])
+        .args(&args)
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output()
