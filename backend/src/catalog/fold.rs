@@ -186,6 +186,13 @@ impl Catalog {
         self.commands.get(key)
     }
 
+    /// Every product, disabled ones included, in id order (a full scan: for tools and tests).
+    pub fn products_by_id(&self) -> impl Iterator<Item = &Product> {
+        let mut all: Vec<&Product> = self.products.values().map(|p| &**p).collect();
+        all.sort_unstable_by_key(|p| p.id);
+        all.into_iter()
+    }
+
     /// Number of products known, disabled ones included.
     pub fn product_count(&self) -> usize {
         self.products.len()

@@ -122,41 +122,35 @@ pub fn parse_list_query(query: &str) -> Result<ListQuery, ApiError> {
     Ok(q)
 }
 
-/// Searches whose posting lists span more blocks than this run on the search threads; smaller
-/// ones answer on the request's worker (a hop to another thread would cost more than them).
-const INLINE_SEARCH_BLOCKS: u64 = 256;
+/// A catalog whose enabled products span at most this many id blocks (about 65,000 ids) is
+/// searched on the request's worker: every search there costs less than a hop to another
+/// thread. A larger one's searches run on the search threads, planning and encoding included,
+/// so a worker only parses the request and writes the reply.
+const INLINE_SEARCH_BLOCKS: u64 = 16;
 
 pub async fn list(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
     let q = parse_list_query(req.uri().query().unwrap_or(""))?;
     let format = Format::accepted(req.headers());
     let (catalog, checkout) = (state.catalog.model(), state.checkout.model());
-    let low = state.config.low_stock_threshold;
-    if !q.is_search() {
-        let plan = search::Plan::default();
-        return Ok(reply(
-            format,
-            StatusCode::OK,
-            &page(&catalog, &checkout, &q, &plan, low),
-        ));
-    }
-    let plan = query::plan(&catalog, &q, state.config.search.typos());
-    let work = plan.estimated_work(catalog.search_index())
-        + if plan.words.is_empty() {
-            catalog.search_index().enabled().block_count()
+    let (low, typos) = (state.config.low_stock_threshold, state.config.search.typos());
+    let searching = q.is_search();
+    let answer = move |catalog: &Catalog, checkout: &Checkout| {
+        let plan = if searching {
+            query::plan(catalog, &q, typos)
         } else {
-            0
+            search::Plan::default()
         };
-    let page = if work <= INLINE_SEARCH_BLOCKS {
-        page(&catalog, &checkout, &q, &plan, low)
-    } else {
-        let (catalog, checkout) = (Guard::into_inner(catalog), Guard::into_inner(checkout));
-        state
-            .search
-            .run(move || page(&catalog, &checkout, &q, &plan, low))
-            .await
-            .map_err(|e| ApiError::unavailable(e.to_string(), 1))?
+        reply(format, StatusCode::OK, &page(catalog, checkout, &q, &plan, low))
     };
-    Ok(reply(format, StatusCode::OK, &page))
+    if !searching || catalog.search_index().enabled().block_count() <= INLINE_SEARCH_BLOCKS {
+        return Ok(answer(&catalog, &checkout));
+    }
+    let (catalog, checkout) = (Guard::into_inner(catalog), Guard::into_inner(checkout));
+    state
+        .search
+        .run(move || answer(&catalog, &checkout))
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string(), 1))
 }
 
 /// The product page a list query answers, with the search facts when it is a search.
@@ -234,11 +228,11 @@ fn search_facts(
             .iter()
             .map(|p| ItemMatches {
                 product_id: p.id,
-                title: search::query::highlights(plan, matched, &p.title)
+                title: search::query::highlights(plan, matched, search::index::TITLE, &p.title)
                     .into_iter()
                     .map(span)
                     .collect(),
-                description: search::query::highlights(plan, matched, &p.description)
+                description: search::query::highlights(plan, matched, search::index::DESCRIPTION, &p.description)
                     .into_iter()
                     .map(span)
                     .collect(),

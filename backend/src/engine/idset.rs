@@ -16,9 +16,11 @@ pub const BLOCK: usize = 4096;
 const SHIFT: u32 = 12;
 /// 64-bit words of a block's bitmap.
 pub const WORDS: usize = BLOCK / 64;
-/// A sparse block turns into a bitmap above this many ids (then it is the smaller of the two),
-/// and back below half of it, so a set hovering at the limit does not flip on every change.
-const DENSE_ABOVE: usize = WORDS * 4;
+/// A sparse block turns into a bitmap above this many ids, and back below half of it, so a set
+/// hovering at the limit does not flip on every change. A bitmap costs 512 bytes; a sparse
+/// block two per id, but combining it costs an OR per id against 64 for a bitmap: from 128 ids
+/// on, a query pays more for a sparse block than the bitmap's extra bytes cost.
+const DENSE_ABOVE: usize = WORDS * 2;
 const SPARSE_BELOW: usize = DENSE_ABOVE / 2;
 
 /// One block as a bitmap: bit `i` is id `block * 4096 + i`.

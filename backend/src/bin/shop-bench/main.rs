@@ -89,15 +89,19 @@ use wrk::*;
 #[command(name = "shop-bench", version)]
 struct Args {
     /// The tansu broker binary (started and stopped by this run).
-    #[arg(long, value_name = "PATH", required_unless_present = "memory_probe")]
+    #[arg(long, value_name = "PATH", required_unless_present_any = ["memory_probe", "search_probe"])]
     tansu: Option<PathBuf>,
     /// Where to write the Markdown report.
-    #[arg(long, value_name = "FILE", required_unless_present = "memory_probe")]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["memory_probe", "search_probe"])]
     out: Option<PathBuf>,
     /// Internal: build the catalog model of `--products` products in this (fresh) process and
     /// print "rss_before rss_after raw_bytes products rss_after_drop"; used by section c.
     #[arg(long, hide = true)]
     memory_probe: bool,
+    /// Internal: build the catalog of `--products` products, then run these searches
+    /// (`|`-separated) in a loop for ten seconds; for profiling with `perf`.
+    #[arg(long, hide = true)]
+    search_probe: Option<String>,
     /// Catalog events for the replay and decode + apply measurements.
     #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
     events: u64,
@@ -154,6 +158,10 @@ async fn run() -> anyhow::Result<()> {
         .collect::<Vec<_>>()
         .join(" ");
 
+    if let Some(queries) = &args.search_probe {
+        search::probe(args.products, args.seed, queries);
+        return Ok(());
+    }
     if args.memory_probe {
         let [before, after, raw, products, dropped] = memory_probe(args.products, args.seed)?;
         println!("{before} {after} {raw} {products} {dropped}");

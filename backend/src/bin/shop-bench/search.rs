@@ -18,7 +18,8 @@ const CLASSES: &[(&str, &[&str])] = &[
     ("two words", &["desk lamp ", "walnut bookshelf ", "yoga mat ", "cutting board ", "bath towel "]),
     ("two words, one typo", &["wallnut bookshelf ", "cuting board ", "scented candel ", "watter bottle ", "bakcpack nylon "]),
     ("1–2 character last-word prefix", &["a", "s", "ca", "de", "wo", "b"]),
-    ("matching ≥ 10 % of the catalog", &["made ", "hand ", "years "]),
+    ("matching 10–25 % of the catalog", &["gift ", "warranty ", "packaging ", "durability ", "studio "]),
+    ("matching 45–60 % of the catalog", &["made ", "hand ", "years "]),
 ];
 
 impl Bench {
@@ -99,59 +100,82 @@ impl Bench {
             self.say(&format!("{kind}: {p}"));
         }
 
-        // One product change: a rename, applied after a publish (the clone a writer makes).
-        let change = |catalog: &Catalog, n: u64, samples: usize| -> (Percentiles, Percentiles) {
-            let mut whole = Vec::with_capacity(samples);
-            let mut index_only = Vec::with_capacity(samples);
-            let mut model = catalog.clone();
+        // One product change, applied after a publish (the clone a writer makes), of three kinds:
+        // a new price, one word added to the title, every text replaced.
+        let kinds: [(&str, fn(&Product, u64) -> Product); 3] = [
+            ("a price change", |p, i| Product {
+                price_minor: p.price_minor + 1 + i as i64 % 7,
+                ..p.clone()
+            }),
+            ("a title edit (one word added)", |p, _| Product {
+                title: format!("{} Edition", p.title),
+                ..p.clone()
+            }),
+            ("every text replaced", |p, i| {
+                let other = generate::product(9_999 + i, p.id);
+                Product {
+                    title: other.title,
+                    description: other.description,
+                    long_text: other.long_text,
+                    ..p.clone()
+                }
+            }),
+        ];
+        let change = |catalog: &Catalog, n: u64, make: fn(&Product, u64) -> Product| {
             let mut index = catalog.search_index().clone();
-            for i in 0..samples as u64 {
+            let mut samples = Vec::with_capacity(2000);
+            for i in 0..2000u64 {
                 let id = 1 + (i * 7919) % n;
-                let renamed = generate::product(seed + 1 + i, id);
-                let event = CatalogEvent {
-                    event: Some(catalog_event::Event::ProductUpsertedV1(renamed)),
-                    meta: None,
-                };
-                let published = model.clone();
-                whole.push(time(|| {
-                    CatalogFold::apply(&mut model, &event, n as i64 + i as i64);
-                }));
-                drop(published);
-                let old = catalog.product(id).expect("generated").clone();
-                let new = model.product(id).expect("renamed").clone();
+                let old = catalog.product(id).expect("generated");
+                let new = make(old, i);
                 let published = index.clone();
-                index_only.push(time(|| index.update(Some(&old), Some(&new))));
-                index.update(Some(&new), Some(&old));
+                samples.push(time(|| index.update(Some(old), Some(&new))));
+                index.update(Some(&new), Some(old));
                 drop(published);
             }
-            (Percentiles::of(whole), Percentiles::of(index_only))
+            Percentiles::of(samples)
         };
-        let (whole, index_only) = change(&catalog, n, 2000);
         let small_n = 10_000.min(n);
         let mut small = Catalog::default();
         for id in 1..=small_n {
             CatalogFold::apply(&mut small, &catalog_upsert(seed, id), id as i64 - 1);
         }
         CatalogFold::finalize(&mut small);
-        let (_, small_index) = change(&small, small_n, 2000);
+        for (kind, make) in kinds {
+            let (big, little) = (change(&catalog, n, make), change(&small, small_n, make));
+            table.row(vec![
+                format!("applying one product change to the index, {kind}, after a publish, {n} products"),
+                format!("p50 {:.1} µs, p99 {:.1} µs", micros(big.p50), micros(big.p99)),
+                format!(
+                    "{small_n} products: p50 {:.1} µs, p99 {:.1} µs",
+                    micros(little.p50),
+                    micros(little.p99)
+                ),
+                format!("{:.2} (p99)", micros(big.p99) / micros(little.p99)),
+                "p50 ≤ 20 µs, p99 ≤ 100 µs, flat".into(),
+            ]);
+            self.say(&format!("{kind}: {big} vs {little} at {small_n}"));
+        }
         drop(small);
+        let whole = {
+            let mut model = catalog.clone();
+            let mut samples = Vec::with_capacity(500);
+            for i in 0..500u64 {
+                let id = 1 + (i * 7919) % n;
+                let event = CatalogEvent {
+                    event: Some(catalog_event::Event::ProductUpsertedV1(generate::product(seed + 1 + i, id))),
+                    meta: None,
+                };
+                let published = model.clone();
+                samples.push(time(|| {
+                    CatalogFold::apply(&mut model, &event, n as i64 + i as i64);
+                }));
+                drop(published);
+            }
+            Percentiles::of(samples)
+        };
         table.row(vec![
-            format!("one product renamed: the index's update, after a publish, {n} products"),
-            format!(
-                "p50 {:.1} µs, p99 {:.1} µs",
-                micros(index_only.p50),
-                micros(index_only.p99)
-            ),
-            format!(
-                "{small_n} products: p50 {:.1} µs, p99 {:.1} µs",
-                micros(small_index.p50),
-                micros(small_index.p99)
-            ),
-            format!("{:.2} (p99)", micros(index_only.p99) / micros(small_index.p99)),
-            "p50 ≤ 20 µs, p99 ≤ 100 µs, flat".into(),
-        ]);
-        table.row(vec![
-            "the same rename through `CatalogFold::apply` (listings and index)".into(),
+            "a new product text through `CatalogFold::apply` (the three listings and the index)".into(),
             format!("p50 {:.1} µs, p99 {:.1} µs", micros(whole.p50), micros(whole.p99)),
             "—".into(),
             "—".into(),
@@ -210,22 +234,28 @@ impl Bench {
         self.say(&format!("precision@5 {:.3}, first right {first}/{}", precision / q, judged.len()));
 
         // /healthz beside searchers, over HTTP, on the real server with this catalog.
-        let (healthz_idle, healthz_loaded, searches) = self.healthz_beside_searches(catalog).await?;
+        let h = self.healthz_beside_searches(catalog).await?;
         table.row(vec![
-            "`/healthz` p99 while 32 connections search as fast as they can (wrk)".into(),
-            healthz_loaded.latency_cell(),
-            format!("idle: {}", healthz_idle.latency_cell()),
-            format!("{:.2} (p99)", healthz_loaded.p99_us / healthz_idle.p99_us),
+            "`/healthz` while 32 connections search as fast as they can (wrk, p50 / p99)".into(),
+            h.loaded.latency_cell(),
+            format!("idle: {}", h.idle.latency_cell()),
+            format!("{:.2} (p99)", h.loaded.p99_us / h.idle.p99_us),
             "≤ 2× idle".into(),
         ]);
         table.row(vec![
             "searches meanwhile (the rotating query set above, top 20 with facets)".into(),
-            searches.rps_cell(),
-            searches.latency_cell(),
+            h.searches.rps_cell(),
+            h.searches.latency_cell(),
             "—".into(),
             "— (reported)".into(),
         ]);
-
+        table.row(vec![
+            "`/healthz` while 32 connections read product pages instead (no search)".into(),
+            h.beside_reads.latency_cell(),
+            format!("idle: {}", h.idle.latency_cell()),
+            format!("{:.2} (p99)", h.beside_reads.p99_us / h.idle.p99_us),
+            format!("reads meanwhile: {} req/s", h.reads.rps_cell()),
+        ]);
         let mut notes = vec![format!(
             "Products 1..={n} of seed {seed} as `shop generate` makes them, folded by \
              `CatalogFold::apply`. Query times are one thread running `parse_list_query`'s \
@@ -250,7 +280,7 @@ impl Bench {
     async fn healthz_beside_searches(
         &mut self,
         catalog: Catalog,
-    ) -> anyhow::Result<(WrkRun, WrkRun, WrkRun)> {
+    ) -> anyhow::Result<Healthz> {
         let brokers = self.broker.brokers();
         let config = server_config(&[
             "shop",
@@ -284,11 +314,66 @@ impl Bench {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let loaded = wrk_with(&["-t1", "-c1"], secs, &healthz, None).await?;
         let searches = searchers.await??;
+        // The same with 32 connections reading product pages (no search at all): what HTTP
+        // handling and the load generator alone cost `/healthz` on these cores.
+        let pages: Vec<String> = (0..64u64)
+            .map(|i| format!("/api/products/{}", 1 + i * 7919 % 100_000))
+            .collect();
+        std::fs::write(&script, lua_rotating(&pages))?;
+        let readers = tokio::spawn({
+            let url = format!("http://{addr}/");
+            let script = script.clone();
+            async move { wrk_with(&["-t1", "-c32"], secs + 2, &url, Some(&script)).await }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let beside_reads = wrk_with(&["-t1", "-c1"], secs, &healthz, None).await?;
+        let reads = readers.await??;
         let _ = std::fs::remove_file(&script);
         let _ = stop.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
-        Ok((idle, loaded, searches))
+        Ok(Healthz {
+            idle,
+            loaded,
+            searches,
+            beside_reads,
+            reads,
+        })
     }
+}
+
+/// Builds the catalog, then runs `queries` (`|`-separated) in a loop for ten seconds: a steady
+/// workload to profile (`perf record -p`).
+pub(crate) fn probe(n: u64, seed: u64, queries: &str) {
+    let mut catalog = Catalog::default();
+    for id in 1..=n {
+        CatalogFold::apply(&mut catalog, &catalog_upsert(seed, id), id as i64 - 1);
+    }
+    CatalogFold::finalize(&mut catalog);
+    let asks: Vec<_> = queries
+        .split('|')
+        .filter_map(|q| parse_list_query(&format!("q={}&page_size=20", urlencode(q))).ok())
+        .collect();
+    eprintln!("probe ready: pid {}", std::process::id());
+    let (checkout, typos) = (Checkout::default(), backend::catalog::search::Typos::default());
+    let t0 = Instant::now();
+    let mut runs = 0u64;
+    while t0.elapsed() < Duration::from_secs(10) {
+        for ask in &asks {
+            let plan = backend::catalog::query::plan(&catalog, ask, typos);
+            std::hint::black_box(list_page(&catalog, &checkout, ask, &plan, 5));
+            runs += 1;
+        }
+    }
+    eprintln!("{runs} searches, {:.3} ms each", t0.elapsed().as_secs_f64() * 1e3 / runs as f64);
+}
+
+/// `/healthz` idle, beside searchers, and beside product-page readers.
+struct Healthz {
+    idle: WrkRun,
+    loaded: WrkRun,
+    searches: WrkRun,
+    beside_reads: WrkRun,
+    reads: WrkRun,
 }
 
 /// A wrk script that sends `paths` in turn on every connection.

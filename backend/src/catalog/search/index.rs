@@ -5,8 +5,10 @@
 //!   word matched. The dictionary is an ordered map: a prefix is a range, and typo-tolerant lookup
 //!   walks it in order, skipping every run of terms whose common start is already too far from the
 //!   word (the same pruning a Levenshtein automaton over an FST does).
-//! - **Pairs.** Each pair of adjacent terms in a title, category or description, with the products
+//! - **Pairs.** Each pair of adjacent terms in a title or category name, with the products
 //!   holding it: "desk lamp" ranks a "Desk Lamp" above a lamp whose description mentions a desk.
+//!   (Descriptions are left out: their pairs would double the index's size and a change's cost
+//!   for a signal the "same field" rule already gives.)
 //! - **Columns.** Each product's category and price by id, in blocks like the sets, so facet counts,
 //!   the price range and price filters read an array, never the product map.
 //!
@@ -53,36 +55,107 @@ impl Term {
     }
 }
 
-/// A block of category codes and prices, by the offset of a product id in its block.
+/// Ids per column chunk: a price change copies one chunk (about 7 KB), not a block's worth.
+pub const CHUNK: usize = 512;
+const CHUNKS: usize = idset::BLOCK / CHUNK;
+
+/// Category codes and prices of [`CHUNK`] consecutive ids, and the offsets of its enabled
+/// products by price (so a price range over a dense result stops at the first and last hit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    /// By offset: a product's price and category side by side, so counting a facet and
+    /// widening the price range of one product touch one cache line.
+    pub entries: Box<[Entry; CHUNK]>,
+    /// Offsets of enabled products, by (price, offset).
+    pub by_price: Vec<u16>,
+}
+
+/// One product's columns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Entry {
+    pub price: i64,
+    /// 0: no enabled product; otherwise 1 + the category's code.
+    pub category: u32,
+}
+
+impl Default for Chunk {
+    fn default() -> Self {
+        Chunk {
+            entries: Box::new([Entry::default(); CHUNK]),
+            by_price: Vec::new(),
+        }
+    }
+}
+
+impl Chunk {
+    fn set(&mut self, at: usize, category: u32, price: i64) {
+        if self.entries[at].category != 0 {
+            let old = (self.entries[at].price, at as u16);
+            if let Ok(i) = self
+                .by_price
+                .binary_search_by_key(&old, |&o| (self.entries[usize::from(o)].price, o))
+            {
+                self.by_price.remove(i);
+            }
+        }
+        self.entries[at] = Entry {
+            price: if category == 0 { 0 } else { price },
+            category,
+        };
+        if category != 0 {
+            let new = (price, at as u16);
+            let i = self
+                .by_price
+                .binary_search_by_key(&new, |&o| (self.entries[usize::from(o)].price, o))
+                .unwrap_or_else(|i| i);
+            self.by_price.insert(i, at as u16);
+        }
+    }
+}
+
+/// The columns of one id block, in chunks shared between clones.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Columns {
-    /// 0: no enabled product; otherwise 1 + the category's code.
-    pub category: Vec<u32>,
-    pub price: Vec<i64>,
+    chunks: [Option<Arc<Chunk>>; CHUNKS],
 }
 
 impl Columns {
+    pub fn category(&self, at: usize) -> u32 {
+        self.chunks[at / CHUNK]
+            .as_ref()
+            .map_or(0, |c| c.entries[at % CHUNK].category)
+    }
+
+    pub fn price(&self, at: usize) -> i64 {
+        self.chunks[at / CHUNK]
+            .as_ref()
+            .map_or(0, |c| c.entries[at % CHUNK].price)
+    }
+
+    /// Chunk `i` (ids `i * CHUNK ..` of the block), if any of its ids was ever enabled.
+    pub fn chunk(&self, i: usize) -> Option<&Chunk> {
+        self.chunks[i].as_deref()
+    }
+
     fn set(&mut self, at: usize, category: u32, price: i64) {
-        if self.category.len() <= at {
-            self.category.resize(at + 1, 0);
-            self.price.resize(at + 1, 0);
-        }
-        self.category[at] = category;
-        self.price[at] = price;
+        let chunk = self.chunks[at / CHUNK].get_or_insert_with(Default::default);
+        Arc::make_mut(chunk).set(at % CHUNK, category, price);
     }
 }
 
 /// The search index; see the module documentation.
 #[derive(Debug, Clone, Default)]
 pub struct SearchIndex {
-    terms: OrdMap<Box<str>, Arc<Term>>,
-    pairs: OrdMap<Box<str>, IdSet>,
+    terms: OrdMap<Arc<str>, Arc<Term>>,
+    pairs: OrdMap<Arc<str>, IdSet>,
     enabled: IdSet,
+    /// Enabled products per category slug (the category filter and facet counts).
+    categories: OrdMap<Arc<str>, IdSet>,
     columns: OrdMap<u64, Arc<Columns>>,
     /// Category slug → code, and code → slug. Codes are never reused, so they depend on event
     /// order; nothing a query answers does (answers name slugs).
-    codes: OrdMap<Box<str>, u32>,
-    slugs: Vector<Box<str>>,
+    codes: OrdMap<Arc<str>, u32>,
+    slugs: Vector<Arc<str>>,
 }
 
 /// What one product puts into the index.
@@ -101,7 +174,7 @@ fn entries(p: &Product) -> Entries {
         let mut previous: Option<String> = None;
         words(text, |_, _, folded| {
             let term = stem(folded).into_owned();
-            if field != LONG_TEXT {
+            if field <= CATEGORY {
                 if let Some(prev) = &previous {
                     e.pairs.push(format!("{prev} {term}"));
                 }
@@ -122,7 +195,7 @@ impl SearchIndex {
         self.terms.get(term).map(|t| &**t)
     }
 
-    pub fn terms(&self) -> &OrdMap<Box<str>, Arc<Term>> {
+    pub fn terms(&self) -> &OrdMap<Arc<str>, Arc<Term>> {
         &self.terms
     }
 
@@ -133,6 +206,11 @@ impl SearchIndex {
     /// Every enabled product.
     pub fn enabled(&self) -> &IdSet {
         &self.enabled
+    }
+
+    /// Enabled products by category slug.
+    pub fn categories(&self) -> &OrdMap<Arc<str>, IdSet> {
+        &self.categories
     }
 
     /// The columns of block `b`.
@@ -187,8 +265,17 @@ impl SearchIndex {
                     self.remove_term(term, *field, id);
                 }
                 for (term, field) in difference(&after.terms, &before.terms) {
-                    let t = self.terms.entry(term.as_str().into()).or_default();
-                    Arc::make_mut(t).fields[*field].insert(id);
+                    // Looked up before inserting: a new key is an allocation.
+                    match self.terms.get_mut(term.as_str()) {
+                        Some(t) => {
+                            Arc::make_mut(t).fields[*field].insert(id);
+                        }
+                        None => {
+                            let mut t = Term::default();
+                            t.fields[*field].insert(id);
+                            self.terms.insert(term.as_str().into(), Arc::new(t));
+                        }
+                    }
                 }
                 for pair in difference(&before.pairs, &after.pairs) {
                     if let Some(set) = self.pairs.get_mut(pair.as_str()) {
@@ -199,20 +286,44 @@ impl SearchIndex {
                     }
                 }
                 for pair in difference(&after.pairs, &before.pairs) {
-                    self.pairs
-                        .entry(pair.as_str().into())
-                        .or_default()
-                        .insert(id);
+                    match self.pairs.get_mut(pair.as_str()) {
+                        Some(set) => {
+                            set.insert(id);
+                        }
+                        None => {
+                            let mut set = IdSet::default();
+                            set.insert(id);
+                            self.pairs.insert(pair.as_str().into(), set);
+                        }
+                    }
                 }
+            }
+        }
+        if let Some(o) = old
+            && new.is_none_or(|n| n.category_slug != o.category_slug)
+            && let Some(set) = self.categories.get_mut(o.category_slug.as_str())
+        {
+            set.remove(o.id);
+            if set.is_empty() {
+                self.categories.remove(o.category_slug.as_str());
             }
         }
         match new {
             Some(n) => {
                 self.enabled.insert(n.id);
+                if let Some(set) = self.categories.get_mut(n.category_slug.as_str()) {
+                    set.insert(n.id);
+                } else {
+                    let mut set = IdSet::default();
+                    set.insert(n.id);
+                    self.categories.insert(n.category_slug.as_str().into(), set);
+                }
                 let code = self.code_for(&n.category_slug);
                 let (b, at) = idset::split(n.id);
                 let cols = self.columns.entry(b).or_default();
-                Arc::make_mut(cols).set(at, code, n.price_minor);
+                if cols.category(at) != code || cols.price(at) != n.price_minor {
+                    Arc::make_mut(cols).set(at, code, n.price_minor);
+                }
             }
             None => {
                 if let Some(o) = old {
@@ -237,49 +348,70 @@ impl SearchIndex {
     }
 
     /// The index of these enabled products, given in ascending id order (a start-up build: no
-    /// copy-on-write, each set appended to in order).
+    /// copy-on-write, each set appended to in order, no text copied but each new term once).
     pub fn build<'a>(products: impl IntoIterator<Item = &'a Product>) -> SearchIndex {
-        let mut terms: HashMap<String, [Builder; FIELDS]> = HashMap::new();
-        let mut pairs: HashMap<String, Builder> = HashMap::new();
+        let mut terms: HashMap<Box<str>, [Builder; FIELDS]> = HashMap::new();
+        let mut pairs: HashMap<Box<str>, Builder> = HashMap::new();
+        let mut categories: HashMap<Box<str>, Builder> = HashMap::new();
         let mut enabled = Builder::default();
         let mut index = SearchIndex::default();
         let mut columns: Vec<(u64, Columns)> = Vec::new();
+        let (mut previous, mut pair) = (String::new(), String::new());
         for p in products {
-            let e = entries(p);
-            for (term, field) in e.terms {
-                match terms.get_mut(&term) {
-                    Some(t) => t[field].push(p.id),
-                    None => terms.entry(term).or_default()[field].push(p.id),
-                }
-            }
-            for pair in e.pairs {
-                match pairs.get_mut(&pair) {
-                    Some(s) => s.push(p.id),
-                    None => pairs.entry(pair).or_default().push(p.id),
-                }
+            let fields: [&str; FIELDS] = [&p.title, &p.category, &p.description, &p.long_text];
+            for (field, text) in fields.into_iter().enumerate() {
+                previous.clear();
+                words(text, |_, _, folded| {
+                    let term = stem(folded);
+                    match terms.get_mut(&*term) {
+                        Some(t) => t[field].push(p.id),
+                        None => terms.entry(term.as_ref().into()).or_default()[field].push(p.id),
+                    }
+                    if field <= CATEGORY {
+                        if !previous.is_empty() {
+                            pair.clear();
+                            pair.push_str(&previous);
+                            pair.push(' ');
+                            pair.push_str(&term);
+                            match pairs.get_mut(pair.as_str()) {
+                                Some(s) => s.push(p.id),
+                                None => pairs.entry(pair.as_str().into()).or_default().push(p.id),
+                            }
+                        }
+                        previous.clear();
+                        previous.push_str(&term);
+                    }
+                });
             }
             enabled.push(p.id);
+            match categories.get_mut(p.category_slug.as_str()) {
+                Some(s) => s.push(p.id),
+                None => categories
+                    .entry(p.category_slug.as_str().into())
+                    .or_default()
+                    .push(p.id),
+            }
             let code = index.code_for(&p.category_slug);
             let (b, at) = idset::split(p.id);
             if columns.last().is_none_or(|(last, _)| *last != b) {
                 columns.push((b, Columns::default()));
             }
-            columns
-                .last_mut()
-                .expect("pushed")
-                .1
-                .set(at, code, p.price_minor);
+            columns.last_mut().expect("pushed").1.set(at, code, p.price_minor);
         }
         index.terms = terms
             .into_iter()
             .map(|(term, fields)| {
                 let fields = fields.map(Builder::build);
-                (term.into_boxed_str(), Arc::new(Term { fields }))
+                (Arc::from(term), Arc::new(Term { fields }))
             })
             .collect();
         index.pairs = pairs
             .into_iter()
-            .map(|(pair, set)| (pair.into_boxed_str(), set.build()))
+            .map(|(pair, set)| (Arc::from(pair), set.build()))
+            .collect();
+        index.categories = categories
+            .into_iter()
+            .map(|(slug, set)| (Arc::from(slug), set.build()))
             .collect();
         index.enabled = enabled.build();
         index.columns = columns.into_iter().map(|(b, c)| (b, Arc::new(c))).collect();
@@ -310,8 +442,19 @@ impl SearchIndex {
         let columns = self
             .columns
             .values()
-            .map(|c| c.category.capacity() * 4 + c.price.capacity() * 8 + 48 + 32)
-            .sum();
+            .map(|c| {
+                48 + 32
+                    + (0..CHUNKS)
+                        .filter_map(|i| c.chunk(i))
+                        .map(|ch| CHUNK * 16 + ch.by_price.capacity() * 2 + 64)
+                        .sum::<usize>()
+            })
+            .sum::<usize>()
+            + self
+                .categories
+                .iter()
+                .map(|(k, s)| k.len() + 48 + s.heap_bytes())
+                .sum::<usize>();
         (terms, pairs, columns)
     }
 
@@ -334,6 +477,11 @@ impl SearchIndex {
             .iter()
             .map(|(k, s)| (k.to_string(), s.iter().collect()))
             .collect();
+        let categories = self
+            .categories
+            .iter()
+            .map(|(k, s)| (k.to_string(), s.iter().collect()))
+            .collect();
         let products = self
             .enabled
             .iter()
@@ -342,14 +490,15 @@ impl SearchIndex {
                 let c = self.columns(b).expect("an enabled product has columns");
                 (
                     id,
-                    self.slug(c.category[at]).unwrap_or("").to_owned(),
-                    c.price[at],
+                    self.slug(c.category(at)).unwrap_or("").to_owned(),
+                    c.price(at),
                 )
             })
             .collect();
         Contents {
             terms,
             pairs,
+            categories,
             products,
         }
     }
@@ -360,6 +509,7 @@ impl SearchIndex {
 pub struct Contents {
     pub terms: Vec<(String, usize, Vec<u64>)>,
     pub pairs: Vec<(String, Vec<u64>)>,
+    pub categories: Vec<(String, Vec<u64>)>,
     pub products: Vec<(u64, String, i64)>,
 }
 

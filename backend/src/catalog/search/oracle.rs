@@ -2,7 +2,7 @@
 //! by one: what the tests and the fuzz targets hold the index's answer against. Slow on
 //! purpose (it reads every product) and never used to serve.
 
-use super::index::{FIELDS, LONG_TEXT};
+use super::index::{CATEGORY, FIELDS};
 use super::query::{Filters, Found, Order, Plan, WordPlan};
 use super::text::{stem, words};
 use crate::catalog::fold::{Product, compare};
@@ -27,7 +27,7 @@ fn rank(p: &Product, words: &[WordPlan]) -> Option<u32> {
             .iter()
             .flat_map(|v| {
                 let fields = &fields;
-                (0..FIELDS)
+                (0..v.fields)
                     .filter(move |&f| fields[f].iter().any(|t| *t == *v.term))
                     .map(move |f| (f, v.typos, v.prefix))
             })
@@ -50,7 +50,7 @@ fn rank(p: &Product, words: &[WordPlan]) -> Option<u32> {
     }
     let adjacent = |a: &WordPlan, b: &WordPlan| {
         let first = |w: &WordPlan, t: &str| w.variants.iter().take(8).any(|v| *v.term == *t);
-        fields[..LONG_TEXT]
+        fields[..=CATEGORY]
             .iter()
             .any(|f| f.windows(2).any(|p| first(a, &p[0]) && first(b, &p[1])))
     };

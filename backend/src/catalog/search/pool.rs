@@ -1,6 +1,7 @@
-//! Where large searches run: a few threads of their own at a lower scheduling priority, so a
-//! search that walks long posting lists never holds up the async runtime's workers (and with
-//! them `/healthz`, the product pages and every command). A bounded queue in front: when it is
+//! Where large searches run: a few threads of their own that the kernel schedules only when no
+//! other thread wants the CPU (Linux's `SCHED_IDLE`), so a search that walks long posting lists
+//! never holds up the async runtime's workers (and with them `/healthz`, the product pages and
+//! every command). A bounded queue in front: when it is
 //! full the search is refused at once (503) instead of piling up behind the others.
 
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
@@ -10,9 +11,6 @@ use tokio::sync::oneshot;
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// Nice value of the search threads: the kernel gives a runnable worker of the runtime about
-/// ten times their share of a core.
-const NICE: i32 = 10;
 
 /// The pool; cloning shares it.
 #[derive(Clone)]
@@ -69,12 +67,13 @@ impl SearchPool {
 }
 
 fn lower_priority() {
-    // SAFETY: setpriority on the calling thread (Linux: PRIO_PROCESS with a thread id sets that
-    // thread's nice value); it touches no memory of ours.
+    // SAFETY: sched_setscheduler on the calling thread (pid 0) with a valid parameter; it reads
+    // the parameter and touches no other memory. Unprivileged threads may always lower
+    // themselves to SCHED_IDLE; if it fails anyway the thread simply keeps its priority.
     #[cfg(target_os = "linux")]
     unsafe {
-        let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, NICE);
+        let param = libc::sched_param { sched_priority: 0 };
+        libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
     }
 }
 

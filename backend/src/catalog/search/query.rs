@@ -4,14 +4,15 @@
 //!
 //! - **Expansion.** Each word's term, the terms within its typo budget (none under
 //!   `typo_one_from` characters, one from it, two from `typo_two_from`) and, for the last word
-//!   while the shopper is still typing, every term it starts. Each word keeps at most
+//!   while the shopper is still typing, every term it starts (for a start of one or two
+//!   characters, the most common [`SHORT_PREFIX_VARIANTS`] only). Each word keeps at most
 //!   [`MAX_VARIANTS`], fewest typos first, then the most common; a dictionary walk visits at most
 //!   [`MAX_VISITS`] terms. That bounds every query's work by its terms' posting lists.
 //! - **Matching.** Words are AND-ed. When nothing matches them all, the last word is dropped and the
 //!   rest tried again (the result says how many words it matched), never a silent empty page.
 //! - **Ranking** (lower is better, compared in this order, ties by product id): the sum of each
-//!   word's fewest typos; proximity (0: each pair of consecutive words adjacent in a title,
-//!   category or description; 1: all words in one field; 2: apart); attribute (the least
+//!   word's fewest typos; proximity (0: each pair of consecutive words adjacent in the title or
+//!   the category name; 1: all words in one field; 2: apart); attribute (the least
 //!   important field any word needed: title, category, description, long text); exactness (1
 //!   when a word matched only as a prefix). The first page comes from a bounded heap: no sort of
 //!   the whole result.
@@ -22,13 +23,15 @@
 use std::collections::BinaryHeap;
 use std::ops::Bound;
 
-use super::index::{FIELDS, SearchIndex, Term};
+use super::index::{CATEGORY, CHUNK, Columns, FIELDS, SearchIndex, Term};
 use super::text::{self, prefix_forms, stem, typos_allowed, walk};
 use crate::catalog::fold::{Catalog, SortKey, compare};
 use crate::engine::idset::{self, Cursor, IdSet, Mask, WORDS, for_each_bit};
 
 /// Terms one word may stand for.
 pub const MAX_VARIANTS: usize = 48;
+/// Terms a prefix of one and of two characters stands for (the most common ones).
+pub const SHORT_PREFIX_VARIANTS: (usize, usize) = (16, 24);
 /// Dictionary terms one word's typo or prefix lookup may visit.
 pub const MAX_VISITS: usize = 20_000;
 /// Words of a query (the rest is ignored).
@@ -59,6 +62,11 @@ pub struct Variant {
     pub typos: u8,
     /// Matched as the start of a longer term (the last word while typing).
     pub prefix: bool,
+    /// The fields it is looked for in: the first this many (title, category, description,
+    /// long text). All of them, but a start of one or two characters is looked for in titles and
+    /// category names only: in every longer text some word starts with "a", so such a match
+    /// says nothing, and a shopper typing one letter is after the names shown to them.
+    pub fields: usize,
 }
 
 /// One word of the query.
@@ -96,8 +104,8 @@ impl Plan {
         self.words
             .iter()
             .flat_map(|w| &w.variants)
-            .filter_map(|v| index.term(&v.term))
-            .flat_map(|t| t.fields.iter().map(IdSet::block_count))
+            .filter_map(|v| index.term(&v.term).map(|t| &t.fields[..v.fields]))
+            .flat_map(|fields| fields.iter().map(IdSet::block_count))
             .sum()
     }
 }
@@ -164,6 +172,21 @@ fn expand(
                 }
             }
         }
+        // A one- or two-letter start stands for its most common terms only: each term is one
+        // more set to combine in every block, and a shopper who typed one letter is best served
+        // by the words most products hold.
+        starts.sort_by(|(a, wa), (b, wb)| wb.cmp(wa).then_with(|| a.term.cmp(&b.term)));
+        let short = folded.chars().count() <= 2;
+        starts.truncate(match folded.chars().count() {
+            1 => SHORT_PREFIX_VARIANTS.0,
+            2 => SHORT_PREFIX_VARIANTS.1,
+            _ => MAX_VARIANTS,
+        });
+        if short {
+            for (v, _) in &mut starts {
+                v.fields = CATEGORY + 1;
+            }
+        }
         found.extend(starts);
     }
     found.sort_by(|(a, wa), (b, wb)| {
@@ -188,6 +211,7 @@ fn variant(term: &str, typos: u8, prefix: bool) -> Variant {
         term: term.into(),
         typos,
         prefix,
+        fields: FIELDS,
     }
 }
 
@@ -297,9 +321,9 @@ pub fn search(
 #[derive(Clone)]
 struct WordMasks {
     field: [Mask; FIELDS],
-    /// By typos (0, 1, 2), all fields.
+    /// By typos (0, 1, 2), all fields; prefixes count as 0.
     level: [Mask; 3],
-    /// Non-prefix terms, all fields.
+    /// Whole-word terms (not prefixes), all fields.
     whole: Mask,
     any: Mask,
 }
@@ -315,9 +339,58 @@ impl Default for WordMasks {
     }
 }
 
+/// How a variant matched: exactly, with one typo, with two, as a prefix.
+const CLASSES: usize = 4;
+const PREFIX: usize = 3;
+
+/// One word's sets, grouped by class and field, so a block costs one OR per set.
 struct WordSets<'a> {
-    /// Per variant: its typos, whether a prefix, a cursor per field.
-    variants: Vec<(u8, bool, Vec<Cursor<'a>>)>,
+    classes: [[Vec<Cursor<'a>>; FIELDS]; CLASSES],
+    /// The only class with sets, if there is one.
+    single_class: Option<usize>,
+}
+
+impl WordSets<'_> {
+    /// The word's masks of block `b`; the number of sets that had ids there.
+    fn masks(&mut self, b: u64, m: &mut WordMasks) -> u64 {
+        *m = WordMasks::default();
+        let mut work = 0;
+        if let Some(class) = self.single_class {
+            // One kind of match (the usual case): every set ORs straight into its field.
+            for (f, cursors) in self.classes[class].iter_mut().enumerate() {
+                for cursor in cursors.iter_mut() {
+                    work += u64::from(cursor.or_block(b, &mut m.field[f]));
+                }
+                let field = m.field[f];
+                or(&mut m.any, &field);
+            }
+            m.level[if class == PREFIX { 0 } else { class }] = m.any;
+            if class != PREFIX {
+                m.whole = m.any;
+            }
+            return work;
+        }
+        for (class, fields) in self.classes.iter_mut().enumerate() {
+            if fields.iter().all(Vec::is_empty) {
+                continue;
+            }
+            let mut in_class: Mask = [0; WORDS];
+            for (f, cursors) in fields.iter_mut().enumerate() {
+                let mut here: Mask = [0; WORDS];
+                for cursor in cursors.iter_mut() {
+                    work += u64::from(cursor.or_block(b, &mut here));
+                }
+                or(&mut m.field[f], &here);
+                or(&mut in_class, &here);
+            }
+            or(&mut m.level[if class == PREFIX { 0 } else { class }], &in_class);
+            if class != PREFIX {
+                or(&mut m.whole, &in_class);
+            }
+            or(&mut m.any, &in_class);
+        }
+        work
+    }
 }
 
 fn run(
@@ -338,41 +411,61 @@ fn run(
     };
     let mut sets: Vec<WordSets> = Vec::with_capacity(words.len());
     for w in words {
-        let variants: Vec<_> = w
-            .variants
-            .iter()
-            .filter_map(|v| index.term(&v.term).map(|t| (v.typos, v.prefix, t)))
+        let mut set = WordSets {
+            classes: Default::default(),
+            single_class: None,
+        };
+        for v in &w.variants {
+            if let Some(t) = index.term(&v.term) {
+                let class = if v.prefix { PREFIX } else { usize::from(v.typos.min(2)) };
+                for (f, s) in t.fields.iter().enumerate().take(v.fields) {
+                    if !s.is_empty() {
+                        set.classes[class][f].push(s.cursor());
+                    }
+                }
+            }
+        }
+        let used: Vec<usize> = (0..CLASSES)
+            .filter(|&c| set.classes[c].iter().any(|f| !f.is_empty()))
             .collect();
-        if variants.is_empty() {
+        if used.is_empty() {
             return found;
         }
-        sets.push(WordSets {
-            variants: variants
-                .into_iter()
-                .map(|(d, p, t)| (d, p, t.fields.iter().map(IdSet::cursor).collect()))
-                .collect(),
-        });
+        set.single_class = (used.len() == 1).then(|| used[0]);
+        sets.push(set);
     }
     // Blocks to visit: those of the rarest word (every result holds it), or of every enabled
     // product when there are no words.
-    let blocks: Vec<u64> = match words.iter().enumerate().min_by_key(|(_, w)| {
+    let blocks: Vec<u64> = match words.iter().min_by_key(|w| {
         w.variants
             .iter()
-            .filter_map(|v| index.term(&v.term))
-            .map(Term::weight)
+            .filter_map(|v| index.term(&v.term).map(|t| &t.fields[..v.fields]))
+            .flat_map(|fields| fields.iter().map(IdSet::len))
             .sum::<u64>()
     }) {
-        Some((i, w)) => {
-            let mut b: Vec<u64> = w
+        Some(w) => {
+            let terms: Vec<&[IdSet]> = w
                 .variants
                 .iter()
-                .filter_map(|v| index.term(&v.term))
-                .flat_map(|t| t.fields.iter().flat_map(IdSet::block_numbers))
+                .filter_map(|v| index.term(&v.term).map(|t| &t.fields[..v.fields]))
                 .collect();
-            let _ = i;
-            b.sort_unstable();
-            b.dedup();
-            b
+            let listed: u64 = terms
+                .iter()
+                .flat_map(|fields| fields.iter().map(IdSet::block_count))
+                .sum();
+            if listed > index.enabled().block_count() {
+                // A common word's sets cover about every block: visiting all of them (blocks a
+                // word misses cost a few empty ORs) is cheaper than merging the lists.
+                index.enabled().block_numbers().collect()
+            } else {
+                let mut b: Vec<u64> = terms
+                    .iter()
+                    .flat_map(|fields| fields.iter().flat_map(IdSet::block_numbers))
+                    .collect();
+                b.sort_unstable();
+                b.dedup();
+                b
+            }
         }
         None => index.enabled().block_numbers().collect(),
     };
@@ -391,20 +484,35 @@ fn run(
             pairs.push(cursors);
         }
     }
-    let category = filters
-        .category
-        .map(|slug| index.code(slug).unwrap_or(u32::MAX));
+    let best = best_possible(index, words);
+    let price_filter = filters.min_price.is_some() || filters.max_price.is_some();
     let (lo, hi) = (
         filters.min_price.unwrap_or(i64::MIN),
         filters.max_price.unwrap_or(i64::MAX),
     );
+    let empty = IdSet::default();
+    let mut category = filters.category.map(|slug| {
+        index
+            .categories()
+            .get(slug)
+            .unwrap_or(&empty)
+            .cursor()
+    });
+    // Few categories: counted a block at a time (a popcount per category); many: per product.
+    let per_category = !price_filter && index.categories().len() <= 64;
+    let mut category_cursors: Vec<Cursor> = if per_category {
+        index.categories().values().map(IdSet::cursor).collect()
+    } else {
+        vec![]
+    };
+    let mut by_slug = vec![0u64; category_cursors.len()];
+    let mut by_code = vec![0u64; index.code_count()];
     let mut only = filters.only.map(IdSet::cursor);
     let mut enabled = index.enabled().cursor();
-    let mut counts = vec![0u64; index.code_count()];
     let mut range: Option<(i64, i64)> = None;
     let mut heap: BinaryHeap<(u32, u64)> = BinaryHeap::with_capacity(limit + 1);
     let mut results: Vec<(u64, Box<Mask>)> = Vec::new();
-    let mut masks: Vec<WordMasks> = vec![WordMasks::default(); words.len()];
+    let mut masks: Vec<WordMasks> = (0..words.len()).map(|_| WordMasks::default()).collect();
     let mut adjacent: Vec<Mask> = vec![[0; WORDS]; pairs.len()];
     let mut work = 0u64;
 
@@ -413,31 +521,14 @@ fn run(
         if words.is_empty() {
             enabled.or_block(b, &mut c);
         } else {
-            let mut first = true;
             for (w, set) in sets.iter_mut().enumerate() {
-                let m = &mut masks[w];
-                *m = WordMasks::default();
-                for (typos, prefix, cursors) in set.variants.iter_mut() {
-                    let mut v: Mask = [0; WORDS];
-                    for (f, cursor) in cursors.iter_mut().enumerate() {
-                        if cursor.or_block(b, &mut m.field[f]) {
-                            cursor.or_block(b, &mut v);
-                            work += 1;
-                        }
-                    }
-                    or(&mut m.level[usize::from(*typos).min(2)], &v);
-                    if !*prefix {
-                        or(&mut m.whole, &v);
-                    }
-                    or(&mut m.any, &v);
-                }
-                if first {
-                    c = m.any;
-                    first = false;
+                work += set.masks(b, &mut masks[w]);
+                if w == 0 {
+                    c = masks[w].any;
                 } else {
-                    and(&mut c, &m.any);
+                    and(&mut c, &masks[w].any);
                 }
-                if c.iter().all(|&x| x == 0) {
+                if is_empty(&c) {
                     break;
                 }
             }
@@ -447,69 +538,117 @@ fn run(
             only.or_block(b, &mut o);
             and(&mut c, &o);
         }
-        if c.iter().all(|&x| x == 0) {
+        if is_empty(&c) {
             continue;
         }
         work += 1;
         let Some(columns) = index.columns(b) else {
             continue;
         };
+        let mut in_category: Option<Mask> = None;
+        if let Some(cursor) = category.as_mut() {
+            let mut k: Mask = [0; WORDS];
+            cursor.or_block(b, &mut k);
+            in_category = Some(k);
+        }
+        // The results of this block: the words, the stock, the category and the price filters.
+        let mut r = c;
+        // A popcount per category costs about as much as counting this many products one by one.
+        let dense = idset::count(&c) as usize > category_cursors.len() * 48;
+        if per_category && !dense {
+            if let Some(k) = &in_category {
+                and(&mut r, k);
+            }
+            for_each_bit(&c, |at| by_code[columns.category(at) as usize] += 1);
+            price_range(columns, &r, &mut range);
+        } else if per_category {
+            for (n, cursor) in by_slug.iter_mut().zip(category_cursors.iter_mut()) {
+                let mut m: Mask = [0; WORDS];
+                if cursor.or_block(b, &mut m) {
+                    and(&mut m, &c);
+                    *n += u64::from(idset::count(&m));
+                }
+            }
+            if let Some(k) = &in_category {
+                and(&mut r, k);
+            }
+            price_range(columns, &r, &mut range);
+        } else {
+            let k = in_category.unwrap_or([!0; WORDS]);
+            for_each_bit(&c, |at| {
+                let price = columns.price(at);
+                let in_price = (lo..=hi).contains(&price);
+                let in_cat = k[at / 64] & (1 << (at % 64)) != 0;
+                if in_price {
+                    by_code[columns.category(at) as usize] += 1;
+                }
+                if in_cat {
+                    range = Some(match range {
+                        Some((a, z)) => (a.min(price), z.max(price)),
+                        None => (price, price),
+                    });
+                }
+                if !(in_price && in_cat) {
+                    r[at / 64] &= !(1 << (at % 64));
+                }
+            });
+        }
+        let n = idset::count(&r);
+        if n == 0 {
+            continue;
+        }
+        found.total += u64::from(n);
+        if order != Order::Relevance {
+            results.push((b, Box::new(r)));
+            continue;
+        }
         for (p, cursors) in pairs.iter_mut().enumerate() {
             adjacent[p] = [0; WORDS];
             for cursor in cursors.iter_mut() {
                 cursor.or_block(b, &mut adjacent[p]);
             }
         }
-        let mut block_results: Mask = [0; WORDS];
-        let mut any_result = false;
-        for_each_bit(&c, |at| {
-            let code = columns.category[at];
-            let price = columns.price[at];
-            let in_price = (lo..=hi).contains(&price);
-            let in_category = category.is_none_or(|want| want == code);
-            if in_price {
-                counts[code as usize] += 1;
+        // Later ids lose ties, so once the heap is full only a strictly better key can enter:
+        // with a worst key of no typos, only the products below it need a key at all.
+        if heap.len() == limit {
+            match heap.peek() {
+                None => continue,
+                Some(&(worst, _)) if worst <= best => continue,
+                Some(&(worst, _)) if worst >> 8 == 0 => {
+                    and(&mut r, &below(worst, &masks, &adjacent));
+                }
+                Some(_) => {}
             }
-            if in_category {
-                range = Some(match range {
-                    Some((a, z)) => (a.min(price), z.max(price)),
-                    None => (price, price),
-                });
-            }
-            if !(in_price && in_category) {
-                return;
-            }
-            found.total += 1;
+        }
+        for_each_bit(&r, |at| {
+            let key = rank(&masks, &adjacent, at);
             let id = idset::join(b, at);
-            if order == Order::Relevance {
-                // Later ids lose ties: only a strictly better key can enter a full heap.
-                if heap.len() == limit && heap.peek().is_none_or(|&(k, _)| k == 0) {
-                    return;
-                }
-                let key = rank(&masks, &adjacent, at);
-                if heap.len() < limit {
-                    heap.push((key, id));
-                } else if heap.peek().is_some_and(|&(k, _)| key < k) {
-                    heap.pop();
-                    heap.push((key, id));
-                }
-            } else {
-                block_results[at / 64] |= 1 << (at % 64);
-                any_result = true;
+            if heap.len() < limit {
+                heap.push((key, id));
+            } else if heap.peek().is_some_and(|&(k, _)| key < k) {
+                heap.pop();
+                heap.push((key, id));
             }
         });
-        if any_result {
-            results.push((b, Box::new(block_results)));
-        }
     }
     found.work = work;
-    found.categories = counts
-        .iter()
-        .enumerate()
-        .filter(|&(_, &n)| n > 0)
-        .filter_map(|(code, &n)| index.slug(code as u32).map(|s| (s.to_owned(), n)))
+    let mut categories: std::collections::BTreeMap<&str, u64> = Default::default();
+    for (slug, &n) in index.categories().keys().zip(&by_slug) {
+        if n > 0 {
+            *categories.entry(slug).or_default() += n;
+        }
+    }
+    for (code, &n) in by_code.iter().enumerate() {
+        if n > 0
+            && let Some(slug) = index.slug(code as u32)
+        {
+            *categories.entry(slug).or_default() += n;
+        }
+    }
+    found.categories = categories
+        .into_iter()
+        .map(|(s, n)| (s.to_owned(), n))
         .collect();
-    found.categories.sort();
     found.price_range = range;
     found.ids = match order {
         Order::Relevance => {
@@ -517,17 +656,125 @@ fn run(
             v.sort_unstable();
             v.into_iter().map(|(_, id)| id).collect()
         }
-        Order::By(key, descending) => select(
-            catalog,
-            &results,
-            found.total,
-            key,
-            descending,
-            limit,
-            filters,
-        ),
+        Order::By(key, descending) => {
+            select(catalog, &results, found.total, key, descending, limit, filters)
+        }
     };
     found
+}
+
+/// Widens `range` to the prices of the products in `r`: per chunk, the first and last hit in
+/// price order (a dense result stops at once), or each product of a sparse one.
+fn price_range(columns: &Columns, r: &Mask, range: &mut Option<(i64, i64)>) {
+    let words_per_chunk = CHUNK / 64;
+    for (i, part) in r.chunks(words_per_chunk).enumerate() {
+        let n: u32 = part.iter().map(|w| w.count_ones()).sum();
+        if n == 0 {
+            continue;
+        }
+        let Some(chunk) = columns.chunk(i) else {
+            continue;
+        };
+        let has = |o: u16| part[usize::from(o) / 64] & (1 << (o % 64)) != 0;
+        // A scan from either end takes about 2 × CHUNK / n steps: worth it when n is large.
+        let (a, z) = if n <= 32 {
+            let mut lo_hi: Option<(i64, i64)> = None;
+            for (w, &word) in part.iter().enumerate() {
+                let mut word = word;
+                while word != 0 {
+                    let p = chunk.entries[w * 64 + word.trailing_zeros() as usize].price;
+                    lo_hi = Some(lo_hi.map_or((p, p), |(a, z)| (a.min(p), z.max(p))));
+                    word &= word - 1;
+                }
+            }
+            lo_hi.expect("n > 0")
+        } else {
+            let first = chunk.by_price.iter().find(|&&o| has(o));
+            let last = chunk.by_price.iter().rev().find(|&&o| has(o));
+            match (first, last) {
+                (Some(&f), Some(&l)) => (
+                    chunk.entries[usize::from(f)].price,
+                    chunk.entries[usize::from(l)].price,
+                ),
+                _ => continue,
+            }
+        };
+        *range = Some(range.map_or((a, z), |(x, y)| (x.min(a), y.max(z))));
+    }
+}
+
+/// The products of a block whose rank key is below `worst` (which has no typos): no typos, and
+/// better proximity, or the same and a better attribute, or the same and exact where it is not.
+fn below(worst: u32, masks: &[WordMasks], adjacent: &[Mask]) -> Mask {
+    let (p, a, e) = ((worst >> 6) & 3, (worst >> 2) & 15, worst & 3);
+    let all = |f: &dyn Fn(&WordMasks) -> Mask| -> Mask {
+        let mut out = [!0u64; WORDS];
+        for m in masks {
+            and(&mut out, &f(m));
+        }
+        out
+    };
+    let no_typos = all(&|m| m.level[0]);
+    let (p0, p1) = if masks.len() < 2 {
+        ([!0; WORDS], [!0; WORDS])
+    } else {
+        let mut p0 = [!0u64; WORDS];
+        adjacent.iter().for_each(|m| and(&mut p0, m));
+        let mut p1 = [0u64; WORDS];
+        for f in 0..FIELDS {
+            or(&mut p1, &all(&|m| m.field[f]));
+        }
+        (p0, p1)
+    };
+    let attr_le = |a: u32| all(&|m| {
+        let mut out = [0u64; WORDS];
+        m.field[..=a as usize].iter().for_each(|f| or(&mut out, f));
+        out
+    });
+    let le = attr_le(a.min(FIELDS as u32 - 1));
+    let lt = if a == 0 { [0; WORDS] } else { attr_le(a - 1) };
+    let exact = all(&|m| m.whole);
+    let mut out = [0u64; WORDS];
+    for w in 0..WORDS {
+        // Proximity 0 ⊂ proximity ≤ 1; the rest is 2.
+        let (p0w, p1w) = (p0[w], p1[w] | p0[w]);
+        let (prox_lt, prox_eq) = match p {
+            0 => (0, p0w),
+            1 => (p0w, p1w & !p0w),
+            _ => (p1w, !p1w),
+        };
+        let attr_eq = le[w] & !lt[w];
+        let exact_lt = if e == 0 { 0 } else { exact[w] };
+        out[w] = no_typos[w] & (prox_lt | (prox_eq & (lt[w] | (attr_eq & exact_lt))));
+    }
+    out
+}
+
+/// A key no product can beat for these words: the fewest typos each word needs, the most
+/// important field every word reaches somewhere, exact unless a word has only prefixes. A full
+/// heap whose worst key is this good takes nothing more.
+fn best_possible(index: &SearchIndex, words: &[WordPlan]) -> u32 {
+    let (mut typos, mut attribute, mut exact) = (0u32, 0u32, 0u32);
+    for w in words {
+        let terms: Vec<(&Variant, &Term)> = w
+            .variants
+            .iter()
+            .filter_map(|v| index.term(&v.term).map(|t| (v, t)))
+            .collect();
+        typos += terms.iter().map(|(v, _)| u32::from(v.typos.min(2))).min().unwrap_or(0);
+        let field = (0..FIELDS)
+            .find(|&f| terms.iter().any(|(v, t)| f < v.fields && !t.fields[f].is_empty()))
+            .unwrap_or(FIELDS - 1);
+        attribute = attribute.max(field as u32);
+        if terms.iter().all(|(v, _)| v.prefix) {
+            exact = 1;
+        }
+    }
+    (typos << 8) | (attribute << 2) | exact
+}
+
+fn is_empty(m: &Mask) -> bool {
+    m.iter().all(|&w| w == 0)
 }
 
 /// The rank key of the product at `at` (see the module documentation); lower is better.
@@ -602,7 +849,7 @@ fn select(
             for (b, m) in results.iter() {
                 let columns = index.columns(*b).expect("a result block has columns");
                 for_each_bit(m, |at| {
-                    let price = columns.price[at];
+                    let price = columns.price(at);
                     let id = idset::join(*b, at);
                     // Descending is the ascending order reversed, ties included (as listings do).
                     let k = if descending {
@@ -669,9 +916,14 @@ fn select(
     }
 }
 
-/// Byte ranges of `text` a query matched: whole words for exact and typo-tolerant matches, the
+/// Byte ranges of `text` (the product's `field`) a query matched: whole words for exact and typo-tolerant matches, the
 /// typed part of a word matched as a prefix.
-pub fn highlights(plan: &Plan, words_matched: usize, text: &str) -> Vec<(usize, usize)> {
+pub fn highlights(
+    plan: &Plan,
+    words_matched: usize,
+    field: usize,
+    text: &str,
+) -> Vec<(usize, usize)> {
     let words = &plan.words[..words_matched.min(plan.words.len())];
     let mut out = Vec::new();
     text::words(text, |start, end, folded| {
@@ -679,7 +931,7 @@ pub fn highlights(plan: &Plan, words_matched: usize, text: &str) -> Vec<(usize, 
         let mut best: Option<usize> = None;
         for w in words {
             for v in &w.variants {
-                if *v.term == *term && !v.prefix {
+                if *v.term == *term && !v.prefix && field < v.fields {
                     best = Some(end);
                 }
             }
@@ -687,7 +939,7 @@ pub fn highlights(plan: &Plan, words_matched: usize, text: &str) -> Vec<(usize, 
                 && w.is_prefix
                 && w.variants
                     .iter()
-                    .any(|v| v.prefix && term.starts_with(&*v.term))
+                    .any(|v| v.prefix && field < v.fields && *v.term == *term)
                 && folded.starts_with(w.folded.as_str())
             {
                 // The original characters that fold to the typed prefix.

@@ -39,9 +39,14 @@ fn text(max: usize) -> impl Strategy<Value = String> {
     prop::collection::vec(prop::sample::select(WORDS), 0..max).prop_map(|w| w.join(" "))
 }
 
+/// Product ids: half of them packed in one chunk, half spread over many blocks.
+fn id() -> impl Strategy<Value = u64> {
+    (1u64..40).prop_map(|i| if i < 20 { i } else { i * 1031 })
+}
+
 fn event() -> impl Strategy<Value = CatalogEvent> {
     let upsert = (
-        1u64..40,
+        id(),
         text(4),
         prop::sample::select(CATEGORIES),
         text(6),
@@ -62,11 +67,11 @@ fn event() -> impl Strategy<Value = CatalogEvent> {
         });
     prop_oneof![
         6 => upsert,
-        2 => (1u64..40, 0i64..50).prop_map(|(id, p)| Event::PriceChangedV1(PriceChangedV1 {
+        2 => (id(), 0i64..50).prop_map(|(id, p)| Event::PriceChangedV1(PriceChangedV1 {
             product_id: id,
             price_minor: p * 100,
         })),
-        1 => (1u64..40).prop_map(|id| Event::ProductDisabledV1(ProductDisabledV1 { product_id: id })),
+        1 => id().prop_map(|id| Event::ProductDisabledV1(ProductDisabledV1 { product_id: id })),
     ]
     .prop_map(|e| CatalogEvent {
         event: Some(e),
@@ -134,8 +139,8 @@ fn ask() -> impl Strategy<Value = Ask> {
 /// Products "in stock" for the filter: every third id.
 fn stock() -> IdSet {
     let mut s = IdSet::default();
-    (0..40).step_by(3).for_each(|id| {
-        s.insert(id);
+    (0..40).step_by(3).for_each(|i| {
+        s.insert(if i < 20 { i } else { i * 1031 });
     });
     s
 }
@@ -177,7 +182,7 @@ proptest! {
     ) {
         let c = replay(&events);
         let stock = stock();
-        let products: Vec<_> = (1..40).filter_map(|id| c.product(id)).map(|p| &**p).collect();
+        let products: Vec<_> = c.products_by_id().collect();
         for ask in &asks {
             let (plan, found) = answer(&c, ask, &stock);
             let filters = Filters {
@@ -223,7 +228,7 @@ proptest! {
             prop_assert_eq!(&answer(&loaded, ask, &stock), &want);
         }
         let built = SearchIndex::build(
-            (1..40).filter_map(|id| replayed.enabled_product(id)).map(|p| &**p),
+            replayed.products_by_id().filter(|p| !p.disabled),
         );
         prop_assert_eq!(built.contents(), incremental.search_index().contents());
     }
