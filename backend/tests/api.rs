@@ -373,7 +373,7 @@ async fn bad_input_gets_a_clear_4xx_and_writes_nothing() {
         (sh.send(Method::PUT, "/api/cart/lines/1", &[("content-type", "application/json"), ("idempotency-key", "big")], vec![b' '; 70_000]).await, StatusCode::PAYLOAD_TOO_LARGE, "exceeds 65536 bytes"),
         (sh.get("/api/products?page=0").await, StatusCode::BAD_REQUEST, "page must be 1 or more"),
         (sh.get("/api/products?page_size=101").await, StatusCode::BAD_REQUEST, "page_size must be between 1 and 100"),
-        (sh.get("/api/products?sort=colour").await, StatusCode::BAD_REQUEST, "sort must be name, price or id"),
+        (sh.get("/api/products?sort=colour").await, StatusCode::BAD_REQUEST, "sort must be relevance, name, price or id"),
         (sh.get("/api/products?pgae=2").await, StatusCode::BAD_REQUEST, "unknown query parameter \"pgae\""),
         (sh.get("/api/products/0").await, StatusCode::BAD_REQUEST, "product id must be a positive integer"),
         (sh.get("/api/orders/xyz").await, StatusCode::BAD_REQUEST, "order id must be a positive integer"),

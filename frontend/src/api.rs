@@ -238,6 +238,15 @@ pub async fn products(query: &CatalogQuery) -> Result<ProductPage, ApiError> {
     get(&format!("/api/products?{}", query.api_query())).await
 }
 
+/// A few best matches for what is being typed, with the search's facets.
+pub async fn suggestions(typed: &str) -> Result<ProductPage, ApiError> {
+    get(&format!(
+        "/api/products?{}",
+        CatalogQuery::suggestions_query(typed)
+    ))
+    .await
+}
+
 pub async fn categories() -> Result<CategoryList, ApiError> {
     get("/api/categories").await
 }

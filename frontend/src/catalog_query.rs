@@ -11,7 +11,9 @@ pub const MAX_SEARCH_CHARS: usize = 200;
 use shared::sort::SortKey;
 
 /// The options of the sort select: (value, label). Values are a contract with the browser tests.
-pub const SORT_OPTIONS: [(&str, &str); 6] = [
+/// "relevance" is offered (and the default) while there is a search.
+pub const SORT_OPTIONS: [(&str, &str); 7] = [
+    ("relevance", "Best match"),
     ("name-asc", "Name (A–Z)"),
     ("name-desc", "Name (Z–A)"),
     ("price-asc", "Price (low to high)"),
@@ -28,6 +30,13 @@ pub struct CatalogQuery {
     pub category: String,
     pub sort: SortKey,
     pub descending: bool,
+    /// Best matches first (a search's default) instead of `sort`.
+    pub relevance: bool,
+    /// Price range in minor units (cents), both ends included.
+    pub min_price: Option<i64>,
+    pub max_price: Option<i64>,
+    /// Only products in stock.
+    pub in_stock: bool,
     /// 1-based.
     pub page: u32,
     pub page_size: u32,
@@ -40,6 +49,10 @@ impl Default for CatalogQuery {
             category: String::new(),
             sort: SortKey::Name,
             descending: false,
+            relevance: false,
+            min_price: None,
+            max_price: None,
+            in_stock: false,
             page: 1,
             page_size: DEFAULT_PAGE_SIZE,
         }
@@ -51,11 +64,20 @@ impl CatalogQuery {
     /// malformed falls back to the default: a mangled link still shows a catalog.
     pub fn from_query_string(query: &str) -> CatalogQuery {
         let mut out = CatalogQuery::default();
+        let mut sorted = false;
+        let price = |v: &str| v.parse::<i64>().ok().filter(|p| *p >= 0);
         for (k, v) in parse_pairs(query.trim_start_matches('?')) {
             match k.as_str() {
                 "q" => out.q = v.trim().chars().take(MAX_SEARCH_CHARS).collect(),
                 "category" => out.category = v.trim().to_owned(),
-                "sort" => out.sort = SortKey::parse(&v).unwrap_or(SortKey::Name),
+                "sort" if v == "relevance" => out.relevance = true,
+                "sort" => {
+                    sorted = true;
+                    out.sort = SortKey::parse(&v).unwrap_or(SortKey::Name);
+                }
+                "min_price" => out.min_price = price(&v),
+                "max_price" => out.max_price = price(&v),
+                "in_stock" => out.in_stock = v == "true",
                 "order" => out.descending = v == "desc",
                 "page" => out.page = v.parse().ok().filter(|&p| p >= 1).unwrap_or(1),
                 "page_size" => {
@@ -67,6 +89,18 @@ impl CatalogQuery {
                 }
                 _ => {}
             }
+        }
+        // A search without a chosen order shows the best matches first.
+        if !out.q.is_empty() && !sorted {
+            out.relevance = true;
+        }
+        if out.q.is_empty() {
+            out.relevance = false;
+        }
+        if let (Some(lo), Some(hi)) = (out.min_price, out.max_price)
+            && lo > hi
+        {
+            out.max_price = None;
         }
         out
     }
@@ -82,12 +116,15 @@ impl CatalogQuery {
         if !self.category.is_empty() {
             pairs.push(("category", self.category.clone()));
         }
-        if self.sort != d.sort {
+        // With a search, relevance is the default and any other order is written out.
+        let searching = !self.q.is_empty();
+        if !self.relevance && (self.sort != d.sort || searching) {
             pairs.push(("sort", self.sort.as_str().to_owned()));
         }
-        if self.descending {
+        if self.descending && !self.relevance {
             pairs.push(("order", "desc".to_owned()));
         }
+        self.push_filters(&mut pairs);
         if self.page != 1 {
             pairs.push(("page", self.page.to_string()));
         }
@@ -103,23 +140,53 @@ impl CatalogQuery {
         let mut pairs: Vec<(&str, String)> = vec![
             ("page", self.page.to_string()),
             ("page_size", self.page_size.to_string()),
-            ("sort", self.sort.as_str().to_owned()),
-            (
+        ];
+        if self.relevance && !self.q.is_empty() {
+            pairs.push(("sort", "relevance".to_owned()));
+        } else {
+            pairs.push(("sort", self.sort.as_str().to_owned()));
+            pairs.push((
                 "order",
                 if self.descending { "desc" } else { "asc" }.to_owned(),
-            ),
-        ];
+            ));
+        }
         if !self.q.is_empty() {
             pairs.push(("q", self.q.clone()));
         }
         if !self.category.is_empty() {
             pairs.push(("category", self.category.clone()));
         }
+        self.push_filters(&mut pairs);
         join_pairs(&pairs)
+    }
+
+    fn push_filters(&self, pairs: &mut Vec<(&str, String)>) {
+        if let Some(p) = self.min_price {
+            pairs.push(("min_price", p.to_string()));
+        }
+        if let Some(p) = self.max_price {
+            pairs.push(("max_price", p.to_string()));
+        }
+        if self.in_stock {
+            pairs.push(("in_stock", "true".to_owned()));
+        }
+    }
+
+    /// The query of the suggestions under the search box for what is being typed: a few best
+    /// matches with their facets.
+    pub fn suggestions_query(typed: &str) -> String {
+        join_pairs(&[
+            ("page_size", "6".to_owned()),
+            ("sort", "relevance".to_owned()),
+            ("q", typed.chars().take(MAX_SEARCH_CHARS).collect()),
+        ])
     }
 
     /// The sort select's value, e.g. `price-desc`.
     pub fn sort_option(&self) -> String {
+        if self.relevance && !self.q.is_empty() {
+            return "relevance".to_owned();
+        }
         format!(
             "{}-{}",
             self.sort.as_str(),
@@ -131,18 +198,53 @@ impl CatalogQuery {
     // nothing.
 
     pub fn with_sort_option(&self, value: &str) -> CatalogQuery {
+        if value == "relevance" {
+            return CatalogQuery {
+                relevance: !self.q.is_empty(),
+                page: 1,
+                ..self.clone()
+            };
+        }
         let (key, order) = value.split_once('-').unwrap_or((value, "asc"));
         CatalogQuery {
             sort: SortKey::parse(key).unwrap_or(SortKey::Name),
             descending: order == "desc",
+            relevance: false,
             page: 1,
             ..self.clone()
         }
     }
 
+    /// A new search: best matches first, unless the shopper chose another order than the
+    /// default before.
     pub fn with_search(&self, q: &str) -> CatalogQuery {
+        let q: String = q.trim().chars().take(MAX_SEARCH_CHARS).collect();
+        let default_order = self.sort == SortKey::Name && !self.descending;
         CatalogQuery {
-            q: q.trim().chars().take(MAX_SEARCH_CHARS).collect(),
+            relevance: !q.is_empty() && (self.relevance || default_order),
+            q,
+            page: 1,
+            ..self.clone()
+        }
+    }
+
+    /// A price range in minor units (either end open).
+    pub fn with_price_range(&self, min: Option<i64>, max: Option<i64>) -> CatalogQuery {
+        let (min, max) = match (min, max) {
+            (Some(a), Some(b)) if a > b => (Some(b), Some(a)),
+            other => other,
+        };
+        CatalogQuery {
+            min_price: min,
+            max_price: max,
+            page: 1,
+            ..self.clone()
+        }
+    }
+
+    pub fn with_in_stock(&self, in_stock: bool) -> CatalogQuery {
+        CatalogQuery {
+            in_stock,
             page: 1,
             ..self.clone()
         }
@@ -262,6 +364,7 @@ mod tests {
                 descending: true,
                 page: 3,
                 page_size: 24,
+                ..Default::default()
             }
         );
         assert_eq!(
@@ -281,8 +384,12 @@ mod tests {
             category: "home-garden".into(),
             sort: SortKey::Id,
             descending: true,
+            min_price: Some(1000),
+            max_price: Some(25_000),
+            in_stock: true,
             page: 12,
             page_size: 96,
+            ..Default::default()
         };
         let s = q.to_query_string();
         assert!(s.contains("q=desk+lamp+%26+100%25+wool%2F%C3%BC"), "{s}");
@@ -304,9 +411,49 @@ mod tests {
     }
 
     #[test]
+    fn a_search_orders_by_relevance_until_another_order_is_chosen() {
+        let q = CatalogQuery::from_query_string("q=desk+lamp");
+        assert!(q.relevance);
+        assert_eq!(q.to_query_string(), "q=desk+lamp");
+        assert_eq!(
+            q.api_query(),
+            "page=1&page_size=24&sort=relevance&q=desk+lamp"
+        );
+        let by_name = q.with_sort_option("name-asc");
+        assert_eq!(by_name.to_query_string(), "q=desk+lamp&sort=name");
+        assert_eq!(
+            CatalogQuery::from_query_string(&by_name.to_query_string()),
+            by_name
+        );
+        assert!(CatalogQuery::default().with_search("lamp").relevance);
+        let cheap_first = CatalogQuery::default().with_sort_option("price-asc");
+        assert!(!cheap_first.with_search("lamp").relevance);
+        assert!(!CatalogQuery::from_query_string("sort=relevance").relevance);
+    }
+
+    #[test]
+    fn price_and_stock_filters_live_in_the_url() {
+        let q = CatalogQuery::default()
+            .with_price_range(Some(5000), Some(1000))
+            .with_in_stock(true);
+        assert_eq!((q.min_price, q.max_price), (Some(1000), Some(5000)));
+        assert_eq!(
+            q.to_query_string(),
+            "min_price=1000&max_price=5000&in_stock=true"
+        );
+        assert_eq!(CatalogQuery::from_query_string(&q.to_query_string()), q);
+        let bad = CatalogQuery::from_query_string("min_price=-5&max_price=abc&in_stock=yes");
+        assert_eq!(
+            (bad.min_price, bad.max_price, bad.in_stock),
+            (None, None, false)
+        );
+    }
+
+    #[test]
     fn sort_options_map_both_ways() {
+        let searching = CatalogQuery::default().with_search("lamp");
         for (value, _) in SORT_OPTIONS {
-            let q = CatalogQuery::default().with_sort_option(value);
+            let q = searching.with_sort_option(value);
             assert_eq!(q.sort_option(), value);
         }
         let newest = CatalogQuery::default().with_sort_option("id-desc");

@@ -132,7 +132,10 @@ pub async fn list(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiErr
     let q = parse_list_query(req.uri().query().unwrap_or(""))?;
     let format = Format::accepted(req.headers());
     let (catalog, checkout) = (state.catalog.model(), state.checkout.model());
-    let (low, typos) = (state.config.low_stock_threshold, state.config.search.typos());
+    let (low, typos) = (
+        state.config.low_stock_threshold,
+        state.config.search.typos(),
+    );
     let searching = q.is_search();
     let answer = move |catalog: &Catalog, checkout: &Checkout| {
         let plan = if searching {
@@ -140,7 +143,11 @@ pub async fn list(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiErr
         } else {
             search::Plan::default()
         };
-        reply(format, StatusCode::OK, &page(catalog, checkout, &q, &plan, low))
+        reply(
+            format,
+            StatusCode::OK,
+            &page(catalog, checkout, &q, &plan, low),
+        )
     };
     if !searching || catalog.search_index().enabled().block_count() <= INLINE_SEARCH_BLOCKS {
         return Ok(answer(&catalog, &checkout));
@@ -232,10 +239,15 @@ fn search_facts(
                     .into_iter()
                     .map(span)
                     .collect(),
-                description: search::query::highlights(plan, matched, search::index::DESCRIPTION, &p.description)
-                    .into_iter()
-                    .map(span)
-                    .collect(),
+                description: search::query::highlights(
+                    plan,
+                    matched,
+                    search::index::DESCRIPTION,
+                    &p.description,
+                )
+                .into_iter()
+                .map(span)
+                .collect(),
             })
             .collect(),
         closest_categories: if found.total == 0 {

@@ -1,11 +1,11 @@
 //! A product in the catalog grid: image (or a placeholder), title, price and stock, linking to
 //! the product's page. Also the product image used on the detail page.
 
-use shared::proto::ProductView;
+use shared::proto::{ProductView, TextSpan};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use super::StockLabel;
+use super::{StockLabel, highlighted};
 use crate::format::price_text;
 use crate::route::Route;
 use crate::stock::StockLevel;
@@ -52,6 +52,9 @@ pub fn ProductImage(props: &ProductImageProps) -> Html {
 pub struct ProductCardProps {
     pub product: ProductView,
     pub for_sale: bool,
+    /// Where a search matched the title, to mark it.
+    #[prop_or_default]
+    pub title_matches: Vec<TextSpan>,
 }
 
 #[component]
@@ -64,7 +67,7 @@ pub fn ProductCard(props: &ProductCardProps) -> Html {
                 <Link<Route> to={Route::Product { id: p.id }} classes="card__link">
                     <ProductImage url={p.image_urls.first().map(|u| AttrValue::from(u.clone()))}
                         title={p.title.clone()} />
-                    <h2 class="card__title" data-testid="product-title">{ p.title.clone() }</h2>
+                    <h2 class="card__title" data-testid="product-title">{ highlighted(&p.title, &props.title_matches) }</h2>
                 </Link<Route>>
                 <p class="card__price" data-testid="product-price">{ price_text(p.price.as_ref()) }</p>
                 <StockLabel {level} />

@@ -1,5 +1,5 @@
 //! The catalog's search box: it debounces typing and leaves the URL alone while the shopper
-//! types, so back/forward never fights the keyboard.
+//! types, so back/forward never fights the keyboard; suggestions open under it meanwhile.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -8,6 +8,7 @@ use gloo_timers::callback::Timeout;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use super::Suggestions;
 use crate::timing::{Generations, SEARCH_DEBOUNCE_MS, search_to_commit};
 
 #[derive(Properties, PartialEq)]
@@ -26,6 +27,8 @@ pub fn SearchBox(props: &SearchBoxProps) -> Html {
     let generations = use_mut_ref(Generations::default);
     let pending = use_mut_ref(|| false);
     let timer: Rc<RefCell<Option<Timeout>>> = use_mut_ref(|| None);
+    let focused = use_state(|| false);
+    let blur_timer: Rc<RefCell<Option<Timeout>>> = use_mut_ref(|| None);
     // The timer compares with what the URL says when it fires, not when it was armed.
     *in_url.borrow_mut() = props.value.clone();
 
@@ -76,11 +79,36 @@ pub fn SearchBox(props: &SearchBoxProps) -> Html {
             }));
         })
     };
+    let onfocus = {
+        let (focused, blur_timer) = (focused.clone(), blur_timer.clone());
+        Callback::from(move |_: FocusEvent| {
+            blur_timer.borrow_mut().take();
+            focused.set(true);
+        })
+    };
+    let onblur = {
+        let (focused, blur_timer) = (focused.clone(), blur_timer.clone());
+        // Closed a moment later, so a click on a suggestion still lands.
+        Callback::from(move |_: FocusEvent| {
+            let focused = focused.clone();
+            *blur_timer.borrow_mut() = Some(Timeout::new(200, move || focused.set(false)));
+        })
+    };
+    let onkeydown = {
+        let focused = focused.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            if e.key() == "Escape" {
+                focused.set(false);
+            }
+        })
+    };
     let onsubmit = {
+        let focused = focused.clone();
         let on_search = props.on_search.clone();
         let value = props.value.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
+            focused.set(false);
             generations.borrow_mut().cancel();
             timer.borrow_mut().take();
             *pending.borrow_mut() = false;
@@ -96,7 +124,8 @@ pub fn SearchBox(props: &SearchBoxProps) -> Html {
             <label for="search" class="visually-hidden">{ "Search products" }</label>
             <input id="search" class="search__input" type="search" data-testid="search"
                 placeholder="Search products" autocomplete="off" maxlength="200"
-                value={(*text).clone()} {oninput} />
+                value={(*text).clone()} {oninput} {onfocus} {onblur} {onkeydown} />
+            <Suggestions typed={(*text).clone()} open={*focused} />
         </form>
     }
 }

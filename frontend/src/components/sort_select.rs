@@ -9,6 +9,9 @@ use crate::catalog_query::SORT_OPTIONS;
 pub struct SortSelectProps {
     pub value: String,
     pub on_change: Callback<String>,
+    /// "Best match" is offered only while there is a search.
+    #[prop_or_default]
+    pub searching: bool,
 }
 
 #[component]
@@ -21,7 +24,7 @@ pub fn SortSelect(props: &SortSelectProps) -> Html {
         <div class="field">
             <label for="sort">{ "Sort by" }</label>
             <select id="sort" data-testid="sort" {onchange}>
-                { for SORT_OPTIONS.iter().map(|(value, label)| html! {
+                { for SORT_OPTIONS.iter().filter(|(v, _)| props.searching || *v != "relevance").map(|(value, label)| html! {
                     <option value={*value} selected={props.value == *value}>{ *label }</option>
                 }) }
             </select>

@@ -10,7 +10,8 @@ use yew_router::query::Raw;
 use crate::api;
 use crate::catalog_query::CatalogQuery;
 use crate::components::{
-    CategoryFacets, ErrorPanel, PageSizeSelect, Pager, ProductCard, SearchBox, SortSelect, Spinner,
+    CategoryFacets, ErrorPanel, PageSizeSelect, Pager, PriceFilter, ProductCard, SearchBox,
+    SearchNotes, SortSelect, Spinner,
 };
 use crate::hooks::{ShopHandle, use_live_events, use_page_state, use_read, use_watch};
 use crate::route::{Route, go_catalog};
@@ -75,14 +76,34 @@ pub fn CatalogPage() -> Html {
     let (page, total_pages) = state.page_info();
     let results = &state.results;
     let total_items = results.value.as_ref().map(|p| p.total_items);
+    let facts = results.value.as_ref().and_then(|p| p.search.clone());
+    // A search's facets count its own results; the plain catalog shows every category's size.
+    let categories = match &facts {
+        Some(f) => f.categories.clone(),
+        None => state
+            .categories
+            .as_ref()
+            .map(|c| c.categories.clone())
+            .unwrap_or_default(),
+    };
+    let price_range = facts
+        .as_ref()
+        .and_then(|f| f.min_price.clone().zip(f.max_price.clone()));
+    let title_matches = |id: u64| {
+        facts
+            .as_ref()
+            .and_then(|f| f.matches.iter().find(|m| m.product_id == id))
+            .map(|m| m.title.clone())
+            .unwrap_or_default()
+    };
 
     html! {
         <section class="page catalog">
             <h1 class="visually-hidden">{ "Catalog" }</h1>
             <div class="catalog__layout">
                 <aside class="catalog__facets">
-                    <CategoryFacets categories={state.categories.as_ref().map(|c| c.categories.clone()).unwrap_or_default()}
-                        query={query.clone()} navigator={navigator.clone()} />
+                    <CategoryFacets {categories} query={query.clone()} navigator={navigator.clone()} />
+                    <PriceFilter query={query.clone()} range={price_range} on_change={go.clone()} />
                 </aside>
                 <div class="catalog__main">
                     <div class="toolbar">
@@ -91,7 +112,7 @@ pub fn CatalogPage() -> Html {
                             let query = query.clone();
                             Callback::from(move |q: String| go.emit(query.with_search(&q)))
                         } />
-                        <SortSelect value={query.sort_option()} on_change={
+                        <SortSelect value={query.sort_option()} searching={!query.q.is_empty()} on_change={
                             let go = go.clone();
                             let query = query.clone();
                             Callback::from(move |v: String| go.emit(query.with_sort_option(&v)))
@@ -109,17 +130,19 @@ pub fn CatalogPage() -> Html {
                             None => String::new(),
                         } }
                     </p>
+                    <SearchNotes query={query.clone()} facts={facts.clone()} total={total_items} navigator={navigator.clone()} />
                     if let Some(error) = results.error.clone() {
                         <ErrorPanel {error} on_retry={retry} />
                     }
                     <div class="results" aria-busy={results.is_loading().to_string()}>
                         <Spinner show={results.spinner} label="Loading products…" />
-                        if results.value.is_some() && state.items().is_empty() {
+                        if results.value.is_some() && state.items().is_empty() && facts.is_none() {
                             <p class="empty">{ "No products match. Try another search or category." }</p>
                         }
                         <ul class={classes!("grid", results.spinner.then_some("grid--stale"))}>
                             { for state.items().iter().map(|p| html! {
-                                <ProductCard key={p.id} product={p.clone()} for_sale={state.for_sale(p.id)} />
+                                <ProductCard key={p.id} product={p.clone()} for_sale={state.for_sale(p.id)}
+                                    title_matches={title_matches(p.id)} />
                             }) }
                         </ul>
                     </div>

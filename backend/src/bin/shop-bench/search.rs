@@ -14,25 +14,65 @@ const JUDGMENTS: &str = include_str!("search-judgments.tsv");
 
 /// Kinds of query timed, each a few queries that are run in turn.
 const CLASSES: &[(&str, &[&str])] = &[
-    ("one word", &["lamp ", "walnut ", "teapot ", "backpack ", "scarf ", "cookbook "]),
-    ("two words", &["desk lamp ", "walnut bookshelf ", "yoga mat ", "cutting board ", "bath towel "]),
-    ("two words, one typo", &["wallnut bookshelf ", "cuting board ", "scented candel ", "watter bottle ", "bakcpack nylon "]),
-    ("1–2 character last-word prefix", &["a", "s", "ca", "de", "wo", "b"]),
-    ("matching 10–25 % of the catalog", &["gift ", "warranty ", "packaging ", "durability ", "studio "]),
-    ("matching 45–60 % of the catalog", &["made ", "hand ", "years "]),
+    (
+        "one word",
+        &[
+            "lamp ",
+            "walnut ",
+            "teapot ",
+            "backpack ",
+            "scarf ",
+            "cookbook ",
+        ],
+    ),
+    (
+        "two words",
+        &[
+            "desk lamp ",
+            "walnut bookshelf ",
+            "yoga mat ",
+            "cutting board ",
+            "bath towel ",
+        ],
+    ),
+    (
+        "two words, one typo",
+        &[
+            "wallnut bookshelf ",
+            "cuting board ",
+            "scented candel ",
+            "watter bottle ",
+            "bakcpack nylon ",
+        ],
+    ),
+    (
+        "1–2 character last-word prefix",
+        &["a", "s", "ca", "de", "wo", "b"],
+    ),
+    (
+        "matching 10–25 % of the catalog",
+        &["gift ", "warranty ", "packaging ", "durability ", "studio "],
+    ),
+    (
+        "matching 45–60 % of the catalog",
+        &["made ", "hand ", "years "],
+    ),
 ];
 
 impl Bench {
     pub(crate) async fn search(&mut self) -> SectionResult {
         let n = self.args.products;
         let seed = self.args.seed;
-        self.say(&format!("folding {n} generated products into a catalog model"));
+        self.say(&format!(
+            "folding {n} generated products into a catalog model"
+        ));
         let mut catalog = Catalog::default();
         for id in 1..=n {
             CatalogFold::apply(&mut catalog, &catalog_upsert(seed, id), id as i64 - 1);
         }
-        let enabled: Vec<Arc<Product>> =
-            (1..=n).filter_map(|id| catalog.product(id).cloned()).collect();
+        let enabled: Vec<Arc<Product>> = (1..=n)
+            .filter_map(|id| catalog.product(id).cloned())
+            .collect();
         trim_heap();
         let rss_before = rss_bytes().unwrap_or(0);
         let (index, build) = {
@@ -163,7 +203,10 @@ impl Bench {
             for i in 0..500u64 {
                 let id = 1 + (i * 7919) % n;
                 let event = CatalogEvent {
-                    event: Some(catalog_event::Event::ProductUpsertedV1(generate::product(seed + 1 + i, id))),
+                    event: Some(catalog_event::Event::ProductUpsertedV1(generate::product(
+                        seed + 1 + i,
+                        id,
+                    ))),
                     meta: None,
                 };
                 let published = model.clone();
@@ -175,8 +218,13 @@ impl Bench {
             Percentiles::of(samples)
         };
         table.row(vec![
-            "a new product text through `CatalogFold::apply` (the three listings and the index)".into(),
-            format!("p50 {:.1} µs, p99 {:.1} µs", micros(whole.p50), micros(whole.p99)),
+            "a new product text through `CatalogFold::apply` (the three listings and the index)"
+                .into(),
+            format!(
+                "p50 {:.1} µs, p99 {:.1} µs",
+                micros(whole.p50),
+                micros(whole.p99)
+            ),
             "—".into(),
             "—".into(),
             "— (reported)".into(),
@@ -198,7 +246,10 @@ impl Bench {
         table.row(vec![
             format!("index build, {n} products, one thread"),
             format!("{:.2} s", build.as_secs_f64()),
-            format!("whole `finalize` (three listings + index): {:.2} s", finalize.as_secs_f64()),
+            format!(
+                "whole `finalize` (three listings + index): {:.2} s",
+                finalize.as_secs_f64()
+            ),
             "—".into(),
             "≤ 10 s".into(),
         ]);
@@ -225,13 +276,24 @@ impl Bench {
         }
         let q = judged.len() as f64;
         table.row(vec![
-            format!("relevance: precision@5 over {} judged queries", judged.len()),
+            format!(
+                "relevance: precision@5 over {} judged queries",
+                judged.len()
+            ),
             format!("{:.3}", precision / q),
-            format!("first result right: {first} of {} ({:.1} %)", judged.len(), first as f64 / q * 100.0),
+            format!(
+                "first result right: {first} of {} ({:.1} %)",
+                judged.len(),
+                first as f64 / q * 100.0
+            ),
             "—".into(),
             "— (reported)".into(),
         ]);
-        self.say(&format!("precision@5 {:.3}, first right {first}/{}", precision / q, judged.len()));
+        self.say(&format!(
+            "precision@5 {:.3}, first right {first}/{}",
+            precision / q,
+            judged.len()
+        ));
 
         // /healthz beside searchers, over HTTP, on the real server with this catalog.
         let h = self.healthz_beside_searches(catalog).await?;
@@ -270,17 +332,17 @@ impl Bench {
              index (it is not stored), within the build time above."
         )];
         if !misses.is_empty() {
-            notes.push(format!("First results not judged right: {}.", misses.join("; ")));
+            notes.push(format!(
+                "First results not judged right: {}.",
+                misses.join("; ")
+            ));
         }
         Ok((notes, table))
     }
 
     /// `/healthz` alone, then beside 32 connections searching, on a server whose catalog is
     /// `catalog` (preloaded: replaying a million products through the broker takes minutes).
-    async fn healthz_beside_searches(
-        &mut self,
-        catalog: Catalog,
-    ) -> anyhow::Result<Healthz> {
+    async fn healthz_beside_searches(&mut self, catalog: Catalog) -> anyhow::Result<Healthz> {
         let brokers = self.broker.brokers();
         let config = server_config(&[
             "shop",
@@ -304,7 +366,8 @@ impl Bench {
             .flat_map(|(_, qs)| qs.iter())
             .map(|q| format!("/api/products?q={}&page_size=20", urlencode(q)))
             .collect();
-        let script = std::env::temp_dir().join(format!("shop-bench-search-{}.lua", std::process::id()));
+        let script =
+            std::env::temp_dir().join(format!("shop-bench-search-{}.lua", std::process::id()));
         std::fs::write(&script, lua_rotating(&paths))?;
         let searchers = tokio::spawn({
             let url = format!("http://{addr}/");
@@ -354,7 +417,10 @@ pub(crate) fn probe(n: u64, seed: u64, queries: &str) {
         .filter_map(|q| parse_list_query(&format!("q={}&page_size=20", urlencode(q))).ok())
         .collect();
     eprintln!("probe ready: pid {}", std::process::id());
-    let (checkout, typos) = (Checkout::default(), backend::catalog::search::Typos::default());
+    let (checkout, typos) = (
+        Checkout::default(),
+        backend::catalog::search::Typos::default(),
+    );
     let t0 = Instant::now();
     let mut runs = 0u64;
     while t0.elapsed() < Duration::from_secs(10) {
@@ -364,7 +430,10 @@ pub(crate) fn probe(n: u64, seed: u64, queries: &str) {
             runs += 1;
         }
     }
-    eprintln!("{runs} searches, {:.3} ms each", t0.elapsed().as_secs_f64() * 1e3 / runs as f64);
+    eprintln!(
+        "{runs} searches, {:.3} ms each",
+        t0.elapsed().as_secs_f64() * 1e3 / runs as f64
+    );
 }
 
 /// `/healthz` idle, beside searchers, and beside product-page readers.
@@ -444,6 +513,10 @@ mod tests {
         assert!(!holds("Walnut Headlamp", "lamp"));
         assert!(!holds("Lamp Desk", "desk lamp"));
         assert!(judgments().len() >= 50);
-        assert!(judgments().iter().all(|(q, i, k)| !q.is_empty() && !i.is_empty() && !k.is_empty()));
+        assert!(
+            judgments()
+                .iter()
+                .all(|(q, i, k)| !q.is_empty() && !i.is_empty() && !k.is_empty())
+        );
     }
 }

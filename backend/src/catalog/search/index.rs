@@ -396,7 +396,11 @@ impl SearchIndex {
             if columns.last().is_none_or(|(last, _)| *last != b) {
                 columns.push((b, Columns::default()));
             }
-            columns.last_mut().expect("pushed").1.set(at, code, p.price_minor);
+            columns
+                .last_mut()
+                .expect("pushed")
+                .1
+                .set(at, code, p.price_minor);
         }
         index.terms = terms
             .into_iter()

@@ -11,7 +11,6 @@ use tokio::sync::oneshot;
 
 type Job = Box<dyn FnOnce() + Send>;
 
-
 /// The pool; cloning shares it.
 #[derive(Clone)]
 pub struct SearchPool {

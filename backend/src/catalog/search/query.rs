@@ -383,7 +383,10 @@ impl WordSets<'_> {
                 or(&mut m.field[f], &here);
                 or(&mut in_class, &here);
             }
-            or(&mut m.level[if class == PREFIX { 0 } else { class }], &in_class);
+            or(
+                &mut m.level[if class == PREFIX { 0 } else { class }],
+                &in_class,
+            );
             if class != PREFIX {
                 or(&mut m.whole, &in_class);
             }
@@ -417,7 +420,11 @@ fn run(
         };
         for v in &w.variants {
             if let Some(t) = index.term(&v.term) {
-                let class = if v.prefix { PREFIX } else { usize::from(v.typos.min(2)) };
+                let class = if v.prefix {
+                    PREFIX
+                } else {
+                    usize::from(v.typos.min(2))
+                };
                 for (f, s) in t.fields.iter().enumerate().take(v.fields) {
                     if !s.is_empty() {
                         set.classes[class][f].push(s.cursor());
@@ -491,13 +498,9 @@ fn run(
         filters.max_price.unwrap_or(i64::MAX),
     );
     let empty = IdSet::default();
-    let mut category = filters.category.map(|slug| {
-        index
-            .categories()
-            .get(slug)
-            .unwrap_or(&empty)
-            .cursor()
-    });
+    let mut category = filters
+        .category
+        .map(|slug| index.categories().get(slug).unwrap_or(&empty).cursor());
     // Few categories: counted a block at a time (a popcount per category); many: per product.
     let per_category = !price_filter && index.categories().len() <= 64;
     let mut category_cursors: Vec<Cursor> = if per_category {
@@ -656,9 +659,15 @@ fn run(
             v.sort_unstable();
             v.into_iter().map(|(_, id)| id).collect()
         }
-        Order::By(key, descending) => {
-            select(catalog, &results, found.total, key, descending, limit, filters)
-        }
+        Order::By(key, descending) => select(
+            catalog,
+            &results,
+            found.total,
+            key,
+            descending,
+            limit,
+            filters,
+        ),
     };
     found
 }
@@ -726,11 +735,13 @@ fn below(worst: u32, masks: &[WordMasks], adjacent: &[Mask]) -> Mask {
         }
         (p0, p1)
     };
-    let attr_le = |a: u32| all(&|m| {
-        let mut out = [0u64; WORDS];
-        m.field[..=a as usize].iter().for_each(|f| or(&mut out, f));
-        out
-    });
+    let attr_le = |a: u32| {
+        all(&|m| {
+            let mut out = [0u64; WORDS];
+            m.field[..=a as usize].iter().for_each(|f| or(&mut out, f));
+            out
+        })
+    };
     let le = attr_le(a.min(FIELDS as u32 - 1));
     let lt = if a == 0 { [0; WORDS] } else { attr_le(a - 1) };
     let exact = all(&|m| m.whole);
@@ -761,9 +772,17 @@ fn best_possible(index: &SearchIndex, words: &[WordPlan]) -> u32 {
             .iter()
             .filter_map(|v| index.term(&v.term).map(|t| (v, t)))
             .collect();
-        typos += terms.iter().map(|(v, _)| u32::from(v.typos.min(2))).min().unwrap_or(0);
+        typos += terms
+            .iter()
+            .map(|(v, _)| u32::from(v.typos.min(2)))
+            .min()
+            .unwrap_or(0);
         let field = (0..FIELDS)
-            .find(|&f| terms.iter().any(|(v, t)| f < v.fields && !t.fields[f].is_empty()))
+            .find(|&f| {
+                terms
+                    .iter()
+                    .any(|(v, t)| f < v.fields && !t.fields[f].is_empty())
+            })
             .unwrap_or(FIELDS - 1);
         attribute = attribute.max(field as u32);
         if terms.iter().all(|(v, _)| v.prefix) {
