@@ -23,7 +23,7 @@ BINARYEN_MAJOR := $(firstword $(subst ., ,$(BINARYEN_VERSION)))
 PLAYWRIGHT_VERSION := 1.65.1
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help run dev test e2e chaos hostile app wasm-size bench load fuzz lint fmt tools broker-tool rust-targets system-packages dev-packages trunk-tool wasm-bindgen-tool node-tools app-tools dev-tools
+.PHONY: help run dev test e2e chaos hostile app wasm-size bench bench-search load fuzz lint fmt tools broker-tool rust-targets system-packages dev-packages trunk-tool wasm-bindgen-tool node-tools app-tools dev-tools
 
 help:
 	@echo "make run     start the shop on http://127.0.0.1:8080 (local broker, demo data on first run)"
@@ -36,6 +36,7 @@ help:
 	@echo "make hostile the hostile-traffic suite at full size; table in target/hostile/report.md"
 	@echo "make app     release build of the app into frontend/dist;  make wasm-size  its size"
 	@echo "make bench   benchmarks; results go to BENCHMARKS.md"
+	@echo "make bench-search  the search section (s) alone, at a million products; replaces it in BENCHMARKS.md"
 	@echo "make load    Locust load run (LOAD_USERS, LOAD_SECONDS, LOAD_HOST); SCENARIO=flash-sale: the audited flash sale"
 	@echo "make fuzz    every fuzz target for FUZZ_SECONDS each (default 60); corpus in fuzz/corpus/"
 	@echo "make fmt     format the code;  make lint  clippy with warnings as errors"
@@ -222,6 +223,14 @@ bench: broker-tool app
 	@{ echo; awk 'f || /^## h\. /{ f = 1; print }' BENCHMARKS.md; } >> target/BENCHMARKS.new.md
 	@mv target/BENCHMARKS.new.md BENCHMARKS.md
 	$(CARGO) bench --locked -p backend --bench fold
+
+# Section s alone (about a minute): run it, then put it in BENCHMARKS.md in place of the last one
+# (before section g, where `make bench` writes it), with its own date and command.
+bench-search: broker-tool
+	@command -v wrk >/dev/null || { echo ">>> installing wrk (load generator)"; sudo_cmd=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$sudo_cmd apt-get update -qq && $$sudo_cmd apt-get install -y -qq wrk; }
+	$(CARGO) build --release --locked -p backend --bin shop-bench
+	./target/release/shop-bench --tansu "$(TANSU)" --sections s --splice-into BENCHMARKS.md --out target/BENCHMARKS.new.md
+	@mv target/BENCHMARKS.new.md BENCHMARKS.md
 
 ## Load ----------------------------------------------------------------------------------------
 

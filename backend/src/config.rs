@@ -238,15 +238,6 @@ pub struct SearchConfig {
     pub queue: u32,
 }
 
-impl SearchConfig {
-    pub fn typos(&self) -> crate::catalog::search::Typos {
-        crate::catalog::search::Typos {
-            one_from: self.one_typo_from as usize,
-            two_from: self.two_typos_from.max(self.one_typo_from) as usize,
-        }
-    }
-}
-
 /// What no client, however hostile, may exceed: deadlines, connection and socket caps, the
 /// origins allowed in, and how long what anonymous clients write is kept.
 #[derive(clap::Args, Clone, Debug)]

@@ -13,7 +13,7 @@ use imbl::{HashMap, OrdMap, Vector};
 use shared::ids::category_slug;
 use shared::proto::{CatalogEvent, CommandMeta, ProductUpsertedV1, catalog_event::Event};
 
-use super::search::SearchIndex;
+use super::search::{self, SearchIndex, index::Searchable};
 use crate::engine::retention::{LogClock, Record, Records};
 use crate::engine::snapshot::{DecodeError, Decoder, Encoder};
 use crate::engine::{Applied, Fold};
@@ -53,6 +53,29 @@ impl Product {
             name_key: e.title.to_lowercase(),
             search_text: format!("{}\n{}", e.title, e.description).to_lowercase(),
         }
+    }
+}
+
+impl Searchable for Product {
+    fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn fields(&self) -> [&str; search::index::FIELDS] {
+        [
+            &self.title,
+            &self.category,
+            &self.description,
+            &self.long_text,
+        ]
+    }
+
+    fn category_slug(&self) -> &str {
+        &self.category_slug
+    }
+
+    fn price_minor(&self) -> i64 {
+        self.price_minor
     }
 }
 

@@ -134,7 +134,7 @@ pub async fn list(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiErr
     let (catalog, checkout) = (state.catalog.model(), state.checkout.model());
     let (low, typos) = (
         state.config.low_stock_threshold,
-        state.config.search.typos(),
+        search::Typos::from(&state.config.search),
     );
     let searching = q.is_search();
     let answer = move |catalog: &Catalog, checkout: &Checkout| {

@@ -127,6 +127,10 @@ struct Args {
     /// Seed of the generated products (`shop generate --seed`).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Put the sections run into this existing report (each in place of its old self, a new one
+    /// before section g) instead of writing `--out` as a whole report.
+    #[arg(long, value_name = "FILE")]
+    splice_into: Option<PathBuf>,
     /// Sections to run, a subset of `abcdefs` (d and e share one in-process shop; f reuses a.'s
     /// topic when a. runs).
     #[arg(long, default_value = "abcdefs")]
@@ -191,7 +195,14 @@ async fn run() -> anyhow::Result<()> {
         return Ok(());
     }
     let total = started.elapsed();
-    let report = bench.report(&command, total);
+    let report = match &bench.args.splice_into {
+        Some(into) => {
+            let old = std::fs::read_to_string(into)
+                .with_context(|| format!("cannot read {}", into.display()))?;
+            report::splice(&old, &bench.sections_md(Some(&command)), 'g')
+        }
+        None => bench.report(&command, total),
+    };
     std::fs::write(&out, report).with_context(|| format!("cannot write {}", out.display()))?;
     progress(
         started,

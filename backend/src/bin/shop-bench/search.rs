@@ -142,7 +142,7 @@ impl Bench {
 
         // One product change, applied after a publish (the clone a writer makes), of three kinds:
         // a new price, one word added to the title, every text replaced.
-        let kinds: [(&str, fn(&Product, u64) -> Product); 3] = [
+        let kinds: [(&str, Change); 3] = [
             ("a price change", |p, i| Product {
                 price_minor: p.price_minor + 1 + i as i64 % 7,
                 ..p.clone()
@@ -161,12 +161,12 @@ impl Bench {
                 }
             }),
         ];
-        let change = |catalog: &Catalog, n: u64, make: fn(&Product, u64) -> Product| {
+        let change = |catalog: &Catalog, n: u64, make: Change| {
             let mut index = catalog.search_index().clone();
             let mut samples = Vec::with_capacity(2000);
             for i in 0..2000u64 {
                 let id = 1 + (i * 7919) % n;
-                let old = catalog.product(id).expect("generated");
+                let old: &Product = catalog.product(id).expect("generated");
                 let new = make(old, i);
                 let published = index.clone();
                 samples.push(time(|| index.update(Some(old), Some(&new))));
@@ -435,6 +435,9 @@ pub(crate) fn probe(n: u64, seed: u64, queries: &str) {
         t0.elapsed().as_secs_f64() * 1e3 / runs as f64
     );
 }
+
+/// A product change to time: the product after it, from the product before and a counter.
+type Change = fn(&Product, u64) -> Product;
 
 /// `/healthz` idle, beside searchers, and beside product-page readers.
 struct Healthz {

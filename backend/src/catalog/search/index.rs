@@ -27,8 +27,17 @@ use std::sync::Arc;
 use imbl::{OrdMap, Vector};
 
 use super::text::{stem, words};
-use crate::catalog::fold::Product;
 use crate::engine::idset::{self, Builder, IdSet};
+
+/// What the index reads of a product (the catalog's `Product`; kept as a trait so the index does
+/// not depend on the model it is part of).
+pub trait Searchable {
+    fn id(&self) -> u64;
+    /// Title, category name, description, long text: the fields, most important first.
+    fn fields(&self) -> [&str; FIELDS];
+    fn category_slug(&self) -> &str;
+    fn price_minor(&self) -> i64;
+}
 
 /// Where a word matched, most important first.
 pub const FIELDS: usize = 4;
@@ -167,10 +176,9 @@ struct Entries {
     pairs: Vec<String>,
 }
 
-fn entries(p: &Product) -> Entries {
+fn entries(p: &impl Searchable) -> Entries {
     let mut e = Entries::default();
-    let fields: [&str; FIELDS] = [&p.title, &p.category, &p.description, &p.long_text];
-    for (field, text) in fields.into_iter().enumerate() {
+    for (field, text) in p.fields().into_iter().enumerate() {
         let mut previous: Option<String> = None;
         words(text, |_, _, folded| {
             let term = stem(folded).into_owned();
@@ -247,20 +255,15 @@ impl SearchIndex {
 
     /// Takes a product change into account: `old` and `new` are the product before and after,
     /// each `None` when it was not (or is no longer) enabled. Only what differs is touched.
-    pub fn update(&mut self, old: Option<&Product>, new: Option<&Product>) {
-        let same_text = |a: &Product, b: &Product| {
-            a.title == b.title
-                && a.category == b.category
-                && a.description == b.description
-                && a.long_text == b.long_text
-        };
+    pub fn update<P: Searchable>(&mut self, old: Option<&P>, new: Option<&P>) {
+        let same_text = |a: &P, b: &P| a.fields() == b.fields();
         match (old, new) {
             (None, None) => {}
             (Some(o), Some(n)) if same_text(o, n) => {}
             _ => {
                 let before = old.map(entries).unwrap_or_default();
                 let after = new.map(entries).unwrap_or_default();
-                let id = new.or(old).expect("one of them").id;
+                let id = new.or(old).expect("one of them").id();
                 for (term, field) in difference(&before.terms, &after.terms) {
                     self.remove_term(term, *field, id);
                 }
@@ -300,35 +303,35 @@ impl SearchIndex {
             }
         }
         if let Some(o) = old
-            && new.is_none_or(|n| n.category_slug != o.category_slug)
-            && let Some(set) = self.categories.get_mut(o.category_slug.as_str())
+            && new.is_none_or(|n| n.category_slug() != o.category_slug())
+            && let Some(set) = self.categories.get_mut(o.category_slug())
         {
-            set.remove(o.id);
+            set.remove(o.id());
             if set.is_empty() {
-                self.categories.remove(o.category_slug.as_str());
+                self.categories.remove(o.category_slug());
             }
         }
         match new {
             Some(n) => {
-                self.enabled.insert(n.id);
-                if let Some(set) = self.categories.get_mut(n.category_slug.as_str()) {
-                    set.insert(n.id);
+                self.enabled.insert(n.id());
+                if let Some(set) = self.categories.get_mut(n.category_slug()) {
+                    set.insert(n.id());
                 } else {
                     let mut set = IdSet::default();
-                    set.insert(n.id);
-                    self.categories.insert(n.category_slug.as_str().into(), set);
+                    set.insert(n.id());
+                    self.categories.insert(n.category_slug().into(), set);
                 }
-                let code = self.code_for(&n.category_slug);
-                let (b, at) = idset::split(n.id);
+                let code = self.code_for(n.category_slug());
+                let (b, at) = idset::split(n.id());
                 let cols = self.columns.entry(b).or_default();
-                if cols.category(at) != code || cols.price(at) != n.price_minor {
-                    Arc::make_mut(cols).set(at, code, n.price_minor);
+                if cols.category(at) != code || cols.price(at) != n.price_minor() {
+                    Arc::make_mut(cols).set(at, code, n.price_minor());
                 }
             }
             None => {
                 if let Some(o) = old {
-                    self.enabled.remove(o.id);
-                    let (b, at) = idset::split(o.id);
+                    self.enabled.remove(o.id());
+                    let (b, at) = idset::split(o.id());
                     if let Some(cols) = self.columns.get_mut(&b) {
                         Arc::make_mut(cols).set(at, 0, 0);
                     }
@@ -349,7 +352,7 @@ impl SearchIndex {
 
     /// The index of these enabled products, given in ascending id order (a start-up build: no
     /// copy-on-write, each set appended to in order, no text copied but each new term once).
-    pub fn build<'a>(products: impl IntoIterator<Item = &'a Product>) -> SearchIndex {
+    pub fn build<'a, P: Searchable + 'a>(products: impl IntoIterator<Item = &'a P>) -> SearchIndex {
         let mut terms: HashMap<Box<str>, [Builder; FIELDS]> = HashMap::new();
         let mut pairs: HashMap<Box<str>, Builder> = HashMap::new();
         let mut categories: HashMap<Box<str>, Builder> = HashMap::new();
@@ -358,14 +361,13 @@ impl SearchIndex {
         let mut columns: Vec<(u64, Columns)> = Vec::new();
         let (mut previous, mut pair) = (String::new(), String::new());
         for p in products {
-            let fields: [&str; FIELDS] = [&p.title, &p.category, &p.description, &p.long_text];
-            for (field, text) in fields.into_iter().enumerate() {
+            for (field, text) in p.fields().into_iter().enumerate() {
                 previous.clear();
                 words(text, |_, _, folded| {
                     let term = stem(folded);
                     match terms.get_mut(&*term) {
-                        Some(t) => t[field].push(p.id),
-                        None => terms.entry(term.as_ref().into()).or_default()[field].push(p.id),
+                        Some(t) => t[field].push(p.id()),
+                        None => terms.entry(term.as_ref().into()).or_default()[field].push(p.id()),
                     }
                     if field <= CATEGORY {
                         if !previous.is_empty() {
@@ -374,8 +376,8 @@ impl SearchIndex {
                             pair.push(' ');
                             pair.push_str(&term);
                             match pairs.get_mut(pair.as_str()) {
-                                Some(s) => s.push(p.id),
-                                None => pairs.entry(pair.as_str().into()).or_default().push(p.id),
+                                Some(s) => s.push(p.id()),
+                                None => pairs.entry(pair.as_str().into()).or_default().push(p.id()),
                             }
                         }
                         previous.clear();
@@ -383,16 +385,16 @@ impl SearchIndex {
                     }
                 });
             }
-            enabled.push(p.id);
-            match categories.get_mut(p.category_slug.as_str()) {
-                Some(s) => s.push(p.id),
+            enabled.push(p.id());
+            match categories.get_mut(p.category_slug()) {
+                Some(s) => s.push(p.id()),
                 None => categories
-                    .entry(p.category_slug.as_str().into())
+                    .entry(p.category_slug().into())
                     .or_default()
-                    .push(p.id),
+                    .push(p.id()),
             }
-            let code = index.code_for(&p.category_slug);
-            let (b, at) = idset::split(p.id);
+            let code = index.code_for(p.category_slug());
+            let (b, at) = idset::split(p.id());
             if columns.last().is_none_or(|(last, _)| *last != b) {
                 columns.push((b, Columns::default()));
             }
@@ -400,7 +402,7 @@ impl SearchIndex {
                 .last_mut()
                 .expect("pushed")
                 .1
-                .set(at, code, p.price_minor);
+                .set(at, code, p.price_minor());
         }
         index.terms = terms
             .into_iter()

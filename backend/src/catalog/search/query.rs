@@ -46,6 +46,15 @@ pub struct Typos {
     pub two_from: usize,
 }
 
+impl From<&crate::config::SearchConfig> for Typos {
+    fn from(c: &crate::config::SearchConfig) -> Self {
+        Typos {
+            one_from: c.one_typo_from as usize,
+            two_from: c.two_typos_from.max(c.one_typo_from) as usize,
+        }
+    }
+}
+
 impl Default for Typos {
     fn default() -> Self {
         Typos {
