@@ -51,7 +51,7 @@ const CLASSES: &[(&str, &[&str])] = &[
     ),
     (
         "matching 10–25 % of the catalog",
-        &["gift ", "warranty ", "packaging ", "durability ", "studio "],
+        &["gift ", "warranty ", "studio "],
     ),
     (
         "matching 45–60 % of the catalog",

@@ -84,6 +84,19 @@ mod tests {
     async fn runs_jobs_and_refuses_when_full() {
         let pool = SearchPool::new(1, 1);
         assert_eq!(pool.run(|| 2 + 2).await.unwrap(), 4);
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: reads the calling thread's scheduling policy.
+            let policy = pool
+                .run(|| unsafe { libc::sched_getscheduler(0) })
+                .await
+                .unwrap();
+            assert_eq!(
+                policy,
+                libc::SCHED_IDLE,
+                "search threads yield to every other thread"
+            );
+        }
         let (hold, wait) = std::sync::mpsc::channel::<()>();
         let blocked = {
             let pool = pool.clone();
