@@ -176,9 +176,14 @@ struct Entries {
     pairs: Vec<String>,
 }
 
-fn entries(p: &impl Searchable) -> Entries {
+/// The entries of the fields `wanted` says (all of them for a product coming or going; only the
+/// changed ones for an edit, which the others' entries would cancel out of the difference).
+fn entries(p: &impl Searchable, wanted: [bool; FIELDS]) -> Entries {
     let mut e = Entries::default();
     for (field, text) in p.fields().into_iter().enumerate() {
+        if !wanted[field] {
+            continue;
+        }
         let mut previous: Option<String> = None;
         words(text, |_, _, folded| {
             let term = stem(folded).into_owned();
@@ -261,8 +266,20 @@ impl SearchIndex {
             (None, None) => {}
             (Some(o), Some(n)) if same_text(o, n) => {}
             _ => {
-                let before = old.map(entries).unwrap_or_default();
-                let after = new.map(entries).unwrap_or_default();
+                let wanted: [bool; FIELDS] = match (old, new) {
+                    (Some(o), Some(n)) => {
+                        let (a, b) = (o.fields(), n.fields());
+                        let mut wanted: [bool; FIELDS] = std::array::from_fn(|f| a[f] != b[f]);
+                        // A pair may come from the title and the category both: they go together.
+                        if wanted[TITLE] || wanted[CATEGORY] {
+                            (wanted[TITLE], wanted[CATEGORY]) = (true, true);
+                        }
+                        wanted
+                    }
+                    _ => [true; FIELDS],
+                };
+                let before = old.map(|p| entries(p, wanted)).unwrap_or_default();
+                let after = new.map(|p| entries(p, wanted)).unwrap_or_default();
                 let id = new.or(old).expect("one of them").id();
                 for (term, field) in difference(&before.terms, &after.terms) {
                     self.remove_term(term, *field, id);

@@ -33,7 +33,16 @@ const WORDS: &[&str] = &[
     "Steel",
     "stainless",
 ];
-const CATEGORIES: &[&str] = &["Home", "Office", "Garden", "home", "Bed & Bath"];
+// "Desk Lamp" and "Oak Shelf" as categories share pairs with titles.
+const CATEGORIES: &[&str] = &[
+    "Home",
+    "Office",
+    "Garden",
+    "home",
+    "Bed & Bath",
+    "Desk Lamp",
+    "Oak Shelf",
+];
 
 fn text(max: usize) -> impl Strategy<Value = String> {
     prop::collection::vec(prop::sample::select(WORDS), 0..max).prop_map(|w| w.join(" "))
@@ -252,4 +261,30 @@ proptest! {
             prop_assert_eq!(got, d, "{} vs {}", word, term);
         }
     }
+}
+
+#[test]
+fn a_pair_shared_by_title_and_category_outlives_a_category_change() {
+    let upsert = |category: &str| CatalogEvent {
+        event: Some(Event::ProductUpsertedV1(ProductUpsertedV1 {
+            product_id: 7,
+            title: "Desk Lamp".into(),
+            category: category.into(),
+            price_minor: 100,
+            currency: "EUR".into(),
+            ..Default::default()
+        })),
+        meta: None,
+    };
+    let mut c = Catalog::default();
+    CatalogFold::finalize(&mut c);
+    CatalogFold::apply(&mut c, &upsert("Desk Lamp"), 0);
+    CatalogFold::apply(&mut c, &upsert("Office"), 1);
+    let pair = c
+        .search_index()
+        .pair("desk", "lamp")
+        .map(|s| s.iter().collect::<Vec<_>>());
+    assert_eq!(pair, Some(vec![7]));
+    let built = SearchIndex::build(c.products_by_id());
+    assert_eq!(built.contents(), c.search_index().contents());
 }
