@@ -288,3 +288,31 @@ fn a_pair_shared_by_title_and_category_outlives_a_category_change() {
     let built = SearchIndex::build(c.products_by_id());
     assert_eq!(built.contents(), c.search_index().contents());
 }
+
+#[test]
+fn a_later_whole_word_beats_earlier_prefixes_in_a_full_page() {
+    let upsert = |id: u64, title: &str| CatalogEvent {
+        event: Some(Event::ProductUpsertedV1(ProductUpsertedV1 {
+            product_id: id,
+            title: title.into(),
+            category: "Home".into(),
+            price_minor: 100,
+            currency: "EUR".into(),
+            ..Default::default()
+        })),
+        meta: None,
+    };
+    // A page of prefix matches in the first id block, the one whole-word match in a later one.
+    let mut events: Vec<_> = (1..=3).map(|id| upsert(id, "Lampshade")).collect();
+    events.push(upsert(9000, "Lamp"));
+    let c = replay(&events);
+    let plan = query::plan(c.search_index(), "lamp", Typos::default());
+    let filters = Filters {
+        category: None,
+        min_price: None,
+        max_price: None,
+        only: None,
+    };
+    let found = query::search(&c, &plan, &filters, Order::Relevance, 3);
+    assert_eq!(found.ids, [9000, 1, 2]);
+}
