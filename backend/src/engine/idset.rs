@@ -187,8 +187,12 @@ impl IdSet {
         self.blocks.get(&b).is_some_and(|blk| blk.contains(at))
     }
 
-    /// Adds `id`; false when it was there already.
+    /// Adds `id`; false when it was there already. A set that already holds it is not touched:
+    /// after a publish, `get_mut` would copy the map's path and the block for nothing.
     pub fn insert(&mut self, id: u64) -> bool {
+        if self.contains(id) {
+            return false;
+        }
         let (b, at) = split(id);
         let added = match self.blocks.get_mut(&b) {
             Some(blk) => Arc::make_mut(blk).insert(at),
@@ -202,8 +206,11 @@ impl IdSet {
         added
     }
 
-    /// Removes `id`; false when it was not there.
+    /// Removes `id`; false when it was not there (and then nothing is copied, as for `insert`).
     pub fn remove(&mut self, id: u64) -> bool {
+        if !self.contains(id) {
+            return false;
+        }
         let (b, at) = split(id);
         let Some(blk) = self.blocks.get_mut(&b) else {
             return false;
@@ -412,7 +419,11 @@ mod tests {
             a.insert(id);
         });
         let b = a.clone();
+        let shared = |a: &IdSet, b: &IdSet| Arc::ptr_eq(&a.blocks[&0], &b.blocks[&0]);
+        assert!(!a.insert(5) && !a.remove(1 << 20));
+        assert!(shared(&a, &b), "a change that changes nothing copies nothing");
         a.remove(7);
+        assert!(!shared(&a, &b));
         assert!(b.contains(7) && !a.contains(7));
         assert_eq!((a.len(), b.len()), (4095, 4096));
     }

@@ -330,18 +330,26 @@ impl SearchIndex {
         }
         match new {
             Some(n) => {
+                // Each part is looked at before it is touched: after a publish, a mutable
+                // lookup copies the path to it even when nothing changes.
                 self.enabled.insert(n.id());
-                if let Some(set) = self.categories.get_mut(n.category_slug()) {
-                    set.insert(n.id());
-                } else {
-                    let mut set = IdSet::default();
-                    set.insert(n.id());
-                    self.categories.insert(n.category_slug().into(), set);
+                match self.categories.get(n.category_slug()) {
+                    Some(set) if set.contains(n.id()) => {}
+                    Some(_) => {
+                        let set = self.categories.get_mut(n.category_slug()).expect("found");
+                        set.insert(n.id());
+                    }
+                    None => {
+                        let mut set = IdSet::default();
+                        set.insert(n.id());
+                        self.categories.insert(n.category_slug().into(), set);
+                    }
                 }
                 let code = self.code_for(n.category_slug());
                 let (b, at) = idset::split(n.id());
-                let cols = self.columns.entry(b).or_default();
-                if cols.category(at) != code || cols.price(at) != n.price_minor() {
+                let current = self.columns.get(&b).map(|c| (c.category(at), c.price(at)));
+                if current != Some((code, n.price_minor())) {
+                    let cols = self.columns.entry(b).or_default();
                     Arc::make_mut(cols).set(at, code, n.price_minor());
                 }
             }

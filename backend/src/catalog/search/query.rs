@@ -31,7 +31,7 @@ use crate::engine::idset::{self, Cursor, IdSet, Mask, WORDS, for_each_bit};
 /// Terms one word may stand for.
 pub const MAX_VARIANTS: usize = 48;
 /// Terms a prefix of one and of two characters stands for (the most common ones).
-pub const SHORT_PREFIX_VARIANTS: (usize, usize) = (16, 24);
+pub const SHORT_PREFIX_VARIANTS: (usize, usize) = (10, 16);
 /// Dictionary terms one word's typo or prefix lookup may visit.
 pub const MAX_VISITS: usize = 20_000;
 /// Words of a query (the rest is ignored).
