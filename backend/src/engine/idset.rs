@@ -421,7 +421,10 @@ mod tests {
         let b = a.clone();
         let shared = |a: &IdSet, b: &IdSet| Arc::ptr_eq(&a.blocks[&0], &b.blocks[&0]);
         assert!(!a.insert(5) && !a.remove(1 << 20));
-        assert!(shared(&a, &b), "a change that changes nothing copies nothing");
+        assert!(
+            shared(&a, &b),
+            "a change that changes nothing copies nothing"
+        );
         a.remove(7);
         assert!(!shared(&a, &b));
         assert!(b.contains(7) && !a.contains(7));

@@ -161,19 +161,22 @@ impl Bench {
                 }
             }),
         ];
+        // Also counts the index entries each change adds or removes (what its cost grows with).
         let change = |catalog: &Catalog, n: u64, make: Change| {
             let mut index = catalog.search_index().clone();
             let mut samples = Vec::with_capacity(2000);
+            let mut touched = 0;
             for i in 0..2000u64 {
                 let id = 1 + (i * 7919) % n;
                 let old: &Product = catalog.product(id).expect("generated");
                 let new = make(old, i);
+                touched += entries_changed(old, &new);
                 let published = index.clone();
                 samples.push(time(|| index.update(Some(old), Some(&new))));
                 index.update(Some(&new), Some(old));
                 drop(published);
             }
-            Percentiles::of(samples)
+            (Percentiles::of(samples), touched as f64 / 2000.0)
         };
         let small_n = 10_000.min(n);
         let mut small = Catalog::default();
@@ -182,9 +185,12 @@ impl Bench {
         }
         CatalogFold::finalize(&mut small);
         for (kind, make) in kinds {
-            let (big, little) = (change(&catalog, n, make), change(&small, small_n, make));
+            let ((big, touched), (little, _)) =
+                (change(&catalog, n, make), change(&small, small_n, make));
             table.row(vec![
-                format!("applying one product change to the index, {kind}, after a publish, {n} products"),
+                format!(
+                    "applying one product change to the index, {kind} ({touched:.0} entries added or removed on average), after a publish, {n} products"
+                ),
                 format!("p50 {:.1} µs, p99 {:.1} µs", micros(big.p50), micros(big.p99)),
                 format!(
                     "{small_n} products: p50 {:.1} µs, p99 {:.1} µs",
@@ -312,6 +318,13 @@ impl Bench {
             "— (reported)".into(),
         ]);
         table.row(vec![
+            "`/healthz` beside two threads at the search threads' priority (nice 19) copying memory instead (no search, no HTTP)".into(),
+            h.beside_copies.latency_cell(),
+            format!("idle: {}", h.idle.latency_cell()),
+            format!("{:.2} (p99)", h.beside_copies.p99_us / h.idle.p99_us),
+            "— (the floor for low-priority, memory-bound work here)".into(),
+        ]);
+        table.row(vec![
             "`/healthz` while 32 connections read product pages instead (no search)".into(),
             h.beside_reads.latency_cell(),
             format!("idle: {}", h.idle.latency_cell()),
@@ -329,7 +342,13 @@ impl Bench {
              A change is timed after a clone of the model, as after every publish, so it \
              pays its copy-on-write. Relevance: a result is right when its title holds the \
              judged words in order (`search-judgments.tsv`); the snapshot loads rebuild the \
-             index (it is not stored), within the build time above."
+             index (it is not stored), within the build time above. A change's cost grows with \
+             the entries it adds or removes (each copies the few nodes and the one block on its \
+             path, once per publish), not with the catalog; an edit re-indexes only the fields \
+             it changed, so a price change or a title edit touches a handful. `/healthz`: the \
+             searches run on two threads at nice 19 (`SEARCH_THREADS`), beside the request \
+             workers at nice 0; the row with two nice-19 threads copying memory is the floor \
+             any low-priority, memory-bound work sets on these two cores."
         )];
         if !misses.is_empty() {
             notes.push(format!(
@@ -377,6 +396,29 @@ impl Bench {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let loaded = wrk_with(&["-t1", "-c1"], secs, &healthz, None).await?;
         let searches = searchers.await??;
+        // The floor: as many threads as search, at the search threads' priority, copying 64 MiB
+        // buffers over and over (no HTTP, no search): what any low-priority, memory-bound work
+        // costs `/healthz` on these cores.
+        let copying = Arc::new(AtomicBool::new(true));
+        let copiers = backend::catalog::search::SearchPool::new(2, 2);
+        for _ in 0..2 {
+            let (copying, copiers) = (copying.clone(), copiers.clone());
+            tokio::spawn(async move {
+                copiers
+                    .run(move || {
+                        let from = vec![1u8; 64 << 20];
+                        let mut to = vec![0u8; 64 << 20];
+                        while copying.load(Ordering::Relaxed) {
+                            to.copy_from_slice(&from);
+                            std::hint::black_box(&mut to);
+                        }
+                    })
+                    .await
+            });
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let beside_copies = wrk_with(&["-t1", "-c1"], secs, &healthz, None).await?;
+        copying.store(false, Ordering::Relaxed);
         // The same with 32 connections reading product pages (no search at all): what HTTP
         // handling and the load generator alone cost `/healthz` on these cores.
         let pages: Vec<String> = (0..64u64)
@@ -398,6 +440,7 @@ impl Bench {
             idle,
             loaded,
             searches,
+            beside_copies,
             beside_reads,
             reads,
         })
@@ -439,11 +482,38 @@ pub(crate) fn probe(n: u64, seed: u64, queries: &str) {
 /// A product change to time: the product after it, from the product before and a counter.
 type Change = fn(&Product, u64) -> Product;
 
+/// The index entries a change adds or removes: (term, field) pairs of every field and the
+/// adjacent-term pairs of the title and category, as the index keeps them.
+fn entries_changed(old: &Product, new: &Product) -> usize {
+    use backend::catalog::search::index::{CATEGORY, Searchable};
+    use backend::catalog::search::text::{stem, words};
+    use std::collections::BTreeSet;
+    let entries = |p: &Product| {
+        let mut set = BTreeSet::new();
+        for (field, text) in p.fields().into_iter().enumerate() {
+            let mut previous: Option<String> = None;
+            words(text, |_, _, folded| {
+                let term = stem(folded).into_owned();
+                if field <= CATEGORY {
+                    if let Some(prev) = previous.replace(term.clone()) {
+                        set.insert((format!("{prev} {term}"), usize::MAX));
+                    }
+                }
+                set.insert((term, field));
+            });
+        }
+        set
+    };
+    let (a, b) = (entries(old), entries(new));
+    a.symmetric_difference(&b).count()
+}
+
 /// `/healthz` idle, beside searchers, and beside product-page readers.
 struct Healthz {
     idle: WrkRun,
     loaded: WrkRun,
     searches: WrkRun,
+    beside_copies: WrkRun,
     beside_reads: WrkRun,
     reads: WrkRun,
 }

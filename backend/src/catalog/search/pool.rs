@@ -98,7 +98,9 @@ mod tests {
         {
             // SAFETY: reads the calling thread's nice value.
             let nice = pool
-                .run(|| unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) })
+                .run(|| unsafe {
+                    libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t)
+                })
                 .await
                 .unwrap();
             assert_eq!(nice, NICE, "search threads yield to every other thread");
