@@ -494,10 +494,10 @@ fn entries_changed(old: &Product, new: &Product) -> usize {
             let mut previous: Option<String> = None;
             words(text, |_, _, folded| {
                 let term = stem(folded).into_owned();
-                if field <= CATEGORY {
-                    if let Some(prev) = previous.replace(term.clone()) {
-                        set.insert((format!("{prev} {term}"), usize::MAX));
-                    }
+                if field <= CATEGORY
+                    && let Some(prev) = previous.replace(term.clone())
+                {
+                    set.insert((format!("{prev} {term}"), usize::MAX));
                 }
                 set.insert((term, field));
             });
