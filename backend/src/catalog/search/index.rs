@@ -28,6 +28,7 @@ use imbl::{OrdMap, Vector};
 
 use super::text::{stem, words};
 use crate::engine::idset::{self, Builder, IdSet};
+use crate::engine::snapshot::{DecodeError, Decoder, Encoder};
 
 /// What the index reads of a product (the catalog's `Product`; kept as a trait so the index does
 /// not depend on the model it is part of).
@@ -378,38 +379,20 @@ impl SearchIndex {
     /// The index of these enabled products, given in ascending id order (a start-up build: no
     /// copy-on-write, each set appended to in order, no text copied but each new term once).
     pub fn build<'a, P: Searchable + 'a>(products: impl IntoIterator<Item = &'a P>) -> SearchIndex {
-        let mut terms: HashMap<Box<str>, [Builder; FIELDS]> = HashMap::new();
-        let mut pairs: HashMap<Box<str>, Builder> = HashMap::new();
+        let products: Vec<&P> = products.into_iter().collect();
+        let mut index = SearchIndex::default();
+        index.add_columns(products.iter().copied());
+        (index.terms, index.pairs) = text_sets(products.iter().copied());
+        index
+    }
+
+    /// The enabled set, the categories and the columns of these enabled products, given in
+    /// ascending id order, into an index that has none yet.
+    fn add_columns<'a, P: Searchable + 'a>(&mut self, products: impl IntoIterator<Item = &'a P>) {
         let mut categories: HashMap<Box<str>, Builder> = HashMap::new();
         let mut enabled = Builder::default();
-        let mut index = SearchIndex::default();
         let mut columns: Vec<(u64, Columns)> = Vec::new();
-        let (mut previous, mut pair) = (String::new(), String::new());
         for p in products {
-            for (field, text) in p.fields().into_iter().enumerate() {
-                previous.clear();
-                words(text, |_, _, folded| {
-                    let term = stem(folded);
-                    match terms.get_mut(&*term) {
-                        Some(t) => t[field].push(p.id()),
-                        None => terms.entry(term.as_ref().into()).or_default()[field].push(p.id()),
-                    }
-                    if field <= CATEGORY {
-                        if !previous.is_empty() {
-                            pair.clear();
-                            pair.push_str(&previous);
-                            pair.push(' ');
-                            pair.push_str(&term);
-                            match pairs.get_mut(pair.as_str()) {
-                                Some(s) => s.push(p.id()),
-                                None => pairs.entry(pair.as_str().into()).or_default().push(p.id()),
-                            }
-                        }
-                        previous.clear();
-                        previous.push_str(&term);
-                    }
-                });
-            }
             enabled.push(p.id());
             match categories.get_mut(p.category_slug()) {
                 Some(s) => s.push(p.id()),
@@ -418,7 +401,7 @@ impl SearchIndex {
                     .or_default()
                     .push(p.id()),
             }
-            let code = index.code_for(p.category_slug());
+            let code = self.code_for(p.category_slug());
             let (b, at) = idset::split(p.id());
             if columns.last().is_none_or(|(last, _)| *last != b) {
                 columns.push((b, Columns::default()));
@@ -429,24 +412,55 @@ impl SearchIndex {
                 .1
                 .set(at, code, p.price_minor());
         }
-        index.terms = terms
-            .into_iter()
-            .map(|(term, fields)| {
-                let fields = fields.map(Builder::build);
-                (Arc::from(term), Arc::new(Term { fields }))
-            })
-            .collect();
-        index.pairs = pairs
-            .into_iter()
-            .map(|(pair, set)| (Arc::from(pair), set.build()))
-            .collect();
-        index.categories = categories
+        self.categories = categories
             .into_iter()
             .map(|(slug, set)| (Arc::from(slug), set.build()))
             .collect();
-        index.enabled = enabled.build();
-        index.columns = columns.into_iter().map(|(b, c)| (b, Arc::new(c))).collect();
-        index
+        self.enabled = enabled.build();
+        self.columns = columns.into_iter().map(|(b, c)| (b, Arc::new(c))).collect();
+    }
+
+    /// Writes the index for a snapshot: the parts made from text (the costly ones to rebuild:
+    /// every product's words), as two blobs a load decodes side by side. The enabled set,
+    /// categories and columns are rebuilt from the products (a pass over them), with category
+    /// codes in id order as a replay gives them: codes follow event order, so storing them would
+    /// make two replicas' snapshots of one log differ (answers never depend on them).
+    pub fn encode(&self, out: &mut Encoder) {
+        out.blob(|out| {
+            out.len(self.terms.len());
+            for (term, t) in &self.terms {
+                out.str(term);
+                t.fields.iter().for_each(|f| f.encode(out));
+            }
+        });
+        out.blob(|out| {
+            out.len(self.pairs.len());
+            for (pair, set) in &self.pairs {
+                out.str(pair);
+                set.encode(out);
+            }
+        });
+    }
+
+    /// Reads what [`SearchIndex::encode`] wrote, for these enabled products in ascending id order
+    /// (the ones the index was written with).
+    pub fn decode<'a, P: Searchable + 'a>(
+        d: &mut Decoder<'_>,
+        products: impl IntoIterator<Item = &'a P>,
+    ) -> Result<SearchIndex, DecodeError> {
+        let mut index = SearchIndex::default();
+        let (terms, pairs) = (d.bytes()?, d.bytes()?);
+        let (terms, pairs) = std::thread::scope(|s| {
+            let terms = s.spawn(|| decode_terms(terms));
+            let pairs = s.spawn(|| decode_pairs(pairs));
+            index.add_columns(products);
+            (
+                terms.join().expect("decoding does not panic"),
+                pairs.join().expect("decoding does not panic"),
+            )
+        });
+        (index.terms, index.pairs) = (terms?, pairs?);
+        Ok(index)
     }
 
     /// Bytes the index allocates, by part: (terms with their sets, pairs, columns). The maps'
@@ -542,6 +556,101 @@ pub struct Contents {
     pub pairs: Vec<(String, Vec<u64>)>,
     pub categories: Vec<(String, Vec<u64>)>,
     pub products: Vec<(u64, String, i64)>,
+}
+
+type Terms = OrdMap<Arc<str>, Arc<Term>>;
+type Pairs = OrdMap<Arc<str>, IdSet>;
+
+/// The terms and pairs of these enabled products, given in ascending id order.
+fn text_sets<'a, P: Searchable + 'a>(products: impl IntoIterator<Item = &'a P>) -> (Terms, Pairs) {
+    let mut terms: HashMap<Box<str>, [Builder; FIELDS]> = HashMap::new();
+    let mut pairs: HashMap<Box<str>, Builder> = HashMap::new();
+    let (mut previous, mut pair) = (String::new(), String::new());
+    for p in products {
+        for (field, text) in p.fields().into_iter().enumerate() {
+            previous.clear();
+            words(text, |_, _, folded| {
+                let term = stem(folded);
+                match terms.get_mut(&*term) {
+                    Some(t) => t[field].push(p.id()),
+                    None => terms.entry(term.as_ref().into()).or_default()[field].push(p.id()),
+                }
+                if field <= CATEGORY {
+                    if !previous.is_empty() {
+                        pair.clear();
+                        pair.push_str(&previous);
+                        pair.push(' ');
+                        pair.push_str(&term);
+                        match pairs.get_mut(pair.as_str()) {
+                            Some(s) => s.push(p.id()),
+                            None => pairs.entry(pair.as_str().into()).or_default().push(p.id()),
+                        }
+                    }
+                    previous.clear();
+                    previous.push_str(&term);
+                }
+            });
+        }
+    }
+    let terms = terms
+        .into_iter()
+        .map(|(term, fields)| {
+            let fields = fields.map(Builder::build);
+            (Arc::from(term), Arc::new(Term { fields }))
+        })
+        .collect();
+    let pairs = pairs
+        .into_iter()
+        .map(|(pair, set)| (Arc::from(pair), set.build()))
+        .collect();
+    (terms, pairs)
+}
+
+/// Keys of a snapshot's map: ascending, no repeats (so the map is the one written).
+fn next_key<'a>(d: &mut Decoder<'a>, last: &mut Option<&'a str>) -> Result<&'a str, DecodeError> {
+    let key = d.str()?;
+    if last.is_some_and(|l| l >= key) {
+        return Err(DecodeError(format!("search key {key:?} out of order")));
+    }
+    *last = Some(key);
+    Ok(key)
+}
+
+fn decode_terms(bytes: &[u8]) -> Result<Terms, DecodeError> {
+    let mut d = Decoder::new(bytes);
+    let mut last = None;
+    let n = d.len(8 + FIELDS * 8)?;
+    let mut terms = Vec::with_capacity(n);
+    for _ in 0..n {
+        let term = next_key(&mut d, &mut last)?;
+        let mut t = Term::default();
+        for f in &mut t.fields {
+            *f = IdSet::decode(&mut d)?;
+        }
+        if t.is_empty() {
+            return Err(DecodeError(format!("term {term:?} without products")));
+        }
+        terms.push((Arc::from(term), Arc::new(t)));
+    }
+    d.finish()?;
+    Ok(terms.into_iter().collect())
+}
+
+fn decode_pairs(bytes: &[u8]) -> Result<Pairs, DecodeError> {
+    let mut d = Decoder::new(bytes);
+    let mut last = None;
+    let n = d.len(8 + 8)?;
+    let mut pairs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let pair = next_key(&mut d, &mut last)?;
+        let set = IdSet::decode(&mut d)?;
+        if set.is_empty() {
+            return Err(DecodeError(format!("pair {pair:?} without products")));
+        }
+        pairs.push((Arc::from(pair), set));
+    }
+    d.finish()?;
+    Ok(pairs.into_iter().collect())
 }
 
 /// The items of sorted `a` that sorted `b` lacks.

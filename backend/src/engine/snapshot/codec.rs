@@ -49,6 +49,15 @@ impl Encoder {
     pub fn str(&mut self, v: &str) {
         self.bytes(v.as_bytes());
     }
+    /// What `f` writes, as one length-prefixed blob (read back with [`Decoder::bytes`]), written
+    /// in place: no copy of a large part.
+    pub fn blob(&mut self, f: impl FnOnce(&mut Encoder)) {
+        let at = self.buf.len();
+        self.u64(0);
+        f(self);
+        let n = (self.buf.len() - at - 8) as u64;
+        self.buf[at..at + 8].copy_from_slice(&n.to_le_bytes());
+    }
 }
 
 /// Reads what an [`Encoder`] wrote; every read is bounds-checked.
@@ -61,7 +70,8 @@ impl<'a> Decoder<'a> {
         Decoder { rest: bytes }
     }
 
-    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+    /// The next `n` bytes as they are.
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if self.rest.len() < n {
             return Err(DecodeError(format!(
                 "{n} bytes wanted, {} left",
