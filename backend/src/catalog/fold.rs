@@ -10,73 +10,30 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use imbl::{HashMap, OrdMap, Vector};
-use shared::ids::category_slug;
 use shared::proto::{CatalogEvent, CommandMeta, ProductUpsertedV1, catalog_event::Event};
 
-use super::search::{self, SearchIndex, index::Searchable};
+use super::search::SearchIndex;
 use crate::engine::retention::{LogClock, Record, Records};
 use crate::engine::snapshot::{DecodeError, Decoder, Encoder};
 use crate::engine::{Applied, Fold};
 
-/// One product as the catalog knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Product {
-    pub id: u64,
-    pub title: String,
-    pub description: String,
-    pub long_text: String,
-    pub category: String,
-    pub category_slug: String,
-    pub price_minor: i64,
-    pub currency: String,
-    pub image_urls: Vec<String>,
-    pub disabled: bool,
-    /// Lower-case title: the name sort key and what a prefix filter matches.
-    pub name_key: String,
-    /// Lower-case title and description: what a text search matches.
-    pub search_text: String,
-}
+pub use super::product::Product;
+use super::product::Texts;
 
-impl Product {
-    fn from_event(e: &ProductUpsertedV1) -> Product {
-        Product {
-            id: e.product_id,
-            title: e.title.clone(),
-            description: e.description.clone(),
-            long_text: e.long_text.clone(),
-            category: e.category.clone(),
-            category_slug: category_slug(&e.category),
-            price_minor: e.price_minor,
-            currency: e.currency.clone(),
-            image_urls: e.image_urls.clone(),
-            disabled: false,
-            name_key: e.title.to_lowercase(),
-            search_text: format!("{}\n{}", e.title, e.description).to_lowercase(),
-        }
-    }
-}
-
-impl Searchable for Product {
-    fn id(&self) -> u64 {
-        self.id
-    }
-
-    fn fields(&self) -> [&str; search::index::FIELDS] {
-        [
-            &self.title,
-            &self.category,
-            &self.description,
-            &self.long_text,
-        ]
-    }
-
-    fn category_slug(&self) -> &str {
-        &self.category_slug
-    }
-
-    fn price_minor(&self) -> i64 {
-        self.price_minor
-    }
+/// A product as an upsert event describes it.
+fn from_event(e: &ProductUpsertedV1) -> Product {
+    Product::new(
+        e.product_id,
+        e.price_minor,
+        Texts {
+            title: &e.title,
+            description: &e.description,
+            long_text: &e.long_text,
+            category: &e.category,
+            currency: &e.currency,
+            image_urls: &e.image_urls,
+        },
+    )
 }
 
 pub use shared::sort::SortKey;
@@ -84,7 +41,7 @@ pub use shared::sort::SortKey;
 /// How `key` orders two products: ties broken by id, so every listing has one order.
 pub fn compare(key: SortKey, a: &Product, b: &Product) -> Ordering {
     match key {
-        SortKey::Name => a.name_key.cmp(&b.name_key).then(a.id.cmp(&b.id)),
+        SortKey::Name => a.name_key().cmp(b.name_key()).then(a.id.cmp(&b.id)),
         SortKey::Price => a.price_minor.cmp(&b.price_minor).then(a.id.cmp(&b.id)),
         SortKey::Id => a.id.cmp(&b.id),
     }
@@ -151,9 +108,9 @@ pub struct Category {
 impl Category {
     fn name_after_first_product(&mut self) {
         if let Some(first) = self.listing.by(SortKey::Id).front()
-            && first.category != self.name
+            && first.category() != self.name
         {
-            self.name = first.category.clone();
+            self.name = first.category().to_owned();
         }
     }
 }
@@ -225,9 +182,9 @@ impl Catalog {
         self.all.insert(p);
         let cat = self
             .categories
-            .entry(p.category_slug.clone())
+            .entry(p.category_slug().to_owned())
             .or_insert_with(|| Category {
-                name: p.category.clone(),
+                name: p.category().to_owned(),
                 listing: Listing::default(),
             });
         cat.listing.insert(p);
@@ -236,10 +193,10 @@ impl Catalog {
 
     fn unindex(&mut self, p: &Product) {
         self.all.remove(p);
-        if let Some(cat) = self.categories.get_mut(&p.category_slug) {
+        if let Some(cat) = self.categories.get_mut(p.category_slug()) {
             cat.listing.remove(p);
             if cat.listing.is_empty() {
-                self.categories.remove(&p.category_slug);
+                self.categories.remove(p.category_slug());
             } else {
                 cat.name_after_first_product();
             }
@@ -308,13 +265,12 @@ impl Fold for CatalogFold {
                 if e.product_id == 0 {
                     return Applied::Ignored("product id 0");
                 }
-                model.put(Product::from_event(e));
+                model.put(from_event(e));
                 Applied::Changed
             }
             Some(Event::PriceChangedV1(e)) => match model.products.get(&e.product_id) {
                 Some(p) if p.price_minor != e.price_minor => {
-                    let mut p = Product::clone(p);
-                    p.price_minor = e.price_minor;
+                    let p = p.with_price(e.price_minor);
                     model.put(p);
                     Applied::Changed
                 }
@@ -352,9 +308,9 @@ impl Fold for CatalogFold {
         ]
     }
 
-    const MODEL_VERSION: u32 = 3;
+    const MODEL_VERSION: u32 = 4;
 
-    /// Products in id order (without the lower-case keys, rebuilt on load), the command records
+    /// Products in id order (each its stored buffer as it is: a load copies it back), the command records
     /// in key order, the search index's text parts (so a load does not re-read every product's
     /// words: at a million products that took 3.6–4 s, decoding them well under one), and the
     /// three global sort orders as positions in that product list (so a load sorts nothing;
@@ -370,18 +326,12 @@ impl Fold for CatalogFold {
             let mut e = Encoder::default();
             e.len(chunk.len());
             for p in chunk {
+                let (buf, wire_end) = p.parts();
                 e.u64(p.id);
-                e.str(&p.title);
-                e.str(&p.description);
-                e.str(&p.long_text);
-                e.str(&p.category);
                 e.i64(p.price_minor);
-                e.str(&p.currency);
-                e.len(p.image_urls.len());
-                for url in &p.image_urls {
-                    e.str(url);
-                }
                 e.bool(p.disabled);
+                e.u32(wire_end);
+                e.bytes(buf);
             }
             out.bytes(&e.buf);
         }
@@ -442,8 +392,8 @@ impl Fold for CatalogFold {
         let category_of: Vec<u32> = list
             .iter()
             .map(|p| {
-                *numbers.entry(&p.category_slug).or_insert_with(|| {
-                    slugs.push(p.category_slug.clone());
+                *numbers.entry(p.category_slug()).or_insert_with(|| {
+                    slugs.push(p.category_slug().to_owned());
                     slugs.len() as u32 - 1
                 })
             })
@@ -522,7 +472,7 @@ impl Fold for CatalogFold {
             Default::default();
         for p in &enabled {
             by_category
-                .entry(&p.category_slug)
+                .entry(p.category_slug())
                 .or_default()
                 .push(p.clone());
         }
@@ -530,7 +480,7 @@ impl Fold for CatalogFold {
             .into_iter()
             .map(|(slug, products)| {
                 let first = products.iter().min_by_key(|p| p.id).expect("not empty");
-                let name = first.category.clone();
+                let name = first.category().to_owned();
                 (
                     slug.to_owned(),
                     Category {
@@ -551,48 +501,18 @@ const DECODE_THREADS: usize = 2;
 /// One chunk of products, in id order.
 fn decode_products(bytes: &[u8]) -> Result<Vec<Arc<Product>>, DecodeError> {
     let mut d = Decoder::new(bytes);
-    // id, 5 strings, price, image count, disabled.
-    let n = d.len(8 + 5 * 8 + 8 + 8 + 1)?;
+    // id, price, disabled, view end, buffer length.
+    let n = d.len(8 + 8 + 1 + 4 + 8)?;
     let mut list: Vec<Arc<Product>> = Vec::with_capacity(n);
-    // Category name -> its slug.
-    let mut slugs: std::collections::HashMap<&str, String> = Default::default();
     for _ in 0..n {
         let id = d.u64()?;
         if list.last().is_some_and(|p| p.id >= id) || id == 0 {
             return Err(DecodeError(format!("product id {id} out of order")));
         }
-        let title = d.str()?;
-        let description = d.str()?;
-        let long_text = d.str()?;
-        let category = d.str()?;
-        let price_minor = d.i64()?;
-        let currency = d.str()?;
-        let images = d.len(8)?;
-        let image_urls = (0..images)
-            .map(|_| d.str().map(str::to_owned))
-            .collect::<Result<_, _>>()?;
-        let disabled = d.bool()?;
-        let slug = slugs
-            .entry(category)
-            .or_insert_with(|| category_slug(category));
-        let mut search_text = String::with_capacity(title.len() + description.len() + 1);
-        search_text.push_str(title);
-        search_text.push('\n');
-        search_text.push_str(description);
-        list.push(Arc::new(Product {
-            id,
-            title: title.to_owned(),
-            description: description.to_owned(),
-            long_text: long_text.to_owned(),
-            category: category.to_owned(),
-            category_slug: slug.clone(),
-            price_minor,
-            currency: currency.to_owned(),
-            image_urls,
-            disabled,
-            name_key: title.to_lowercase(),
-            search_text: search_text.to_lowercase(),
-        }));
+        let (price_minor, disabled, wire_end) = (d.i64()?, d.bool()?, d.u32()?);
+        let product = Product::from_parts(id, price_minor, disabled, d.bytes()?, wire_end)
+            .map_err(|e| DecodeError(e.to_string()))?;
+        list.push(Arc::new(product));
     }
     d.finish()?;
     Ok(list)

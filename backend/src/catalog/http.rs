@@ -9,8 +9,9 @@ use hyper::body::Incoming;
 use prost::Message;
 use shared::paging::{DEFAULT_PAGE_SIZE, PageRequest};
 use shared::proto::{
-    CatalogEvent, CategoryList, CategoryView, ItemMatches, PriceChangedV1, ProductDisabledV1,
-    ProductPage, SearchFacts, SetPrice, TextSpan, UpsertProduct, catalog_event::Event,
+    Availability, CatalogEvent, CategoryList, CategoryView, ItemMatches, PriceChangedV1,
+    ProductDisabledV1, ProductPage, SearchFacts, SetPrice, TextSpan, UpsertProduct,
+    catalog_event::Event,
 };
 use shared::{ids, money};
 
@@ -20,12 +21,14 @@ use super::fold::{Catalog, Product, SortKey, admin_command_key};
 use super::query::{self, ListQuery, product_view};
 use super::search;
 use super::validate::validate_product;
+use super::view;
 use crate::checkout::Checkout;
+use crate::checkout::query::product_availability;
 use crate::commands::Submission;
 use crate::commands::meta::idempotency_key;
 use crate::http::request::{parse_query, product_id, read_command, require_admin};
 use crate::http::route::LIST_PRODUCTS_PARAMS;
-use crate::http::wire::{ApiError, Format, Resp, reply};
+use crate::http::wire::{ApiError, Format, Resp, reply, reply_body};
 use crate::state::State;
 
 /// The product list's query string (without the `?`), checked.
@@ -143,10 +146,10 @@ pub async fn list(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiErr
         } else {
             search::Plan::default()
         };
-        reply(
+        reply_body(
             format,
             StatusCode::OK,
-            &page(catalog, checkout, &q, &plan, low),
+            page(catalog, checkout, &q, &plan, low).body(format),
         )
     };
     if !searching || catalog.search_index().enabled().block_count() <= INLINE_SEARCH_BLOCKS {
@@ -160,6 +163,33 @@ pub async fn list(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiErr
         .map_err(|e| ApiError::unavailable(e.to_string(), 1))
 }
 
+/// A list query's answer: the page's products with their availability, and the rest of the
+/// page (its `items` empty; the body writes them from the products, see [`super::view`]).
+pub struct PageAnswer {
+    pub items: Vec<(Arc<Product>, Availability)>,
+    pub rest: ProductPage,
+}
+
+impl PageAnswer {
+    pub fn body(&self, format: Format) -> Vec<u8> {
+        let items: Vec<(&Product, Availability)> =
+            self.items.iter().map(|(p, a)| (&**p, *a)).collect();
+        view::page_body(format, &items, &self.rest)
+    }
+
+    /// The whole page as one message (for in-process readers and tests).
+    pub fn to_page(&self, checkout: &Checkout, low: u64) -> ProductPage {
+        ProductPage {
+            items: self
+                .items
+                .iter()
+                .map(|(p, _)| product_view(p, checkout, low))
+                .collect(),
+            ..self.rest.clone()
+        }
+    }
+}
+
 /// The product page a list query answers, with the search facts when it is a search.
 pub fn page(
     catalog: &Catalog,
@@ -167,23 +197,29 @@ pub fn page(
     q: &ListQuery,
     plan: &search::Plan,
     low: u64,
-) -> ProductPage {
+) -> PageAnswer {
     let found = query::list(catalog, checkout, q, plan);
     let search = found
         .search
         .as_ref()
         .map(|(plan, f)| search_facts(catalog, plan, f, &found.items));
-    ProductPage {
+    PageAnswer {
+        rest: ProductPage {
+            items: vec![],
+            page: q.page.page,
+            page_size: q.page.page_size,
+            total_items: found.total as u64,
+            total_pages: q.page.total_pages(found.total),
+            search,
+        },
         items: found
             .items
-            .iter()
-            .map(|p| product_view(p, checkout, low))
+            .into_iter()
+            .map(|p| {
+                let a = product_availability(checkout, p.id, low);
+                (p, a)
+            })
             .collect(),
-        page: q.page.page,
-        page_size: q.page.page_size,
-        total_items: found.total as u64,
-        total_pages: q.page.total_pages(found.total),
-        search,
     }
 }
 
@@ -201,17 +237,13 @@ fn search_facts(
             .unwrap_or_default(),
         product_count: count,
     };
-    let currency = items.first().map(|p| p.currency.as_str()).unwrap_or("EUR");
+    let currency = items.first().map(|p| p.currency()).unwrap_or("EUR");
     let price = |minor| Some(money::money(minor, currency));
     let matched = found.words_matched;
-    let texts = items.iter().take(3).flat_map(|p| {
-        [
-            p.title.as_str(),
-            p.category.as_str(),
-            p.description.as_str(),
-            p.long_text.as_str(),
-        ]
-    });
+    let texts = items
+        .iter()
+        .take(3)
+        .flat_map(|p| [p.title(), p.category(), p.description(), p.long_text()]);
     let span = |(start, length): (usize, usize)| TextSpan {
         start: start as u32,
         length: length as u32,
@@ -235,7 +267,7 @@ fn search_facts(
             .iter()
             .map(|p| ItemMatches {
                 product_id: p.id,
-                title: search::query::highlights(plan, matched, search::index::TITLE, &p.title)
+                title: search::query::highlights(plan, matched, search::index::TITLE, p.title())
                     .into_iter()
                     .map(span)
                     .collect(),
@@ -243,7 +275,7 @@ fn search_facts(
                     plan,
                     matched,
                     search::index::DESCRIPTION,
-                    &p.description,
+                    p.description(),
                 )
                 .into_iter()
                 .map(span)
@@ -267,11 +299,16 @@ pub fn get(state: &State, req: &Request<Incoming>, id: &str) -> Result<Resp, Api
     let p = catalog
         .enabled_product(id)
         .ok_or_else(|| ApiError::not_found(format!("no product {id}")))?;
-    let view = product_view(p, &state.checkout.model(), state.config.low_stock_threshold);
-    Ok(reply(
-        Format::accepted(req.headers()),
+    let format = Format::accepted(req.headers());
+    let availability = product_availability(
+        &state.checkout.model(),
+        id,
+        state.config.low_stock_threshold,
+    );
+    Ok(reply_body(
+        format,
         StatusCode::OK,
-        &view,
+        view::product_body(format, p, &availability),
     ))
 }
 
@@ -341,10 +378,15 @@ fn answer(state: &State, id: u64, format: Format) -> Result<Resp, ApiError> {
     let p: &Arc<Product> = catalog
         .product(id)
         .ok_or_else(|| ApiError::internal("product vanished after its command"))?;
-    Ok(reply(
+    let availability = product_availability(
+        &state.checkout.model(),
+        id,
+        state.config.low_stock_threshold,
+    );
+    Ok(reply_body(
         format,
         StatusCode::OK,
-        &product_view(p, &state.checkout.model(), state.config.low_stock_threshold),
+        view::product_body(format, p, &availability),
     ))
 }
 

@@ -4,8 +4,10 @@
 
 pub mod fold;
 pub mod http;
+pub mod product;
 pub mod query;
 pub mod search;
 pub mod validate;
+pub mod view;
 
 pub use fold::{Catalog, CatalogFold, Product};

@@ -16,20 +16,21 @@ use crate::checkout::query::product_availability;
 
 /// A product's price as the API shows it.
 pub fn price(p: &Product) -> Money {
-    money::money(p.price_minor, &p.currency)
+    money::money(p.price_minor, p.currency())
 }
 
-/// A product as the API shows it: the catalog's facts and checkout's stock.
+/// A product as the API shows it, built field by field: the reference the written views of
+/// [`super::view`] are proven byte-equal to, and what in-process readers use.
 pub fn product_view(p: &Product, checkout: &Checkout, low_threshold: u64) -> ProductView {
     ProductView {
         id: p.id,
-        title: p.title.clone(),
-        description: p.description.clone(),
-        long_text: p.long_text.clone(),
-        category: p.category.clone(),
-        category_slug: p.category_slug.clone(),
+        title: p.title().to_owned(),
+        description: p.description().to_owned(),
+        long_text: p.long_text().to_owned(),
+        category: p.category().to_owned(),
+        category_slug: p.category_slug().to_owned(),
         price: Some(price(p)),
-        image_urls: p.image_urls.clone(),
+        image_urls: p.image_urls().map(str::to_owned).collect(),
         availability: Some(product_availability(checkout, p.id, low_threshold)),
     }
 }
@@ -148,9 +149,9 @@ pub fn list(catalog: &Catalog, checkout: &Checkout, q: &ListQuery, plan: &Plan) 
 
     if let Some(prefix) = q.prefix.as_deref().filter(|p| !p.is_empty()) {
         let by_name = listing.by(SortKey::Name);
-        let start = partition_point(by_name, |p| p.name_key.as_str() < prefix);
+        let start = partition_point(by_name, |p| p.name_key() < prefix);
         let end = partition_point(by_name, |p| {
-            p.name_key.as_str() < prefix || p.name_key.starts_with(prefix)
+            p.name_key() < prefix || p.name_key().starts_with(prefix)
         });
         let mut found: Vec<Arc<Product>> = by_name.clone().slice(start..end).into_iter().collect();
         if q.sort != SortKey::Name {

@@ -160,27 +160,32 @@ impl ApiError {
 }
 
 /// Encodes a message in the negotiated format.
+/// A body already written in `format` (see `catalog::view`).
+pub fn reply_body(format: Format, status: StatusCode, body: Vec<u8>) -> Resp {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, format.content_type())
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Full::new(Bytes::from(body)))
+        .expect("static headers are valid")
+}
+
 pub fn reply<M: prost::Message + serde::Serialize>(
     format: Format,
     status: StatusCode,
     msg: &M,
 ) -> Resp {
     let body = match format {
-        Format::Protobuf => Bytes::from(msg.encode_to_vec()),
+        Format::Protobuf => msg.encode_to_vec(),
         Format::Json => match serde_json::to_vec(msg) {
-            Ok(v) => Bytes::from(v),
+            Ok(v) => v,
             Err(e) => {
                 return ApiError::internal(format!("encoding JSON: {e}"))
                     .into_response(Format::Protobuf);
             }
         },
     };
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, format.content_type())
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(Full::new(body))
-        .expect("static headers are valid")
+    reply_body(format, status, body)
 }
 
 /// Largest oversized body still read before answering 413.

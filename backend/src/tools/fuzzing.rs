@@ -642,12 +642,7 @@ pub fn catalog_events(data: &[u8]) {
                         &*info.currency,
                         info.enabled
                     ),
-                    (
-                        p.title.as_str(),
-                        p.price_minor,
-                        p.currency.as_str(),
-                        !p.disabled
-                    ),
+                    (p.title(), p.price_minor, p.currency(), !p.disabled),
                     "checkout's product {id} differs from the catalog's"
                 );
                 assert_eq!(query::product_view(p, &checkout, LOW).id, p.id);
@@ -692,7 +687,7 @@ fn check_listings(c: &Catalog, ids: &BTreeSet<u64>) {
         assert!(!cat.listing.is_empty(), "empty category {slug:?} listed");
         for key in SortKey::ALL {
             for p in cat.listing.by(key) {
-                assert_eq!(&p.category_slug, slug);
+                assert_eq!(p.category_slug(), slug);
                 assert!(!p.disabled);
             }
         }

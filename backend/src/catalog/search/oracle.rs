@@ -9,7 +9,7 @@ use crate::catalog::fold::{Product, compare};
 
 /// Each field's terms in order.
 fn terms(p: &Product) -> [Vec<String>; FIELDS] {
-    [&p.title, &p.category, &p.description, &p.long_text].map(|text| {
+    [p.title(), p.category(), p.description(), p.long_text()].map(|text| {
         let mut out = Vec::new();
         words(text, |_, _, folded| out.push(stem(folded).into_owned()));
         out
@@ -108,12 +108,12 @@ fn run(
         filters.min_price.is_none_or(|lo| p.price_minor >= lo)
             && filters.max_price.is_none_or(|hi| p.price_minor <= hi)
     };
-    let in_category = |p: &Product| filters.category.is_none_or(|c| p.category_slug == c);
+    let in_category = |p: &Product| filters.category.is_none_or(|c| p.category_slug() == c);
     let mut categories: std::collections::BTreeMap<String, u64> = Default::default();
     let mut range: Option<(i64, i64)> = None;
     for (p, _) in &candidates {
         if in_price(p) {
-            *categories.entry(p.category_slug.clone()).or_default() += 1;
+            *categories.entry(p.category_slug().to_owned()).or_default() += 1;
         }
         if in_category(p) {
             let x = p.price_minor;

@@ -1,0 +1,292 @@
+//! Product views on the wire, written straight from the stored products: a protobuf view is the
+//! product's stored bytes followed by its availability, a JSON view one walk over those bytes.
+//! No `ProductView` is built and no text is copied but into the response body.
+//!
+//! The bytes are exactly those prost and pbjson (through serde_json) write for the same
+//! `ProductView` and `ProductPage` (the tests below check it over random products): a
+//! repeated protobuf field is the concatenation of its elements, a JSON array the join of its
+//! objects, and both encoders write fields in number order, so the parts can be written apart.
+
+use prost::Message;
+use prost::encoding::{WireType, encode_key, encode_varint};
+use shared::proto::{Availability, ProductPage};
+
+use super::product::{AVAILABILITY, CURRENCY_BIT, Fields, IMAGES_BIT, Product, Value};
+use crate::http::wire::Format;
+
+/// One product's view (with its availability) as a response body.
+pub fn product_body(format: Format, p: &Product, availability: &Availability) -> Vec<u8> {
+    let mut out = Vec::with_capacity(p.wire_bytes().len() * 3 / 2 + 64);
+    match format {
+        Format::Protobuf => proto_item(&mut out, p, availability),
+        Format::Json => json_item(&mut out, p, availability),
+    }
+    out
+}
+
+/// A page of product views as a response body: `items` with their availability, then the
+/// rest of `page` (whose own `items` must be empty).
+pub fn page_body(
+    format: Format,
+    items: &[(&Product, Availability)],
+    page: &ProductPage,
+) -> Vec<u8> {
+    debug_assert!(page.items.is_empty());
+    let size: usize = items.iter().map(|(p, _)| p.wire_bytes().len()).sum();
+    let mut out = Vec::with_capacity(size * 3 / 2 + 256);
+    match format {
+        Format::Protobuf => {
+            let mut item = Vec::with_capacity(1024);
+            for (p, a) in items {
+                item.clear();
+                proto_item(&mut item, p, a);
+                encode_key(1, WireType::LengthDelimited, &mut out);
+                encode_varint(item.len() as u64, &mut out);
+                out.extend_from_slice(&item);
+            }
+            page.encode(&mut out).expect("a Vec grows");
+        }
+        Format::Json => {
+            let rest = serde_json::to_vec(page).expect("a page serializes");
+            if items.is_empty() {
+                return rest;
+            }
+            out.extend_from_slice(b"{\"items\":[");
+            for (i, (p, a)) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                json_item(&mut out, p, a);
+            }
+            out.push(b']');
+            // `rest` is `{…}`: its fields follow the items, or it closes the object.
+            if rest.len() > 2 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&rest[1..]);
+        }
+    }
+    out
+}
+
+fn proto_item(out: &mut Vec<u8>, p: &Product, availability: &Availability) {
+    out.extend_from_slice(p.wire_bytes());
+    encode_key(AVAILABILITY, WireType::LengthDelimited, out);
+    encode_varint(availability.encoded_len() as u64, out);
+    availability.encode(out).expect("a Vec grows");
+}
+
+/// pbjson's names of `ProductView`'s text fields, by field number.
+fn json_name(field: u32) -> &'static [u8] {
+    match field {
+        2 => b"title",
+        3 => b"description",
+        4 => b"longText",
+        5 => b"category",
+        6 => b"categorySlug",
+        _ => unreachable!("only text fields are named here"),
+    }
+}
+
+fn json_item(out: &mut Vec<u8>, p: &Product, availability: &Availability) {
+    out.push(b'{');
+    let mut first = true;
+    let mut key = |out: &mut Vec<u8>, name: &[u8]| {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.push(b'"');
+        out.extend_from_slice(name);
+        out.extend_from_slice(b"\":");
+    };
+    let mut images = false;
+    for (field, value) in p.wire() {
+        match (field, value) {
+            // pbjson writes 64-bit integers as strings.
+            (1, Value::Varint(id)) => {
+                key(out, b"id");
+                number(out, id);
+            }
+            (2..=6, Value::Bytes(b)) => {
+                key(out, json_name(field));
+                string(out, b, p.escapes(field));
+            }
+            (7, Value::Bytes(money)) => {
+                key(out, b"price");
+                out.push(b'{');
+                let mut money_first = true;
+                for (f, v) in Fields::of(money) {
+                    if !money_first {
+                        out.push(b',');
+                    }
+                    money_first = false;
+                    match (f, v) {
+                        (1, Value::Varint(minor)) => {
+                            out.extend_from_slice(b"\"minor\":");
+                            number(out, minor as i64);
+                        }
+                        (_, Value::Bytes(c)) => {
+                            out.extend_from_slice(b"\"currency\":");
+                            string(out, c, p.escapes(CURRENCY_BIT));
+                        }
+                        _ => unreachable!("a stored price is minor, then currency"),
+                    }
+                }
+                out.push(b'}');
+            }
+            (8, Value::Bytes(url)) => {
+                if !images {
+                    key(out, b"imageUrls");
+                    out.push(b'[');
+                    images = true;
+                } else {
+                    out.push(b',');
+                }
+                string(out, url, p.escapes(IMAGES_BIT));
+            }
+            _ => unreachable!("a stored view holds fields 1 to 8"),
+        }
+    }
+    if images {
+        out.push(b']');
+    }
+    key(out, b"availability");
+    serde_json::to_writer(&mut *out, availability).expect("a Vec grows");
+    out.push(b'}');
+}
+
+fn number(out: &mut Vec<u8>, n: impl itoa::Integer) {
+    out.push(b'"');
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    out.push(b'"');
+}
+
+fn string(out: &mut Vec<u8>, bytes: &[u8], escapes: bool) {
+    if escapes {
+        let s = std::str::from_utf8(bytes).expect("stored texts are UTF-8");
+        serde_json::to_writer(&mut *out, s).expect("a Vec grows");
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::product::Texts;
+    use proptest::prelude::*;
+    use shared::ids::category_slug;
+    use shared::proto::{Money, ProductView, SearchFacts, StockStatus};
+
+    fn view(p: &Product, a: &Availability) -> ProductView {
+        ProductView {
+            id: p.id,
+            title: p.title().into(),
+            description: p.description().into(),
+            long_text: p.long_text().into(),
+            category: p.category().into(),
+            category_slug: category_slug(p.category()),
+            price: Some(Money {
+                minor: p.price_minor,
+                currency: p.currency().into(),
+            }),
+            image_urls: p.image_urls().map(str::to_owned).collect(),
+            availability: Some(*a),
+        }
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            "[a-zA-Z ]{1,12}",
+            any::<String>(),
+            "[\"\\\\\n\t\u{1}\u{7f}éß€/<> a-z]{0,8}",
+        ]
+    }
+
+    prop_compose! {
+        fn product()(
+            id in 1u64..u64::MAX,
+            price in prop_oneof![Just(0i64), any::<i64>()],
+            t in prop::array::uniform5(text()),
+            urls in prop::collection::vec(text(), 0..3),
+            status in 0i32..4,
+            available in prop_oneof![Just(0u64), any::<u64>()],
+        ) -> (Product, Availability) {
+            let p = Product::new(id, price, Texts {
+                title: &t[0], description: &t[1], long_text: &t[2], category: &t[3],
+                currency: &t[4], image_urls: &urls,
+            });
+            (p, Availability { status, available })
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_view_is_what_prost_and_pbjson_write((p, a) in product()) {
+            let v = view(&p, &a);
+            prop_assert_eq!(product_body(Format::Protobuf, &p, &a), v.encode_to_vec());
+            let json = product_body(Format::Json, &p, &a);
+            prop_assert_eq!(
+                String::from_utf8(json).unwrap(),
+                String::from_utf8(serde_json::to_vec(&v).unwrap()).unwrap()
+            );
+        }
+
+        #[test]
+        fn a_page_is_what_prost_and_pbjson_write(
+            items in prop::collection::vec(product(), 0..4),
+            page in 0u32..3,
+            total in prop_oneof![Just(0u64), any::<u64>()],
+            searched in any::<bool>(),
+        ) {
+            let rest = ProductPage {
+                items: vec![],
+                page,
+                page_size: 20,
+                total_items: total,
+                total_pages: (total % 7) as u32,
+                search: searched.then(|| SearchFacts { words_typed: 2, ..Default::default() }),
+            };
+            let whole = ProductPage {
+                items: items.iter().map(|(p, a)| view(p, a)).collect(),
+                ..rest.clone()
+            };
+            let refs: Vec<(&Product, Availability)> = items.iter().map(|(p, a)| (p, *a)).collect();
+            prop_assert_eq!(page_body(Format::Protobuf, &refs, &rest), whole.encode_to_vec());
+            prop_assert_eq!(
+                String::from_utf8(page_body(Format::Json, &refs, &rest)).unwrap(),
+                String::from_utf8(serde_json::to_vec(&whole).unwrap()).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_page_and_a_default_availability() {
+        let rest = ProductPage::default();
+        assert_eq!(page_body(Format::Json, &[], &rest), b"{}");
+        let p = Product::new(
+            5,
+            0,
+            Texts {
+                title: "",
+                description: "",
+                long_text: "",
+                category: "",
+                currency: "",
+                image_urls: &[],
+            },
+        );
+        let a = Availability {
+            status: StockStatus::OutOfStock as i32,
+            available: 0,
+        };
+        assert_eq!(
+            String::from_utf8(product_body(Format::Json, &p, &a)).unwrap(),
+            r#"{"id":"5","price":{},"availability":{"status":"OUT_OF_STOCK"}}"#
+        );
+    }
+}
