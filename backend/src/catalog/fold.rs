@@ -9,10 +9,11 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use imbl::{HashMap, OrdMap, Vector};
+use imbl::{HashMap, OrdMap};
 use shared::proto::{CatalogEvent, CommandMeta, ProductUpsertedV1, catalog_event::Event};
 
 use super::search::SearchIndex;
+use crate::engine::ranked::Ranked;
 use crate::engine::retention::{LogClock, Record, Records};
 use crate::engine::snapshot::{DecodeError, Decoder, Encoder};
 use crate::engine::{Applied, Fold};
@@ -50,11 +51,11 @@ pub fn compare(key: SortKey, a: &Product, b: &Product) -> Ordering {
 /// Enabled products sorted three ways.
 #[derive(Debug, Clone, Default)]
 pub struct Listing {
-    sorted: [Vector<Arc<Product>>; 3],
+    sorted: [Ranked<Arc<Product>>; 3],
 }
 
 impl Listing {
-    pub fn by(&self, key: SortKey) -> &Vector<Arc<Product>> {
+    pub fn by(&self, key: SortKey) -> &Ranked<Arc<Product>> {
         &self.sorted[key as usize]
     }
 
@@ -67,30 +68,23 @@ impl Listing {
     }
 
     fn build(mut products: Vec<Arc<Product>>) -> Listing {
-        let mut sorted: [Vector<Arc<Product>>; 3] = Default::default();
+        let mut sorted: [Ranked<Arc<Product>>; 3] = Default::default();
         for key in SortKey::ALL {
             products.sort_unstable_by(|a, b| compare(key, a, b));
-            sorted[key as usize] = products.iter().cloned().collect();
+            sorted[key as usize] = Ranked::from_sorted(products.clone());
         }
         Listing { sorted }
     }
 
     fn insert(&mut self, p: &Arc<Product>) {
         for key in SortKey::ALL {
-            let v = &mut self.sorted[key as usize];
-            let at = v
-                .binary_search_by(|x| compare(key, x, p))
-                .unwrap_or_else(|at| at);
-            v.insert(at, p.clone());
+            self.sorted[key as usize].insert_by(p.clone(), |x, p| compare(key, x, p));
         }
     }
 
-    fn remove(&mut self, p: &Product) {
+    fn remove(&mut self, p: &Arc<Product>) {
         for key in SortKey::ALL {
-            let v = &mut self.sorted[key as usize];
-            if let Ok(at) = v.binary_search_by(|x| compare(key, x, p)) {
-                v.remove(at);
-            }
+            self.sorted[key as usize].remove_by(p, |x, p| compare(key, x, p));
         }
     }
 }
@@ -107,7 +101,7 @@ pub struct Category {
 
 impl Category {
     fn name_after_first_product(&mut self) {
-        if let Some(first) = self.listing.by(SortKey::Id).front()
+        if let Some(first) = self.listing.by(SortKey::Id).first()
             && first.category() != self.name
         {
             self.name = first.category().to_owned();
@@ -191,7 +185,7 @@ impl Catalog {
         cat.name_after_first_product();
     }
 
-    fn unindex(&mut self, p: &Product) {
+    fn unindex(&mut self, p: &Arc<Product>) {
         self.all.remove(p);
         if let Some(cat) = self.categories.get_mut(p.category_slug()) {
             cat.listing.remove(p);
@@ -349,7 +343,7 @@ impl Fold for CatalogFold {
             for key in SortKey::ALL {
                 let order = model.all.by(key);
                 out.len(order.len());
-                for p in order {
+                for p in order.iter() {
                     let at = ids.binary_search(&p.id).expect("a listed product is known");
                     out.u32(at as u32);
                 }
@@ -528,7 +522,7 @@ fn listings(
 ) -> Result<(Listing, OrdMap<String, Category>), DecodeError> {
     let bad = |why: String| Err(DecodeError(why));
     let n = list.len();
-    let mut all: [Vector<Arc<Product>>; 3] = Default::default();
+    let mut all: [Ranked<Arc<Product>>; 3] = Default::default();
     let mut per_slug: Vec<[Vec<Arc<Product>>; 3]> = vec![Default::default(); slugs.len()];
     for key in SortKey::ALL {
         let len = d.len(4)?;
@@ -541,7 +535,7 @@ fn listings(
             per_slug[category_of[at] as usize][key as usize].push(p.clone());
             order.push(p.clone());
         }
-        all[key as usize] = Vector::from(order);
+        all[key as usize] = Ranked::from_sorted(order);
     }
     if all.iter().any(|v| v.len() != all[0].len()) {
         return bad("listings of different lengths".into());
@@ -554,7 +548,7 @@ fn listings(
             let mut category = Category {
                 name: String::new(),
                 listing: Listing {
-                    sorted: sorted.map(Vector::from),
+                    sorted: sorted.map(Ranked::from_sorted),
                 },
             };
             category.name_after_first_product();

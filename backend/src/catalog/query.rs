@@ -1,10 +1,8 @@
 //! Reads of the catalog model: a page of products for any sort order and filter, categories with
 //! counts, and a product as the API shows it. Pure functions of loaded models.
 
-use std::cmp::Ordering;
 use std::sync::Arc;
 
-use imbl::Vector;
 use shared::money;
 use shared::paging::PageRequest;
 use shared::proto::{Money, ProductView};
@@ -13,6 +11,7 @@ use super::fold::{Catalog, Product, SortKey, compare};
 use super::search::{self, Filters, Found, Order, Plan, Typos};
 use crate::checkout::Checkout;
 use crate::checkout::query::product_availability;
+use crate::engine::ranked::Ranked;
 
 /// A product's price as the API shows it.
 pub fn price(p: &Product) -> Money {
@@ -149,11 +148,10 @@ pub fn list(catalog: &Catalog, checkout: &Checkout, q: &ListQuery, plan: &Plan) 
 
     if let Some(prefix) = q.prefix.as_deref().filter(|p| !p.is_empty()) {
         let by_name = listing.by(SortKey::Name);
-        let start = partition_point(by_name, |p| p.name_key() < prefix);
-        let end = partition_point(by_name, |p| {
-            p.name_key() < prefix || p.name_key().starts_with(prefix)
-        });
-        let mut found: Vec<Arc<Product>> = by_name.clone().slice(start..end).into_iter().collect();
+        let start = by_name.partition_point(|p| p.name_key() < prefix);
+        let end =
+            by_name.partition_point(|p| p.name_key() < prefix || p.name_key().starts_with(prefix));
+        let mut found: Vec<Arc<Product>> = by_name.range(start..end).cloned().collect();
         if q.sort != SortKey::Name {
             found.sort_unstable_by(|a, b| compare(q.sort, a, b));
         }
@@ -169,13 +167,19 @@ pub fn list(catalog: &Catalog, checkout: &Checkout, q: &ListQuery, plan: &Plan) 
         };
     }
 
-    let sorted = listing.by(q.sort);
+    let sorted: &Ranked<Arc<Product>> = listing.by(q.sort);
     let total = sorted.len();
-    let items = q
-        .page
-        .range(total)
-        .map(|i| sorted[if q.descending { total - 1 - i } else { i }].clone())
-        .collect();
+    let wanted = q.page.range(total);
+    let items = if q.descending {
+        let mut page: Vec<Arc<Product>> = sorted
+            .range(total - wanted.end..total - wanted.start)
+            .cloned()
+            .collect();
+        page.reverse();
+        page
+    } else {
+        sorted.range(wanted).cloned().collect()
+    };
     ListResult {
         items,
         total,
@@ -216,18 +220,6 @@ pub fn closest_categories(catalog: &Catalog, plan: &Plan, n: usize) -> Vec<(Stri
         .take(n)
         .map(|(_, count, slug)| (slug.clone(), count.0))
         .collect()
-}
-
-/// Index of the first element for which `before` is false (`before` must be true for a prefix).
-fn partition_point(v: &Vector<Arc<Product>>, before: impl Fn(&Product) -> bool) -> usize {
-    v.binary_search_by(|p| {
-        if before(p) {
-            Ordering::Less
-        } else {
-            Ordering::Greater
-        }
-    })
-    .unwrap_or_else(|i| i)
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ pub mod context;
 pub mod fold;
 pub mod idset;
 pub mod kafka;
+pub mod ranked;
 pub mod retention;
 pub mod snapshot;
 pub mod writer;

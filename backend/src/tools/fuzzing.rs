@@ -686,7 +686,7 @@ fn check_listings(c: &Catalog, ids: &BTreeSet<u64>) {
     for (slug, cat) in c.categories() {
         assert!(!cat.listing.is_empty(), "empty category {slug:?} listed");
         for key in SortKey::ALL {
-            for p in cat.listing.by(key) {
+            for p in cat.listing.by(key).iter() {
                 assert_eq!(p.category_slug(), slug);
                 assert!(!p.disabled);
             }

@@ -192,23 +192,28 @@ impl Bench {
         let product_path = format!("/api/products/{}", p / 2);
         let list_path = "/api/products?page=1&page_size=20".to_owned();
         let mut client = HttpConn::connect(shop.addr).await?;
+        // (name, path, Accept, goal): each page in both formats.
+        let pages = [
+            ("product", product_path.as_str(), "application/json", 0.9),
+            ("product", product_path.as_str(), shared::PROTOBUF, 0.9),
+            ("list", list_path.as_str(), "application/json", 0.8),
+            ("list", list_path.as_str(), shared::PROTOBUF, 0.8),
+        ];
         let mut bodies = vec![];
-        for path in [&product_path, &list_path] {
-            let (status, body) = client.request("GET", path, &[], b"").await?;
+        for (i, (_, path, accept, _)) in pages.iter().enumerate() {
+            let (status, body) = client
+                .request("GET", path, &[("Accept", accept)], b"")
+                .await?;
             if status != 200 {
                 bail!(
                     "GET {path} answered {status}: {}",
                     String::from_utf8_lossy(&body)
                 );
             }
-            bodies.push(Bytes::from(body));
+            bodies.push((format!("/{i}"), *accept, Bytes::from(body)));
         }
         drop(client);
-        let bare = BareServer::start(vec![
-            ("/product".to_owned(), bodies[0].clone()),
-            ("/list".to_owned(), bodies[1].clone()),
-        ])
-        .await?;
+        let bare = BareServer::start(bodies.clone()).await?;
         let d = self.args.duration_secs;
         let mut table = Table::new(&[
             "endpoint",
@@ -218,32 +223,44 @@ impl Bench {
             "ratio",
             "shop p50 / p99",
             "bare p50 / p99",
+            "p99 ratio",
             "goal",
         ]);
-        let targets = [
-            (
-                format!("`GET {product_path}` (JSON, {} B)", bodies[0].len()),
-                format!("http://{}{product_path}", shop.addr),
-                format!("http://{}/product", bare.addr),
-            ),
-            (
-                format!("`GET {list_path}` (JSON, {} B)", bodies[1].len()),
-                format!("http://{}{list_path}", shop.addr),
-                format!("http://{}/list", bare.addr),
-            ),
-        ];
-        for (name, shop_url, bare_url) in &targets {
+        let targets: Vec<_> = pages
+            .iter()
+            .zip(&bodies)
+            .map(|((_, path, accept, goal), (bare_path, _, body))| {
+                let format = if *accept == "application/json" {
+                    "JSON"
+                } else {
+                    "protobuf"
+                };
+                (
+                    format!("`GET {path}` ({format}, {} B)", body.len()),
+                    format!("http://{}{path}", shop.addr),
+                    format!("http://{}{bare_path}", bare.addr),
+                    *accept,
+                    *goal,
+                )
+            })
+            .collect();
+        for (name, shop_url, bare_url, accept, goal) in &targets {
+            let header = format!("Accept: {accept}");
+            let run = |url: &str, secs| {
+                let (url, header) = (url.to_owned(), header.clone());
+                async move { wrk_with(&["-t1", "-c16", "-H", &header], secs, &url, None).await }
+            };
             self.say(&format!("warming up {name}"));
-            wrk(shop_url, 2).await?;
-            wrk(bare_url, 2).await?;
+            run(shop_url, 2).await?;
+            run(bare_url, 2).await?;
             for round in 1..=2 {
                 self.say(&format!("round {round}: wrk {d} s on the shop: {shop_url}"));
-                let s = wrk(shop_url, d).await?;
+                let s = run(shop_url, d).await?;
                 self.say(&format!("  {s}"));
                 self.say(&format!(
                     "round {round}: wrk {d} s on bare hyper: {bare_url}"
                 ));
-                let b = wrk(bare_url, d).await?;
+                let b = run(bare_url, d).await?;
                 self.say(&format!("  {b}"));
                 table.row(vec![
                     name.clone(),
@@ -253,7 +270,8 @@ impl Bench {
                     format!("{:.2}", s.rps / b.rps),
                     s.latency_cell(),
                     b.latency_cell(),
-                    "≥ 0.8".into(),
+                    format!("{:.2}", s.p99_us / b.p99_us),
+                    format!("≥ {goal}; p99 ≤ 1.5×"),
                 ]);
             }
         }
@@ -292,7 +310,7 @@ impl Bench {
              the shop's own response body (same bytes, same content type) for every request."
                 .to_owned(),
             format!(
-                "Load: `wrk -t1 -c16 -d{d}s --latency URL`, a second process on loopback, shop \
+                "Load: `wrk -t1 -c16 -d{d}s --latency -H 'Accept: …' URL`, a second process on loopback, shop \
                  and bare alternating, two rounds each after a 2 s warm-up. **wrk, the servers \
                  and the broker share the machine's {} cores**, and the shop's two idle \
                  consumers keep the broker polling every {} ms meanwhile, so the absolute \

@@ -31,7 +31,10 @@ pub(crate) struct BareServer {
 }
 
 impl BareServer {
-    pub(crate) async fn start(bodies: Vec<(String, Bytes)>) -> anyhow::Result<BareServer> {
+    /// Answers each path with its (content type, body).
+    pub(crate) async fn start(
+        bodies: Vec<(String, &'static str, Bytes)>,
+    ) -> anyhow::Result<BareServer> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let bodies = Arc::new(bodies);
@@ -46,13 +49,13 @@ impl BareServer {
                     let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
                         let body = bodies
                             .iter()
-                            .find(|(p, _)| p == req.uri().path())
-                            .map(|(_, b)| b.clone());
+                            .find(|(p, _, _)| p == req.uri().path())
+                            .map(|(_, t, b)| (*t, b.clone()));
                         async move {
                             let resp = match body {
-                                Some(b) => Response::builder()
+                                Some((content_type, b)) => Response::builder()
                                     .status(StatusCode::OK)
-                                    .header(header::CONTENT_TYPE, "application/json")
+                                    .header(header::CONTENT_TYPE, content_type)
                                     .header(header::CACHE_CONTROL, "no-store")
                                     .body(Full::new(b)),
                                 None => Response::builder()

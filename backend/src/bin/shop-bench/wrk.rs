@@ -50,10 +50,6 @@ impl WrkRun {
     }
 }
 
-pub(crate) async fn wrk(url: &str, secs: u64) -> anyhow::Result<WrkRun> {
-    wrk_with(&["-t1", "-c16"], secs, url, None).await
-}
-
 /// `wrk` with these threads/connections options and, optionally, a Lua script.
 pub(crate) async fn wrk_with(
     options: &[&str],

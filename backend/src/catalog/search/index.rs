@@ -21,8 +21,9 @@
 //! in-stock set combines with it block by block), and deterministic: it is a function of the set
 //! of enabled products, whatever order the events came in.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+use foldhash::HashMap;
 
 use imbl::{OrdMap, Vector};
 
@@ -389,7 +390,7 @@ impl SearchIndex {
     /// The enabled set, the categories and the columns of these enabled products, given in
     /// ascending id order, into an index that has none yet.
     fn add_columns<'a, P: Searchable + 'a>(&mut self, products: impl IntoIterator<Item = &'a P>) {
-        let mut categories: HashMap<Box<str>, Builder> = HashMap::new();
+        let mut categories: HashMap<Box<str>, Builder> = HashMap::default();
         let mut enabled = Builder::default();
         let mut columns: Vec<(u64, Columns)> = Vec::new();
         for p in products {
@@ -563,8 +564,8 @@ type Pairs = OrdMap<Arc<str>, IdSet>;
 
 /// The terms and pairs of these enabled products, given in ascending id order.
 fn text_sets<'a, P: Searchable + 'a>(products: impl IntoIterator<Item = &'a P>) -> (Terms, Pairs) {
-    let mut terms: HashMap<Box<str>, [Builder; FIELDS]> = HashMap::new();
-    let mut pairs: HashMap<Box<str>, Builder> = HashMap::new();
+    let mut terms: HashMap<Box<str>, [Builder; FIELDS]> = HashMap::default();
+    let mut pairs: HashMap<Box<str>, Builder> = HashMap::default();
     let (mut previous, mut pair) = (String::new(), String::new());
     for p in products {
         for (field, text) in p.fields().into_iter().enumerate() {

@@ -930,7 +930,7 @@ fn select(
                 out.len() < limit
             };
             if descending {
-                for p in by_name.iter().rev() {
+                for p in by_name.iter_rev() {
                     if !take(p) {
                         break;
                     }
