@@ -73,7 +73,8 @@ fn consumer(state: &State, name: &'static str) -> anyhow::Result<kafka::ShopCons
     Ok(kafka::consumer_with(&state.config.kafka, context)?)
 }
 
-/// Creates missing topics, replays checkout, then starts the catalog with the bridge on it.
+/// Creates missing topics, replays checkout (while the catalog's snapshot loads), then starts
+/// the catalog with the bridge on it.
 /// Returns the writer threads to join at shutdown.
 async fn start_contexts(
     state: Arc<State>,
@@ -89,6 +90,9 @@ async fn start_contexts(
         }
         delay = (delay * 2).min(Duration::from_secs(5));
     }
+    // The catalog's snapshot loads while checkout starts (its writer must wait for checkout:
+    // see below); at a million products each load is about a second of a start-up.
+    let catalog_preload = engine::preload(&state.catalog)?;
     let mut writers = vec![engine::spawn(
         &state.checkout,
         consumer(&state, "checkout")?,
@@ -119,12 +123,13 @@ async fn start_contexts(
     } else {
         None
     };
-    writers.push(engine::spawn_from(
+    writers.push(engine::spawn_preloaded(
         &state.catalog,
         consumer(&state, "catalog")?,
         tap,
         shutdown.clone(),
         latest_start,
+        catalog_preload,
     )?);
     writers.extend(start_verifiers(&state, shutdown)?);
     Ok(writers)

@@ -339,3 +339,56 @@ async fn a_snapshot_of_another_log_is_not_used() {
         .expect(StatusCode::NOT_FOUND);
     shop.stop().await;
 }
+
+/// The catalog's snapshot is loaded while checkout starts; when it turns out to lie beyond the
+/// catalog events checkout has copies of (here: a replica ran without the bridge), it is set
+/// aside, an older one is loaded, and the bridge copies what checkout missed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalog_snapshot_beyond_the_bridged_copies_is_set_aside() {
+    let cluster = mock_cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let dir_arg = dir.path().to_str().unwrap().to_owned();
+    let cfg = |bridge: &str| {
+        config(
+            &cluster.bootstrap_servers(),
+            &["--snapshot-dir", &dir_arg, "--bridge", bridge],
+        )
+    };
+
+    let shop = InProcess::start(cfg("true")).await;
+    let mut admin = Shopper::new(shop.addr);
+    admin.add_product(1, "Desk lamp", "Home", 2500, 0).await;
+    shop.stop().await;
+
+    // Without the bridge, the catalog moves on and checkout hears nothing of it.
+    let shop = InProcess::start(cfg("false")).await;
+    let mut admin = admin.via(shop.addr);
+    admin.add_product(2, "Chair", "Office", 9900, 0).await;
+    shop.stop().await;
+
+    let shop = InProcess::start(cfg("true")).await;
+    let m = metrics(&shop).await;
+    for (result, count) in [("ahead_of_start", 1.0), ("loaded", 2.0)] {
+        assert_eq!(
+            sample(
+                &m,
+                "shop_snapshot_loads_total",
+                &[("context", "catalog"), ("result", result)]
+            ),
+            Some(count),
+            "{result}: {m}"
+        );
+    }
+    assert!(
+        sample(&m, "shop_snapshot_tail_events", &[("context", "catalog")]).unwrap() > 0.0,
+        "the older snapshot's tail is replayed: {m}"
+    );
+    let mut alice = Shopper::new(shop.addr);
+    alice.get("/api/cart").await.expect(StatusCode::OK);
+    until_ok(LIMIT, "line of the product checkout missed", || {
+        let mut a = alice.clone();
+        async move { a.set_line(2, 1, "l2").await }
+    })
+    .await;
+    shop.stop().await;
+}

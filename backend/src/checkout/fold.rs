@@ -24,6 +24,7 @@ use shared::proto::{
     ShownLine, catalog_event, checkout_event::Event,
 };
 
+use crate::engine::idmap::IdMap;
 use crate::engine::idset::{self, IdSet};
 use crate::engine::retention::{Deadlines, LogClock, Record, Records};
 use crate::engine::snapshot::{DecodeError, Decoder, Encoder};
@@ -83,10 +84,10 @@ pub type CommandRecord = Record<Outcome>;
 /// The checkout model.
 #[derive(Debug, Clone, Default)]
 pub struct Checkout {
-    products: HashMap<u64, ProductInfo>,
+    products: IdMap<ProductInfo>,
     /// Highest catalog offset whose copy has been applied (-1: none yet).
     bridged_until: Option<i64>,
-    stock: HashMap<u64, u64>,
+    stock: IdMap<u64>,
     /// Products with stock, for search's in-stock filter (derived from `stock`, not encoded).
     in_stock: IdSet,
     carts: HashMap<CartId, Cart>,
@@ -116,11 +117,11 @@ pub fn admin_command_key(key: &str) -> String {
 
 impl Checkout {
     pub fn product(&self, id: u64) -> Option<&ProductInfo> {
-        self.products.get(&id)
+        self.products.get(id)
     }
 
     pub fn stock(&self, id: u64) -> u64 {
-        self.stock.get(&id).copied().unwrap_or(0)
+        self.stock.get(id).copied().unwrap_or(0)
     }
 
     /// Products with at least one unit in stock.
@@ -199,13 +200,13 @@ impl Checkout {
                 );
             }
             Some(catalog_event::Event::PriceChangedV1(e)) => {
-                match self.products.get_mut(&e.product_id) {
+                match self.products.get_mut(e.product_id) {
                     Some(p) => p.price_minor = e.price_minor,
                     None => return Applied::Ignored("price of unknown product"),
                 }
             }
             Some(catalog_event::Event::ProductDisabledV1(e)) => {
-                match self.products.get_mut(&e.product_id) {
+                match self.products.get_mut(e.product_id) {
                     Some(p) => p.enabled = false,
                     None => return Applied::Ignored("disable of unknown product"),
                 }
@@ -216,7 +217,7 @@ impl Checkout {
     }
 
     fn sellable(&self, id: u64) -> bool {
-        self.products.get(&id).is_some_and(|p| p.enabled)
+        self.products.get(id).is_some_and(|p| p.enabled)
     }
 
     fn set_line(
@@ -315,7 +316,7 @@ impl Checkout {
         }
         let mut lines = Vec::with_capacity(cart.lines.len());
         for &(product_id, quantity) in &cart.lines {
-            let Some(p) = self.products.get(&product_id).filter(|p| p.enabled) else {
+            let Some(p) = self.products.get(product_id).filter(|p| p.enabled) else {
                 return reject(RejectionReason::ProductUnavailable, &|r| {
                     r.product_id = product_id;
                     r.requested = quantity;
@@ -343,7 +344,7 @@ impl Checkout {
             });
         }
         for line in &lines {
-            if let Some(s) = self.stock.get_mut(&line.product_id) {
+            if let Some(s) = self.stock.get_mut(line.product_id) {
                 *s -= u64::from(line.quantity);
                 if *s == 0 {
                     self.in_stock.remove(line.product_id);
@@ -377,7 +378,7 @@ impl Checkout {
         let mut changed = vec![];
         for &(product_id, _) in lines {
             let (Some(p), Some(s)) = (
-                self.products.get(&product_id),
+                self.products.get(product_id),
                 shown.iter().find(|s| s.product_id == product_id),
             ) else {
                 continue;
@@ -447,8 +448,8 @@ impl Fold for CheckoutFold {
     /// Every map in key order; texts shared by `Arc` are written once per place they appear.
     fn encode(m: &Checkout, out: &mut Encoder) {
         out.len(m.products.len());
-        for (id, p) in sorted(&m.products) {
-            out.u64(*id);
+        for (id, p) in m.products.iter() {
+            out.u64(id);
             out.str(&p.title);
             out.i64(p.price_minor);
             out.str(&p.currency);
@@ -457,8 +458,8 @@ impl Fold for CheckoutFold {
         out.bool(m.bridged_until.is_some());
         out.i64(m.bridged_until.unwrap_or(-1));
         out.len(m.stock.len());
-        for (id, units) in sorted(&m.stock) {
-            out.u64(*id);
+        for (id, units) in m.stock.iter() {
+            out.u64(id);
             out.u64(*units);
         }
         out.len(m.carts.len());
@@ -540,6 +541,9 @@ impl Fold for CheckoutFold {
         let mut products = Vec::with_capacity(count);
         for _ in 0..count {
             let id = d.u64()?;
+            if products.last().is_some_and(|&(last, _)| last >= id) {
+                return Err(DecodeError(format!("product {id} out of order")));
+            }
             let info = ProductInfo {
                 title: d.str()?.into(),
                 price_minor: d.i64()?,
@@ -564,18 +568,14 @@ impl Fold for CheckoutFold {
         // rest: at a million products each map takes a good part of a start-up.
         std::thread::scope(|s| {
             let maps = s.spawn(move || {
-                let products: HashMap<_, _> = products.into_iter().collect();
+                let products = IdMap::from_sorted(products);
                 let mut in_stock = idset::Builder::default();
                 // Encoded in id order.
                 stock
                     .iter()
                     .filter(|&&(_, units)| units > 0)
                     .for_each(|&(id, _)| in_stock.push(id));
-                (
-                    products,
-                    stock.into_iter().collect::<HashMap<_, _>>(),
-                    in_stock.build(),
-                )
+                (products, IdMap::from_sorted(stock), in_stock.build())
             });
             let rest = Self::decode_rest(d, &mut m, &mut |s| text(s, &mut currencies));
             (m.products, m.stock, m.in_stock) = maps.join().expect("building a map does not panic");
@@ -604,9 +604,14 @@ impl Fold for CheckoutFold {
                 if model.commands.contains(&key) {
                     return Applied::Ignored("duplicate command");
                 }
-                let stock = model.stock.entry(e.product_id).or_default();
-                *stock = stock.saturating_add(u64::from(e.quantity));
-                if *stock > 0 {
+                let units = model
+                    .stock
+                    .get(e.product_id)
+                    .copied()
+                    .unwrap_or(0)
+                    .saturating_add(u64::from(e.quantity));
+                model.stock.insert(e.product_id, units);
+                if units > 0 {
                     model.in_stock.insert(e.product_id);
                 }
                 (key, Outcome::StockAdded)
@@ -1409,7 +1414,7 @@ pub(crate) mod tests {
         let got: std::collections::BTreeMap<u64, (i64, bool)> = m
             .products
             .iter()
-            .map(|(id, p)| (*id, (p.price_minor, p.enabled)))
+            .map(|(id, p)| (id, (p.price_minor, p.enabled)))
             .collect();
         prop_assert_eq!(got, products);
         Ok(())
@@ -1560,9 +1565,12 @@ pub(crate) mod tests {
             v
         }
         (
-            s(&m.products),
+            m.products
+                .iter()
+                .map(|(k, v)| (k, v.clone()))
+                .collect::<Vec<_>>(),
             m.bridged_until,
-            s(&m.stock),
+            m.stock.iter().map(|(k, v)| (k, *v)).collect::<Vec<_>>(),
             s(&m.carts),
             s(&m.orders),
             s(&m.orders_by_cart),

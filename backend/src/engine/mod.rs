@@ -28,6 +28,7 @@
 
 pub mod context;
 pub mod fold;
+pub mod idmap;
 pub mod idset;
 pub mod kafka;
 pub mod ranked;
@@ -37,4 +38,4 @@ pub mod writer;
 
 pub use context::{Context, EngineStats, WaitError, WriterHealth};
 pub use fold::{Applied, Fold, Observer};
-pub use writer::{spawn, spawn_from};
+pub use writer::{Preload, preload, spawn, spawn_from, spawn_preloaded};

@@ -26,6 +26,26 @@ pub fn spawn<F: Fold>(
     spawn_from(context, consumer, observer, shutdown, i64::MAX)
 }
 
+/// A snapshot load started ahead of its writer: the newest file of a context, decoded on a
+/// thread of its own while the shop does something else (checkout's start-up, which the
+/// catalog's writer must wait for).
+pub struct Preload<F: Fold>(std::thread::JoinHandle<Option<snapshot::Loaded<F::Model>>>);
+
+/// Starts loading `context`'s newest snapshot now, if it keeps snapshots.
+pub fn preload<F: Fold>(context: &Context<F>) -> std::io::Result<Option<Preload<F>>> {
+    let Some(settings) = context.inner.snapshots.clone() else {
+        return Ok(None);
+    };
+    let (topic, metrics) = (
+        context.inner.topic.clone(),
+        context.inner.metrics.snapshot.clone(),
+    );
+    let thread = std::thread::Builder::new()
+        .name(format!("{}-preload", F::NAME))
+        .spawn(move || snapshot::load_newest::<F>(&settings.dir, &topic, i64::MAX, &metrics))?;
+    Ok(Some(Preload(thread)))
+}
+
 /// [`spawn`], using no snapshot beyond offset `latest_start`: the observer must see every
 /// event from there on (the bridge must copy what checkout has not applied yet).
 pub fn spawn_from<F: Fold>(
@@ -34,6 +54,19 @@ pub fn spawn_from<F: Fold>(
     observer: Option<Box<dyn Observer<F>>>,
     shutdown: Shutdown,
     latest_start: i64,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    spawn_preloaded(context, consumer, observer, shutdown, latest_start, None)
+}
+
+/// [`spawn_from`], starting from `preloaded` when it is usable (not beyond the log's end or
+/// `latest_start`); otherwise the writer loads a snapshot itself.
+pub fn spawn_preloaded<F: Fold>(
+    context: &Context<F>,
+    consumer: ShopConsumer,
+    observer: Option<Box<dyn Observer<F>>>,
+    shutdown: Shutdown,
+    latest_start: i64,
+    preloaded: Option<Preload<F>>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let snapshots = match &context.inner.snapshots {
         Some(settings) => Some(Snapshots {
@@ -66,6 +99,7 @@ pub fn spawn_from<F: Fold>(
         expected: 0,
         snapshots,
         latest_start,
+        preloaded,
         last_crc: 0,
     };
     let spawned = std::thread::Builder::new()
@@ -147,6 +181,8 @@ struct Writer<F: Fold> {
     snapshots: Option<Snapshots<F>>,
     /// No snapshot beyond this offset may be loaded.
     latest_start: i64,
+    /// A snapshot load started before this writer, if any.
+    preloaded: Option<Preload<F>>,
     /// CRC-32 of the payload of the last event received (kept only with snapshots).
     last_crc: u32,
 }
@@ -190,14 +226,34 @@ impl<F: Fold> Writer<F> {
             return;
         };
         let started = Instant::now();
-        let mut loaded = self.snapshots.as_ref().and_then(|s| {
-            snapshot::load_newest::<F>(
-                &s.settings.dir,
-                &self.inner.topic,
-                target.min(self.latest_start),
-                &self.inner.metrics.snapshot,
-            )
-        });
+        let limit = target.min(self.latest_start);
+        let load = |this: &Self| {
+            this.snapshots.as_ref().and_then(|s| {
+                snapshot::load_newest::<F>(
+                    &s.settings.dir,
+                    &this.inner.topic,
+                    limit,
+                    &this.inner.metrics.snapshot,
+                )
+            })
+        };
+        // A preload that found nothing usable has tried every file (it had no limit to pass).
+        let mut loaded = match self.preloaded.take().map(|p| p.0.join()) {
+            None | Some(Err(_)) => load(&self),
+            Some(Ok(None)) => None,
+            Some(Ok(Some(l))) if l.offset <= limit => Some(l),
+            Some(Ok(Some(l))) => {
+                tracing::info!(
+                    context = F::NAME,
+                    offset = l.offset,
+                    limit,
+                    "the preloaded snapshot is beyond where this writer may start; loading an older one"
+                );
+                self.inner.metrics.snapshot.load_result("ahead_of_start");
+                drop(l);
+                load(&self)
+            }
+        };
         if let Some(l) = loaded.as_ref().filter(|l| l.offset > 0) {
             match self.same_event(l.offset - 1, l.last_event_crc) {
                 None => return,

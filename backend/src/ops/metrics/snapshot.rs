@@ -32,7 +32,9 @@ impl SnapshotVecs {
                 "shop_snapshot_loads_total",
                 "Snapshot files considered at start-up, by result: loaded, corrupt, incompatible, \
                  ahead_of_log, unreadable; absent when there was none; log_mismatch when the \
-                 loaded one ends at an event the log no longer holds (then replayed from 0).",
+                 loaded one ends at an event the log no longer holds (then replayed from 0); \
+                 ahead_of_start when one loaded ahead of its writer lies beyond where the \
+                 writer may start (then an older one is loaded).",
                 &["context", "result"],
             ),
             loaded_offset: gauge_vec(
@@ -185,6 +187,7 @@ impl SnapshotMetrics {
         [
             "absent",
             "ahead_of_log",
+            "ahead_of_start",
             "corrupt",
             "incompatible",
             "loaded",
