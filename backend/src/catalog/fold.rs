@@ -9,10 +9,11 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use imbl::{HashMap, OrdMap};
+use imbl::OrdMap;
 use shared::proto::{CatalogEvent, CommandMeta, ProductUpsertedV1, catalog_event::Event};
 
 use super::search::SearchIndex;
+use crate::engine::idmap::IdMap;
 use crate::engine::ranked::Ranked;
 use crate::engine::retention::{LogClock, Record, Records};
 use crate::engine::snapshot::{DecodeError, Decoder, Encoder};
@@ -67,15 +68,6 @@ impl Listing {
         self.len() == 0
     }
 
-    fn build(mut products: Vec<Arc<Product>>) -> Listing {
-        let mut sorted: [Ranked<Arc<Product>>; 3] = Default::default();
-        for key in SortKey::ALL {
-            products.sort_unstable_by(|a, b| compare(key, a, b));
-            sorted[key as usize] = Ranked::from_sorted(products.clone());
-        }
-        Listing { sorted }
-    }
-
     fn insert(&mut self, p: &Arc<Product>) {
         for key in SortKey::ALL {
             self.sorted[key as usize].insert_by(p.clone(), |x, p| compare(key, x, p));
@@ -116,7 +108,7 @@ pub type CommandRecord = Record<()>;
 /// The catalog model.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
-    products: HashMap<u64, Arc<Product>>,
+    products: IdMap<Arc<Product>>,
     all: Listing,
     categories: OrdMap<String, Category>,
     commands: Records<()>,
@@ -131,12 +123,12 @@ pub struct Catalog {
 impl Catalog {
     /// A product by id, disabled ones included.
     pub fn product(&self, id: u64) -> Option<&Arc<Product>> {
-        self.products.get(&id)
+        self.products.get(id)
     }
 
     /// A product a shopper may see.
     pub fn enabled_product(&self, id: u64) -> Option<&Arc<Product>> {
-        self.products.get(&id).filter(|p| !p.disabled)
+        self.products.get(id).filter(|p| !p.disabled)
     }
 
     pub fn search_index(&self) -> &SearchIndex {
@@ -162,9 +154,7 @@ impl Catalog {
 
     /// Every product, disabled ones included, in id order (a full scan: for tools and tests).
     pub fn products_by_id(&self) -> impl Iterator<Item = &Product> {
-        let mut all: Vec<&Product> = self.products.values().map(|p| &**p).collect();
-        all.sort_unstable_by_key(|p| p.id);
-        all.into_iter()
+        self.products.iter().map(|(_, p)| &**p)
     }
 
     /// Number of products known, disabled ones included.
@@ -262,7 +252,7 @@ impl Fold for CatalogFold {
                 model.put(from_event(e));
                 Applied::Changed
             }
-            Some(Event::PriceChangedV1(e)) => match model.products.get(&e.product_id) {
+            Some(Event::PriceChangedV1(e)) => match model.products.get(e.product_id) {
                 Some(p) if p.price_minor != e.price_minor => {
                     let p = p.with_price(e.price_minor);
                     model.put(p);
@@ -271,7 +261,7 @@ impl Fold for CatalogFold {
                 Some(_) => Applied::Ignored("same price"),
                 None => Applied::Ignored("price of unknown product"),
             },
-            Some(Event::ProductDisabledV1(e)) => match model.products.get(&e.product_id) {
+            Some(Event::ProductDisabledV1(e)) => match model.products.get(e.product_id) {
                 Some(p) if !p.disabled => {
                     let mut p = Product::clone(p);
                     p.disabled = true;
@@ -310,8 +300,7 @@ impl Fold for CatalogFold {
     /// three global sort orders as positions in that product list (so a load sorts nothing;
     /// category listings are the global ones filtered by category).
     fn encode(model: &Catalog, out: &mut Encoder) {
-        let mut products: Vec<&Arc<Product>> = model.products.values().collect();
-        products.sort_unstable_by_key(|p| p.id);
+        let products: Vec<&Arc<Product>> = model.products.iter().map(|(_, p)| p).collect();
         let ids: Vec<u64> = products.iter().map(|p| p.id).collect();
         // In as many length-prefixed chunks as a load decodes in parallel.
         let per_chunk = products.len().div_ceil(DECODE_THREADS).max(1);
@@ -380,18 +369,6 @@ impl Fold for CatalogFold {
             }
             list.extend(chunk);
         }
-        // Slugs by number, and each product's slug number.
-        let mut numbers: std::collections::HashMap<&str, u32> = Default::default();
-        let mut slugs: Vec<String> = vec![];
-        let category_of: Vec<u32> = list
-            .iter()
-            .map(|p| {
-                *numbers.entry(p.category_slug()).or_insert_with(|| {
-                    slugs.push(p.category_slug().to_owned());
-                    slugs.len() as u32 - 1
-                })
-            })
-            .collect();
         let clock = LogClock(d.i64()?);
         let count = d.len(8 + 8 + 8 + 1)?;
         let mut commands = Records::default();
@@ -410,7 +387,7 @@ impl Fold for CatalogFold {
         // The product map and the search index are built on threads of their own while this one
         // builds the listings: at a million products each takes a good part of a start-up.
         let (products, listings, search) = std::thread::scope(|s| {
-            let map = s.spawn(|| list.iter().map(|p| (p.id, p.clone())).collect());
+            let map = s.spawn(|| IdMap::from_sorted(list.iter().map(|p| (p.id, p.clone()))));
             let search = s.spawn(|| {
                 search
                     .map(|bytes| {
@@ -422,7 +399,7 @@ impl Fold for CatalogFold {
                     .transpose()
             });
             let listings = if indexed {
-                listings(d, &list, &category_of, slugs).map(Some)
+                orders(d, list.len()).map(|o| Some(listings(&list, o)))
             } else {
                 Ok(None)
             };
@@ -454,40 +431,41 @@ impl Fold for CatalogFold {
             // Loaded from a snapshot, or finalized before: the listings are maintained.
             return;
         }
-        let mut enabled: Vec<Arc<Product>> = model
-            .products
-            .values()
-            .filter(|p| !p.disabled)
-            .cloned()
-            .collect();
-        enabled.sort_unstable_by_key(|p| p.id);
-        model.search = SearchIndex::build(enabled.iter().map(|p| &**p));
-        let mut by_category: std::collections::BTreeMap<&str, Vec<Arc<Product>>> =
-            Default::default();
-        for p in &enabled {
-            by_category
-                .entry(p.category_slug())
-                .or_default()
-                .push(p.clone());
-        }
-        model.categories = by_category
-            .into_iter()
-            .map(|(slug, products)| {
-                let first = products.iter().min_by_key(|p| p.id).expect("not empty");
-                let name = first.category().to_owned();
-                (
-                    slug.to_owned(),
-                    Category {
-                        name,
-                        listing: Listing::build(products),
-                    },
+        let list: Vec<Arc<Product>> = model.products.iter().map(|(_, p)| p.clone()).collect();
+        // The search index (most of the work) on its own threads while this one sorts.
+        let (search, listed) = std::thread::scope(|s| {
+            let search = s.spawn(|| {
+                SearchIndex::build_parallel(
+                    list.iter().filter(|p| !p.disabled).map(|p| &**p),
+                    FINALIZE_THREADS,
                 )
-            })
-            .collect();
-        model.all = Listing::build(enabled);
+            });
+            let enabled: Vec<u32> = (0..list.len() as u32)
+                .filter(|&i| !list[i as usize].disabled)
+                .collect();
+            let orders = SortKey::ALL.map(|key| {
+                let mut order = enabled.clone();
+                if key != SortKey::Id {
+                    order.sort_unstable_by(|&a, &b| {
+                        compare(key, &list[a as usize], &list[b as usize])
+                    });
+                }
+                order
+            });
+            let listed = listings(&list, orders);
+            (
+                search.join().expect("building the index does not panic"),
+                listed,
+            )
+        });
+        (model.all, model.categories) = listed;
+        model.search = search;
         model.indexed = true;
     }
 }
+
+/// Threads the start-up's `finalize` builds the search index on.
+const FINALIZE_THREADS: usize = 2;
 
 /// Threads a snapshot load decodes products on (the encoding writes this many chunks).
 const DECODE_THREADS: usize = 2;
@@ -512,38 +490,66 @@ fn decode_products(bytes: &[u8]) -> Result<Vec<Arc<Product>>, DecodeError> {
     Ok(list)
 }
 
-/// The global listings (stored as positions in `list`) and the category listings filtered from
-/// them.
-fn listings(
-    d: &mut Decoder<'_>,
-    list: &[Arc<Product>],
-    category_of: &[u32],
-    slugs: Vec<String>,
-) -> Result<(Listing, OrdMap<String, Category>), DecodeError> {
-    let bad = |why: String| Err(DecodeError(why));
-    let n = list.len();
-    let mut all: [Ranked<Arc<Product>>; 3] = Default::default();
-    let mut per_slug: Vec<[Vec<Arc<Product>>; 3]> = vec![Default::default(); slugs.len()];
-    for key in SortKey::ALL {
+/// The three sort orders of a snapshot: positions in its product list, in [`SortKey::ALL`]
+/// order, each a permutation of the same positions.
+fn orders(d: &mut Decoder<'_>, n: usize) -> Result<[Vec<u32>; 3], DecodeError> {
+    let mut orders: [Vec<u32>; 3] = Default::default();
+    for order in &mut orders {
         let len = d.len(4)?;
-        let mut order = Vec::with_capacity(len);
-        for _ in 0..len {
-            let at = d.u32()? as usize;
-            let Some(p) = list.get(at) else {
-                return bad(format!("listing position {at} of {n} products"));
-            };
-            per_slug[category_of[at] as usize][key as usize].push(p.clone());
-            order.push(p.clone());
+        *order = (0..len).map(|_| d.u32()).collect::<Result<_, _>>()?;
+        if let Some(&at) = order.iter().find(|&&at| at as usize >= n) {
+            return Err(DecodeError(format!(
+                "listing position {at} of {n} products"
+            )));
         }
-        all[key as usize] = Ranked::from_sorted(order);
     }
-    if all.iter().any(|v| v.len() != all[0].len()) {
-        return bad("listings of different lengths".into());
+    // Each order lists the same products, each once (what `listings` relies on).
+    let mut seen = vec![0u8; n];
+    for (k, order) in orders.iter().enumerate() {
+        for &at in order {
+            if seen[at as usize] & (1 << k) != 0 {
+                return Err(DecodeError(format!("position {at} listed twice")));
+            }
+            seen[at as usize] |= 1 << k;
+        }
+    }
+    if seen.iter().any(|&s| s != 0 && s != 0b111) {
+        return Err(DecodeError("listings of different products".into()));
+    }
+    Ok(orders)
+}
+
+/// The global listings and each category's, from the sort orders (positions in `list`, in
+/// [`SortKey::ALL`] order): a category's listing is the global one filtered, so nothing is
+/// sorted twice.
+fn listings(list: &[Arc<Product>], orders: [Vec<u32>; 3]) -> (Listing, OrdMap<String, Category>) {
+    // Each listed product's category number.
+    let mut numbers: std::collections::HashMap<&str, u32> = Default::default();
+    let mut slugs: Vec<&str> = vec![];
+    let mut category_of = vec![u32::MAX; list.len()];
+    for &at in &orders[SortKey::Id as usize] {
+        let slug = list[at as usize].category_slug();
+        category_of[at as usize] = *numbers.entry(slug).or_insert_with(|| {
+            slugs.push(slug);
+            slugs.len() as u32 - 1
+        });
+    }
+    let mut per_category: Vec<[Vec<Arc<Product>>; 3]> = vec![Default::default(); slugs.len()];
+    let all = orders.each_ref().map(|order| {
+        order
+            .iter()
+            .map(|&at| list[at as usize].clone())
+            .collect::<Vec<_>>()
+    });
+    for (key, order) in orders.iter().enumerate() {
+        for &at in order {
+            let c = category_of[at as usize];
+            per_category[c as usize][key].push(list[at as usize].clone());
+        }
     }
     let categories = slugs
         .into_iter()
-        .zip(per_slug)
-        .filter(|(_, sorted)| !sorted[0].is_empty())
+        .zip(per_category)
         .map(|(slug, sorted)| {
             let mut category = Category {
                 name: String::new(),
@@ -552,10 +558,15 @@ fn listings(
                 },
             };
             category.name_after_first_product();
-            (slug, category)
+            (slug.to_owned(), category)
         })
         .collect();
-    Ok((Listing { sorted: all }, categories))
+    (
+        Listing {
+            sorted: all.map(Ranked::from_sorted),
+        },
+        categories,
+    )
 }
 
 #[cfg(test)]
@@ -604,8 +615,7 @@ pub(crate) mod tests {
 
     /// Everything observable about a model, in a comparable form.
     fn observable(c: &Catalog) -> (Vec<Product>, Orders, Vec<(String, String, Orders)>) {
-        let mut products: Vec<Product> = c.products.values().map(|p| Product::clone(p)).collect();
-        products.sort_by_key(|p| p.id);
+        let products: Vec<Product> = c.products.iter().map(|(_, p)| Product::clone(p)).collect();
         let ids = |l: &Listing| {
             SortKey::ALL
                 .iter()

@@ -416,6 +416,18 @@ impl Builder {
         }
     }
 
+    /// Adds every id of `other`, all of which must lie in blocks after this builder's.
+    pub fn append(&mut self, mut other: Builder) {
+        self.flush();
+        other.flush();
+        debug_assert!(match (self.blocks.last(), other.blocks.first()) {
+            (Some((a, _)), Some((b, _))) => a < b,
+            _ => true,
+        });
+        self.blocks.append(&mut other.blocks);
+        self.len += other.len;
+    }
+
     pub fn build(mut self) -> IdSet {
         self.flush();
         IdSet {

@@ -1,7 +1,7 @@
 //! `shop-bench`: the benchmark harness behind `make bench`.
 //!
 //! It starts its own local broker (tansu, in a fresh temporary directory on a free port), runs
-//! seven measurements and writes them to a Markdown report:
+//! nine measurements and writes them to a Markdown report:
 //!
 //! a. **Replay** of a catalog topic: the engine's start-up replay against a bare librdkafka
 //!    consumer that only counts the same messages (the broker is the bottleneck).
@@ -18,6 +18,10 @@
 //! s. **Search** at a million products: query latency by kind, `/healthz` beside 32 searching
 //!    connections, the index's memory, build and per-change cost, and relevance over judged
 //!    queries.
+//! t. **Commands under load**: add-to-cart and place-order at 16, 64 and 256 clients against the
+//!    broker's raw rate, and product page reads alone and beside a command load.
+//! u. **How cost grows**: the real binary at 10,000, 100,000 and 1,000,000 products, with an
+//!    SVG chart.
 //!
 //! Benchmarks are not tests: nothing here asserts on a timing. Every figure is reported next to
 //! a baseline measured in the same run, because these machines are noisy.
@@ -63,6 +67,7 @@ use backend::{commands, shutdown};
 
 mod broker;
 mod cart;
+mod command_load;
 mod decode_apply;
 mod events;
 mod measure;
@@ -71,6 +76,7 @@ mod numbers;
 mod reads;
 mod replay;
 mod report;
+mod scale;
 mod search;
 mod servers;
 mod startup;
@@ -118,6 +124,12 @@ struct Args {
     /// one; 0 skips it). At 1,000,000 its first start replays and bridges for about 6 minutes.
     #[arg(long, default_value_t = 1_000_000)]
     whole_shop_products: u64,
+    /// Catalog sizes of section u, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+    scale_products: Vec<u64>,
+    /// Where section u writes its chart (shown by the report, which links it by file name).
+    #[arg(long, value_name = "FILE", default_value = "BENCHMARKS-scale.svg")]
+    scale_chart: PathBuf,
     /// Length of each `wrk` run.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     duration_secs: u64,
@@ -131,9 +143,9 @@ struct Args {
     /// before section g) instead of writing `--out` as a whole report.
     #[arg(long, value_name = "FILE")]
     splice_into: Option<PathBuf>,
-    /// Sections to run, a subset of `abcdefs` (d and e share one in-process shop; f reuses a.'s
-    /// topic when a. runs).
-    #[arg(long, default_value = "abcdefs")]
+    /// Sections to run, a subset of `abcdefstu` (d, e and t share one in-process shop; f reuses
+    /// a.'s topic when a. runs).
+    #[arg(long, default_value = "abcdefstu")]
     sections: String,
 }
 
@@ -237,14 +249,14 @@ struct Section {
 }
 
 struct Table {
-    header: Vec<&'static str>,
+    header: Vec<String>,
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    fn new(header: &[&'static str]) -> Table {
+    fn new(header: &[&str]) -> Table {
         Table {
-            header: header.to_vec(),
+            header: header.iter().map(|h| h.to_string()).collect(),
             rows: vec![],
         }
     }
@@ -259,7 +271,7 @@ type SectionResult = anyhow::Result<(Vec<String>, Table)>;
 impl Bench {
     async fn run_all(&mut self) {
         let wanted = self.args.sections.clone();
-        let all: [(char, &str); 7] = [
+        let all: [(char, &str); 9] = [
             ('a', "a. Replay: engine vs raw librdkafka consumer"),
             ('b', "b. Decode + apply without a broker (one thread)"),
             ('c', "c. Memory of the catalog model"),
@@ -267,6 +279,8 @@ impl Bench {
             ('e', "e. Add-to-cart round trip"),
             ('f', "f. Start-up: snapshot + tail vs replay from offset 0"),
             ('s', "s. Search at a million products"),
+            ('t', "t. Commands under load, and reads beside them"),
+            ('u', "u. How cost grows: 10,000 to 1,000,000 products"),
         ];
         for (key, title) in all {
             if !wanted.contains(key) {
@@ -281,6 +295,8 @@ impl Bench {
                 'd' => self.reads().await,
                 'e' => self.cart().await,
                 's' => self.search().await,
+                't' => self.commands().await,
+                'u' => self.scale().await,
                 _ => self.startup().await,
             };
             let elapsed = t0.elapsed();

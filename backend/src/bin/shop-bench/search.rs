@@ -579,7 +579,7 @@ fn holds(title: &str, intent: &str) -> bool {
     !i.is_empty() && t.windows(i.len()).any(|w| w == i.as_slice())
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),

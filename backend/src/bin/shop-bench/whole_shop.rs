@@ -4,13 +4,21 @@
 use super::*;
 
 /// One `shop serve` child with its log in the broker's directory.
-struct ShopProcess {
+pub(crate) struct ShopProcess {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl ShopProcess {
-    fn spawn(bin: &Path, env: &[(&str, String)], log: &Path) -> anyhow::Result<ShopProcess> {
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub(crate) fn spawn(
+        bin: &Path,
+        env: &[(&str, String)],
+        log: &Path,
+    ) -> anyhow::Result<ShopProcess> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -30,7 +38,7 @@ impl ShopProcess {
     }
 
     /// Polls `path` every 10 ms until it answers 200; the time since `since`.
-    async fn until_ok(
+    pub(crate) async fn until_ok(
         &mut self,
         path: &str,
         since: Instant,
@@ -52,7 +60,7 @@ impl ShopProcess {
         }
     }
 
-    async fn metric(&self, series: &str) -> Option<f64> {
+    pub(crate) async fn metric(&self, series: &str) -> Option<f64> {
         let mut conn = HttpConn::connect(self.addr).await.ok()?;
         let (_, body) = conn.request("GET", "/metrics", &[], b"").await.ok()?;
         String::from_utf8_lossy(&body)
@@ -61,7 +69,7 @@ impl ShopProcess {
     }
 
     /// SIGTERM, then waits for the exit (each context writes its snapshot on the way out).
-    fn terminate(mut self) -> anyhow::Result<Duration> {
+    pub(crate) fn terminate(mut self) -> anyhow::Result<Duration> {
         let t0 = Instant::now();
         let pid = self.child.id().to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status()?;

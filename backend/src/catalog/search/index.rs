@@ -387,6 +387,23 @@ impl SearchIndex {
         index
     }
 
+    /// [`SearchIndex::build`] with the words read on `threads` threads (the start-up's build:
+    /// the same index).
+    pub fn build_parallel<'a, P: Searchable + Sync + 'a>(
+        products: impl IntoIterator<Item = &'a P>,
+        threads: usize,
+    ) -> SearchIndex {
+        let products: Vec<&P> = products.into_iter().collect();
+        let mut index = SearchIndex::default();
+        let (terms, pairs) = std::thread::scope(|s| {
+            let text = s.spawn(|| text_sets_parallel(&products, threads));
+            index.add_columns(products.iter().copied());
+            text.join().expect("building does not panic")
+        });
+        (index.terms, index.pairs) = (terms, pairs);
+        index
+    }
+
     /// The enabled set, the categories and the columns of these enabled products, given in
     /// ascending id order, into an index that has none yet.
     fn add_columns<'a, P: Searchable + 'a>(&mut self, products: impl IntoIterator<Item = &'a P>) {
@@ -564,8 +581,83 @@ type Pairs = OrdMap<Arc<str>, IdSet>;
 
 /// The terms and pairs of these enabled products, given in ascending id order.
 fn text_sets<'a, P: Searchable + 'a>(products: impl IntoIterator<Item = &'a P>) -> (Terms, Pairs) {
-    let mut terms: HashMap<Box<str>, [Builder; FIELDS]> = HashMap::default();
-    let mut pairs: HashMap<Box<str>, Builder> = HashMap::default();
+    finish(text_builders(products))
+}
+
+type TermBuilders = HashMap<Box<str>, [Builder; FIELDS]>;
+type PairBuilders = HashMap<Box<str>, Builder>;
+
+/// [`text_sets`] on `threads` threads: each takes a run of whole id blocks, and their sets are
+/// joined block run after block run.
+fn text_sets_parallel<P: Searchable + Sync>(products: &[&P], threads: usize) -> (Terms, Pairs) {
+    let per = products.len().div_ceil(threads.max(1)).max(1);
+    // Split points moved forward to the next id block, so no block is split between threads.
+    let mut cuts = vec![0];
+    while let Some(&last) = cuts.last() {
+        let mut at = (last + per).min(products.len());
+        while at < products.len()
+            && at > 0
+            && idset::split(products[at].id()).0 == idset::split(products[at - 1].id()).0
+        {
+            at += 1;
+        }
+        if at == last {
+            break;
+        }
+        cuts.push(at);
+        if at == products.len() {
+            break;
+        }
+    }
+    let parts: Vec<(TermBuilders, PairBuilders)> = std::thread::scope(|s| {
+        let handles: Vec<_> = cuts
+            .windows(2)
+            .map(|w| {
+                let part = &products[w[0]..w[1]];
+                s.spawn(move || text_builders(part.iter().copied()))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("building does not panic"))
+            .collect()
+    });
+    let mut parts = parts.into_iter();
+    let (mut terms, mut pairs) = parts.next().unwrap_or_default();
+    for (more_terms, more_pairs) in parts {
+        for (term, fields) in more_terms {
+            let into = terms.entry(term).or_default();
+            for (a, b) in into.iter_mut().zip(fields) {
+                a.append(b);
+            }
+        }
+        for (pair, set) in more_pairs {
+            pairs.entry(pair).or_default().append(set);
+        }
+    }
+    finish((terms, pairs))
+}
+
+fn finish((terms, pairs): (TermBuilders, PairBuilders)) -> (Terms, Pairs) {
+    let terms = terms
+        .into_iter()
+        .map(|(term, fields)| {
+            let fields = fields.map(Builder::build);
+            (Arc::from(term), Arc::new(Term { fields }))
+        })
+        .collect();
+    let pairs = pairs
+        .into_iter()
+        .map(|(pair, set)| (Arc::from(pair), set.build()))
+        .collect();
+    (terms, pairs)
+}
+
+fn text_builders<'a, P: Searchable + 'a>(
+    products: impl IntoIterator<Item = &'a P>,
+) -> (TermBuilders, PairBuilders) {
+    let mut terms: TermBuilders = HashMap::default();
+    let mut pairs: PairBuilders = HashMap::default();
     let (mut previous, mut pair) = (String::new(), String::new());
     for p in products {
         for (field, text) in p.fields().into_iter().enumerate() {
@@ -593,17 +685,6 @@ fn text_sets<'a, P: Searchable + 'a>(products: impl IntoIterator<Item = &'a P>) 
             });
         }
     }
-    let terms = terms
-        .into_iter()
-        .map(|(term, fields)| {
-            let fields = fields.map(Builder::build);
-            (Arc::from(term), Arc::new(Term { fields }))
-        })
-        .collect();
-    let pairs = pairs
-        .into_iter()
-        .map(|(pair, set)| (Arc::from(pair), set.build()))
-        .collect();
     (terms, pairs)
 }
 

@@ -240,6 +240,13 @@ proptest! {
             replayed.products_by_id().filter(|p| !p.disabled),
         );
         prop_assert_eq!(built.contents(), incremental.search_index().contents());
+        // The start-up's build on several threads (runs of whole blocks) is the same index.
+        prop_assert_eq!(replayed.search_index().contents(), built.contents());
+        let threaded = SearchIndex::build_parallel(
+            replayed.products_by_id().filter(|p| !p.disabled),
+            3,
+        );
+        prop_assert_eq!(threaded.contents(), built.contents());
     }
 
     #[test]
