@@ -135,6 +135,12 @@ impl Catalog {
         &self.search
     }
 
+    /// Takes the search index out of the model, leaving an empty one (for measuring the model
+    /// and its index apart).
+    pub fn take_search_index(&mut self) -> SearchIndex {
+        std::mem::take(&mut self.search)
+    }
+
     pub fn listing(&self) -> &Listing {
         &self.all
     }

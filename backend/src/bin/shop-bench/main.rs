@@ -179,8 +179,9 @@ async fn run() -> anyhow::Result<()> {
         return Ok(());
     }
     if args.memory_probe {
-        let [before, after, raw, products, dropped] = memory_probe(args.products, args.seed)?;
-        println!("{before} {after} {raw} {products} {dropped}");
+        let [before, after, raw, products, without_index, dropped] =
+            memory_probe(args.products, args.seed)?;
+        println!("{before} {after} {raw} {products} {without_index} {dropped}");
         return Ok(());
     }
     let (Some(tansu), Some(out)) = (args.tansu.clone(), args.out.clone()) else {
@@ -339,7 +340,7 @@ impl Bench {
 /// Section c's measurement, run in a fresh process: RSS before and after building the catalog
 /// model of products 1..=`p`, the raw size of their fields, the product count, and the RSS
 /// after dropping the model.
-fn memory_probe(p: u64, seed: u64) -> anyhow::Result<[u64; 5]> {
+fn memory_probe(p: u64, seed: u64) -> anyhow::Result<[u64; 6]> {
     let before = rss_bytes().context("cannot read VmRSS from /proc/self/status")?;
     let mut raw = 0u64;
     let mut model = Catalog::default();
@@ -359,10 +360,13 @@ fn memory_probe(p: u64, seed: u64) -> anyhow::Result<[u64; 5]> {
     CatalogFold::finalize(&mut model);
     let after = rss_bytes().context("VmRSS")?;
     let products = model.product_count() as u64;
+    drop(model.take_search_index());
+    trim_heap();
+    let without_index = rss_bytes().context("VmRSS")?;
     drop(model);
     trim_heap();
     let dropped = rss_bytes().context("VmRSS")?;
-    Ok([before, after, raw, products, dropped])
+    Ok([before, after, raw, products, without_index, dropped])
 }
 
 struct Produced {
