@@ -725,8 +725,13 @@ impl CheckoutFold {
         }
         m.last_order_id = d.u64()?;
         m.clock = LogClock(d.i64()?);
+        let mut last: Option<&str> = None;
         for _ in 0..d.len(8 + 8 + 8 + 1 + 1)? {
             let key = d.str()?;
+            if last.is_some_and(|l| l >= key) {
+                return Err(DecodeError(format!("command {key:?} out of order")));
+            }
+            last = Some(key);
             let fingerprint = d.u64()?;
             let offset = d.i64()?;
             let expires_at_ms = d.opt_i64()?;
@@ -748,7 +753,7 @@ impl CheckoutFold {
                 outcome,
                 expires_at_ms,
             };
-            m.commands.insert(key, record);
+            m.commands.insert_new(key, record);
         }
         Ok(())
     }

@@ -134,6 +134,14 @@ impl<O: Clone> Records<O> {
         self.by_key.insert(key, record);
     }
 
+    /// [`Records::insert`] of a key known to be new (a snapshot load, whose keys are checked
+    /// to ascend): one hash instead of two per record, a million of them at a start-up.
+    pub fn insert_new(&mut self, key: &str, record: Record<O>) {
+        let key: Arc<str> = key.into();
+        self.deadlines.set(&key, None, record.expires_at_ms);
+        self.by_key.insert(key, record);
+    }
+
     /// Drops every record due at `now`; returns how many.
     pub fn expire(&mut self, now: i64) -> usize {
         let due = self.deadlines.take_due(now);

@@ -129,24 +129,44 @@ impl Bench {
         wrk_with(&["-t1", "-c16"], 2, &page, None).await?;
         let idle = wrk_with(&["-t1", "-c16"], secs, &page, None).await?;
         self.say(&format!("  {idle}"));
-        self.say("product page reads beside 64 clients adding to carts");
+        self.say("product page reads beside 256 clients adding to carts");
+        let broker_pid = self.broker.child.as_ref().map(Child::id);
         let writers = tokio::spawn(run_load(
             addr,
             Kind::AddToCart,
-            64,
+            256,
             Duration::from_secs(secs + 2),
             round + 1,
         ));
         tokio::time::sleep(Duration::from_secs(1)).await;
+        let cpu = |pid: Option<u32>| pid.and_then(cpu_seconds);
+        let (broker0, own0, t0) = (
+            cpu(broker_pid),
+            cpu(Some(std::process::id())),
+            Instant::now(),
+        );
         let busy = wrk_with(&["-t1", "-c16"], secs, &page, None).await?;
+        let (broker1, own1, wall) = (cpu(broker_pid), cpu(Some(std::process::id())), t0.elapsed());
         let writes = writers.await??;
+        let cores_of = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => format!("{:.2}", (b - a) / wall.as_secs_f64()),
+            _ => "?".into(),
+        };
+        let (broker_cores, own_cores) = (cores_of(broker0, broker1), cores_of(own0, own1));
+        self.say(&format!(
+            "  cores used meanwhile: broker {broker_cores}, this process (shop and load) {own_cores}"
+        ));
         self.say(&format!(
             "  {busy}; commands meanwhile {:.0}/s",
             writes.per_sec()
         ));
         table.row(vec![
-            "product page reads (wrk -c16) beside 64 clients adding to carts".into(),
-            "16 + 64".into(),
+            format!(
+                "product page reads (wrk -c16) beside 256 clients adding to carts (cores used \
+                 meanwhile: broker {broker_cores}, shop and command load {own_cores}, of {})",
+                cores()
+            ),
+            "16 + 256".into(),
             format!("{} reads/s", count(busy.rps)),
             busy.latency_cell(),
             format!("alone: {} reads/s", count(idle.rps)),
@@ -306,6 +326,18 @@ async fn set_line(
         ("cookie", cookie),
     ];
     conn.request("PUT", path, &headers, body.as_bytes()).await
+}
+
+/// CPU seconds a process has used (user + system), from /proc/PID/stat.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let (user, system): (f64, f64) = (fields.get(11)?.parse().ok()?, fields.get(12)?.parse().ok()?);
+    // SAFETY: sysconf reads a constant of the system.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Some((user + system) / ticks)
 }
 
 /// Messages per second through one partition: `n` produced as fast as the producer queues

@@ -70,6 +70,9 @@ impl Bench {
             "127.0.0.1:0",
             "--static-dir",
             "/nonexistent",
+            // Section t delivers stock through the admin API.
+            "--admin-token",
+            "bench-admin-token-of-this-run",
             "--catalog-topic",
             &catalog_topic,
             "--checkout-topic",
