@@ -13,6 +13,7 @@ use imbl::{HashMap, OrdMap, Vector};
 use shared::ids::category_slug;
 use shared::proto::{CatalogEvent, CommandMeta, ProductUpsertedV1, catalog_event::Event};
 
+use super::disabled::Disabled;
 use super::search::{self, SearchIndex, index::Searchable};
 use crate::engine::retention::{LogClock, Record, Records};
 use crate::engine::snapshot::{DecodeError, Decoder, Encoder};
@@ -109,7 +110,7 @@ impl Listing {
         self.len() == 0
     }
 
-    fn build(mut products: Vec<Arc<Product>>) -> Listing {
+    pub(super) fn build(mut products: Vec<Arc<Product>>) -> Listing {
         let mut sorted: [Vector<Arc<Product>>; 3] = Default::default();
         for key in SortKey::ALL {
             products.sort_unstable_by(|a, b| compare(key, a, b));
@@ -118,7 +119,7 @@ impl Listing {
         Listing { sorted }
     }
 
-    fn insert(&mut self, p: &Arc<Product>) {
+    pub(super) fn insert(&mut self, p: &Arc<Product>) {
         for key in SortKey::ALL {
             let v = &mut self.sorted[key as usize];
             let at = v
@@ -128,7 +129,7 @@ impl Listing {
         }
     }
 
-    fn remove(&mut self, p: &Product) {
+    pub(super) fn remove(&mut self, p: &Product) {
         for key in SortKey::ALL {
             let v = &mut self.sorted[key as usize];
             if let Ok(at) = v.binary_search_by(|x| compare(key, x, p)) {
@@ -175,6 +176,8 @@ pub struct Catalog {
     indexed: bool,
     /// Enabled products by the words of their texts; maintained with the listings.
     search: SearchIndex,
+    /// Disabled products, sorted like the listings (for the operator's list).
+    disabled: Disabled,
 }
 
 impl Catalog {
@@ -190,6 +193,11 @@ impl Catalog {
 
     pub fn search_index(&self) -> &SearchIndex {
         &self.search
+    }
+
+    /// Disabled products, sorted like the listings.
+    pub fn disabled(&self) -> &Disabled {
+        &self.disabled
     }
 
     pub fn listing(&self) -> &Listing {
@@ -250,6 +258,9 @@ impl Catalog {
     fn put(&mut self, new: Product) {
         let new = Arc::new(new);
         let old = self.products.insert(new.id, new.clone());
+        if self.indexed {
+            self.disabled.update(old.as_ref(), &new);
+        }
         if self.indexed {
             let old = old.filter(|o| !o.disabled);
             if let Some(old) = &old {
@@ -348,6 +359,7 @@ impl Fold for CatalogFold {
         vec![
             ("products", model.products.len()),
             ("categories", model.categories.len()),
+            ("disabled", model.disabled.len()),
             ("commands", model.commands.len()),
         ]
     }
@@ -502,6 +514,9 @@ impl Fold for CatalogFold {
             model.categories = categories;
         }
         model.search = search?.unwrap_or_default();
+        if indexed {
+            model.disabled = Disabled::build(list.iter().filter(|p| p.disabled));
+        }
         Ok(model)
     }
 
@@ -541,6 +556,7 @@ impl Fold for CatalogFold {
             })
             .collect();
         model.all = Listing::build(enabled);
+        model.disabled = Disabled::build(model.products.values().filter(|p| p.disabled));
         model.indexed = true;
     }
 }
