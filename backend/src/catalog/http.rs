@@ -360,11 +360,16 @@ fn check_version(
     let Some(wanted) = headers.get(http::header::IF_MATCH) else {
         return Ok(());
     };
+    let wanted = wanted.to_str().unwrap_or("").trim();
+    if wanted.len() > 200 {
+        return Err(ApiError::bad_request(
+            "If-Match must be a product's version as read (at most 200 characters)",
+        ));
+    }
     let catalog = state.catalog.model();
     if catalog.command(&admin_command_key(key)).is_some() {
         return Ok(());
     }
-    let wanted = wanted.to_str().unwrap_or("").trim();
     let current = catalog.product(id).map(|p| query::version(p));
     let matches = match &current {
         Some(v) => wanted == "*" || wanted.trim_start_matches("W/").trim_matches('"') == v,

@@ -112,6 +112,8 @@ struct Sources {
 }
 
 pub fn upgrade(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    // The token first: without it, nothing about the socket is said.
+    let answer_protocol = authorize(state.admin_token(), req.headers())?;
     if !hyper_tungstenite::is_upgrade_request(&req) {
         let mut resp = ApiError::new(
             StatusCode::UPGRADE_REQUIRED,
@@ -123,7 +125,6 @@ pub fn upgrade(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> 
             .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         return Ok(resp);
     }
-    let answer_protocol = authorize(state.admin_token(), req.headers())?;
     crate::http::origin::check_socket(req.headers(), &state.config.limits.allowed_origins)?;
     let open = &state.events.sockets;
     if open.fetch_add(1, Ordering::AcqRel) >= MAX_SOCKETS {

@@ -209,11 +209,12 @@ fn field_type(ty: Type, type_name: &str, needed: &mut BTreeSet<String>) -> Value
     match ty {
         Type::String => json!({"type": "string"}),
         Type::Bool => json!({"type": "boolean"}),
+        // Written as numbers; read as numbers or strings (proto3 JSON).
         Type::Int32 | Type::Sint32 | Type::Sfixed32 => {
-            json!({"type": "integer", "minimum": i32::MIN, "maximum": i32::MAX})
+            json!({"type": ["integer", "string"], "pattern": "^(0|-?[1-9][0-9]*)$", "minimum": i32::MIN, "maximum": i32::MAX})
         }
         Type::Uint32 | Type::Fixed32 => {
-            json!({"type": "integer", "minimum": 0, "maximum": u32::MAX})
+            json!({"type": ["integer", "string"], "pattern": "^(0|[1-9][0-9]*)$", "minimum": 0, "maximum": u32::MAX})
         }
         Type::Int64 | Type::Sint64 | Type::Sfixed64 => int64(false),
         Type::Uint64 | Type::Fixed64 => int64(true),
@@ -298,6 +299,7 @@ fn schemas(protos: &Protos, roots: BTreeSet<String>) -> Map<String, Value> {
 fn param_schema(kind: Kind) -> Value {
     match kind {
         Kind::Integer(min, max) => json!({"type": "integer", "minimum": min, "maximum": max}),
+        Kind::Text(u32::MAX) => json!({"type": "string"}),
         Kind::Text(max) => json!({"type": "string", "maxLength": max}),
         Kind::OneOf(words) => json!({"type": "string", "enum": words}),
         Kind::Bool => json!({"type": "boolean"}),

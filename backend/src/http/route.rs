@@ -72,8 +72,8 @@ pub enum Access {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// A whole number in this range.
-    Integer(i64, i64),
-    /// Text of at most this many characters.
+    Integer(i64, u64),
+    /// Text of at most this many characters (`u32::MAX`: any length).
     Text(u32),
     /// One of these words.
     OneOf(&'static [&'static str]),
@@ -119,12 +119,12 @@ pub struct Path {
 const PAGE: Param = Param {
     name: "page",
     about: "Page number, from 1.",
-    kind: Kind::Integer(1, u32::MAX as i64),
+    kind: Kind::Integer(1, u32::MAX as u64),
 };
 const PAGE_SIZE: Param = Param {
     name: "page_size",
     about: "Items per page (default 20).",
-    kind: Kind::Integer(1, MAX_PAGE_SIZE as i64),
+    kind: Kind::Integer(1, MAX_PAGE_SIZE as u64),
 };
 
 /// The product list's query parameters.
@@ -154,17 +154,17 @@ pub const LIST_PRODUCTS_QUERY: &[Param] = &[
     Param {
         name: "category",
         about: "Category slug or name.",
-        kind: Kind::Text(200),
+        kind: Kind::Text(u32::MAX),
     },
     Param {
         name: "min_price",
         about: "Lowest price in minor units (included).",
-        kind: Kind::Integer(0, MAX_PRICE_MINOR),
+        kind: Kind::Integer(0, MAX_PRICE_MINOR as u64),
     },
     Param {
         name: "max_price",
         about: "Highest price in minor units (included).",
-        kind: Kind::Integer(0, MAX_PRICE_MINOR),
+        kind: Kind::Integer(0, MAX_PRICE_MINOR as u64),
     },
     Param {
         name: "in_stock",
@@ -224,7 +224,7 @@ pub const EVENTS_QUERY: &[Param] = &[
     Param {
         name: "product_id",
         about: "Only events concerning this product.",
-        kind: Kind::Integer(1, i64::MAX),
+        kind: Kind::Integer(1, u64::MAX),
     },
     Param {
         name: "cart",
@@ -241,7 +241,7 @@ pub const EVENTS_QUERY: &[Param] = &[
 const PRODUCT_ID: Param = Param {
     name: "id",
     about: "A product id: a positive integer.",
-    kind: Kind::Integer(1, i64::MAX),
+    kind: Kind::Integer(1, u64::MAX),
 };
 
 /// Statuses every operation under `/api/` may answer besides its own: a query the endpoint
@@ -377,7 +377,7 @@ pub static API: &[Path] = &[
         params: &[Param {
             name: "id",
             about: "An order id: a positive integer.",
-            kind: Kind::Integer(1, i64::MAX),
+            kind: Kind::Integer(1, u64::MAX),
         }],
         allow: "GET",
         ops: &[Op {
