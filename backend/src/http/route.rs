@@ -820,7 +820,7 @@ mod tests {
 
     #[test]
     fn the_table_routes_every_operation_to_a_route_of_its_own_name() {
-        let mut seen = vec![false; VARIANTS];
+        let mut seen = [false; VARIANTS];
         for spec in API {
             let placeholders = spec.path.matches('{').count();
             assert_eq!(placeholders, spec.params.len(), "{}", spec.path);
