@@ -127,3 +127,27 @@ test('edit and reprice a product: a shopper sees it live; a concurrent edit is n
   await ctx.close();
   await shopperCtx.close();
 });
+
+test('create a product: messages beside the fields, then the new product in the table', { timeout: 120_000 }, async () => {
+  const ctx = await shop.context();
+  const page = await ctx.newPage();
+  await signIn(page);
+  await page.click('[data-testid=admin-new-product]');
+  await page.locator('[data-testid=product-form]').waitFor();
+  await page.fill('[data-testid=field-id]', '5003');
+  await page.fill('[data-testid=field-category]', 'Office');
+  await page.fill('[data-testid=field-price]', '12,5');
+  // No title: the API's message goes next to the title; nothing is created.
+  await page.click('[data-testid=admin-save]');
+  const msg = await textBecomes(page, '[data-testid=error-title]', (s) => s.length > 0, 'the title message');
+  assert.match(msg, /title must be between 1 and 200 characters/);
+  await screenshot(page, 'admin-7-new-product');
+  assert.equal((await fetch(`${shop.base}/api/products/5003`)).status, 404);
+  await page.fill('[data-testid=field-title]', 'Ash pencil cup');
+  await page.click('[data-testid=admin-save]');
+  await page.locator('[data-testid=admin-product][data-product-id="5003"]').waitFor();
+  await textBecomes(page, '[data-testid=admin-current-price]', (s) => minor(s) === 1250, 'the price typed as 12,5');
+  await page.click('[data-testid=admin-nav] >> text=Products');
+  await page.locator('[data-testid=admin-product-row][data-product-id="5003"]').waitFor();
+  await ctx.close();
+});

@@ -4,10 +4,12 @@
 //! - [`products`]: the whole catalog, disabled products too, with stock, units sold and the
 //!   version an edit names in `If-Match`.
 //! - [`orders`]: the newest orders across all carts.
-//! - [`imports`]: CSV uploads written through `shop import`'s own rules, and their progress.
+//! - [`imports`]: CSV uploads written through `shop import`'s own rules, and their progress;
+//!   [`jobs`]: the uploads this replica runs (what handlers and the state share).
 
 pub mod imports;
+pub mod jobs;
 pub mod orders;
 pub mod products;
 
-pub use imports::Imports;
+pub use jobs::Imports;

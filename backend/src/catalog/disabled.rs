@@ -5,16 +5,10 @@
 
 use std::sync::Arc;
 
-use imbl::OrdMap;
-
+pub use super::fold::Disabled;
 use super::fold::{Listing, Product};
 
-#[derive(Debug, Clone, Default)]
-pub struct Disabled {
-    all: Listing,
-    categories: OrdMap<String, Listing>,
-}
-
+// The type is declared beside the model that holds it, so the fold needs nothing from here.
 impl Disabled {
     pub fn all(&self) -> &Listing {
         &self.all

@@ -13,7 +13,6 @@ use imbl::{HashMap, OrdMap, Vector};
 use shared::ids::category_slug;
 use shared::proto::{CatalogEvent, CommandMeta, ProductUpsertedV1, catalog_event::Event};
 
-use super::disabled::Disabled;
 use super::search::{self, SearchIndex, index::Searchable};
 use crate::engine::retention::{LogClock, Record, Records};
 use crate::engine::snapshot::{DecodeError, Decoder, Encoder};
@@ -157,6 +156,14 @@ impl Category {
             self.name = first.category.clone();
         }
     }
+}
+
+/// Disabled products, sorted like the listings, globally and per category (maintained in
+/// `catalog/disabled.rs`, so the operator's list pages over the whole catalog).
+#[derive(Debug, Clone, Default)]
+pub struct Disabled {
+    pub(super) all: Listing,
+    pub(super) categories: OrdMap<String, Listing>,
 }
 
 /// An admin command already applied, kept so the same idempotency key has one effect (until
