@@ -21,9 +21,11 @@ NODE_TOOLS := $(TOOLS)/node
 BINARYEN_VERSION := 132.0.0
 BINARYEN_MAJOR := $(firstword $(subst ., ,$(BINARYEN_VERSION)))
 PLAYWRIGHT_VERSION := 1.65.1
+# The viewer of /api/docs, copied into the app's files by frontend/build.cjs.
+SWAGGER_UI_VERSION := 5.35.0
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help run dev test e2e chaos hostile app wasm-size bench bench-search load fuzz lint fmt tools broker-tool rust-targets system-packages dev-packages trunk-tool wasm-bindgen-tool node-tools app-tools dev-tools
+.PHONY: api-fuzz-tool help run dev test e2e chaos hostile app wasm-size bench bench-search load fuzz lint fmt tools broker-tool rust-targets system-packages dev-packages trunk-tool wasm-bindgen-tool node-tools app-tools dev-tools
 
 help:
 	@echo "make run     start the shop on http://127.0.0.1:8080 (local broker, demo data on first run)"
@@ -72,9 +74,10 @@ wasm-bindgen-tool:
 	  $(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --force --root "$(TOOLS)"; \
 	fi
 
-# npm packages: binaryen's wasm-opt (Debian's is too old for wasm-bindgen's output) and
-# playwright-core, which drives Debian's chromium in the browser tests (it never downloads one).
-NPM_PACKAGES := binaryen@$(BINARYEN_VERSION) playwright-core@$(PLAYWRIGHT_VERSION)
+# npm packages: binaryen's wasm-opt (Debian's is too old for wasm-bindgen's output),
+# playwright-core, which drives Debian's chromium in the browser tests (it never downloads one),
+# and swagger-ui-dist, the viewer the shop serves at /api/docs.
+NPM_PACKAGES := binaryen@$(BINARYEN_VERSION) playwright-core@$(PLAYWRIGHT_VERSION) swagger-ui-dist@$(SWAGGER_UI_VERSION)
 node-tools:
 	@ok=1; for spec in $(NPM_PACKAGES); do name="$${spec%@*}"; want="$${spec##*@}"; \
 	  have=$$(node -p "require('$(NODE_TOOLS)/node_modules/$$name/package.json').version" 2>/dev/null); \
@@ -104,7 +107,20 @@ dev-packages:
 app-tools: rust-targets wasm-bindgen-tool node-tools
 dev-tools: app-tools trunk-tool
 
-tools: broker-tool rust-targets system-packages app-tools
+# Schemathesis from PyPI in a venv of its own, once per machine, as `make load` installs Locust:
+# every pin is in backend/tests/api_fuzz/requirements.txt; a change of the schemathesis pin
+# reinstalls. backend/tests/api_fuzz.rs runs it (SCHEMATHESIS) against the real binary.
+SCHEMATHESIS_VENV := $(TOOLS)/schemathesis-venv
+SCHEMATHESIS_VERSION := $(shell sed -n 's/^schemathesis==//p' backend/tests/api_fuzz/requirements.txt)
+export SCHEMATHESIS := $(SCHEMATHESIS_VENV)/bin/st
+api-fuzz-tool:
+	@if "$(SCHEMATHESIS)" --version 2>/dev/null | grep -qx "st, version $(SCHEMATHESIS_VERSION)"; then :; else \
+	  echo ">>> installing schemathesis $(SCHEMATHESIS_VERSION) into $(SCHEMATHESIS_VENV) (pins: backend/tests/api_fuzz/requirements.txt)"; \
+	  rm -rf "$(SCHEMATHESIS_VENV)" && python3 -m venv "$(SCHEMATHESIS_VENV)" && \
+	  "$(SCHEMATHESIS_VENV)/bin/pip" install --quiet --disable-pip-version-check -r backend/tests/api_fuzz/requirements.txt; \
+	fi
+
+tools: broker-tool rust-targets system-packages app-tools api-fuzz-tool
 
 ## The app -------------------------------------------------------------------------------------
 
@@ -116,7 +132,7 @@ TRUNK_ENV := PATH="$(APP_PATH)" TRUNK_TOOLS_WASM_BINDGEN=$(WASM_BINDGEN_VERSION)
 # The release build of the app into frontend/dist, which the backend serves (STATIC_DIR). It also
 # proves that `shared` builds for wasm32, which the app links.
 app: app-tools
-	PATH="$(APP_PATH)" node frontend/build.cjs
+	PATH="$(APP_PATH)" TOOLS="$(TOOLS)" node frontend/build.cjs
 
 # The release app's size, raw and gzip -9 (the figures for BENCHMARKS.md).
 wasm-size: app

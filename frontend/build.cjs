@@ -12,6 +12,7 @@
 const { execFileSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 
 const frontend = __dirname;
@@ -113,6 +114,16 @@ function main() {
   fs.mkdirSync(next, { recursive: true });
   for (const { name, bytes } of Object.values(files)) fs.writeFileSync(path.join(next, name), bytes);
   fs.writeFileSync(path.join(next, 'index.html'), html);
+  // The viewer the shop serves at /api/docs: npm's swagger-ui-dist, pinned in the Makefile and
+  // installed with the other npm tools (SWAGGER_UI_DIR names another copy).
+  const tools = process.env.TOOLS || path.join(os.homedir(), '.cache/kafka-shop/tools');
+  const swagger = process.env.SWAGGER_UI_DIR || path.join(tools, 'node/node_modules/swagger-ui-dist');
+  fs.mkdirSync(path.join(next, 'api-docs'));
+  for (const name of ['swagger-ui-bundle.js', 'swagger-ui.css']) {
+    const from = path.join(swagger, name);
+    if (!fs.existsSync(from)) throw new Error(`${from} is missing: run \`make node-tools\` (npm's swagger-ui-dist)`);
+    fs.copyFileSync(from, path.join(next, 'api-docs', name));
+  }
   if (fs.existsSync(dist)) fs.renameSync(dist, old);
   fs.renameSync(next, dist);
   fs.rmSync(old, { recursive: true, force: true });

@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "checkout_events.proto",
         "api.proto",
         "live.proto",
+        "admin.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed=../proto/{f}");
@@ -18,6 +19,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     let fds = protox::compile(files, ["../proto"])?;
     let descriptors = fds.encode_to_vec();
+    // Kept whole (comments included) for the API's OpenAPI document, generated from them.
+    std::fs::write(out.join("descriptors.bin"), &descriptors)?;
     prost_build::Config::new().compile_fds(fds)?;
     pbjson_build::Builder::new()
         .register_descriptors(&descriptors)?

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+use crate::admin::Imports;
 use crate::bridge;
 use crate::catalog::CatalogFold;
 use crate::catalog::search::SearchPool;
@@ -17,7 +18,8 @@ use crate::checkout::CheckoutFold;
 use crate::commands::Commands;
 use crate::config::Config;
 use crate::engine::kafka::{self, BrokerStatus, ShopClientContext};
-use crate::engine::{self, Context, Fold, snapshot};
+use crate::engine::{self, Context, Fold, Observer, snapshot};
+use crate::eventlog::EventLog;
 use crate::http;
 use crate::live::Live;
 use crate::ops::metrics::Metrics;
@@ -59,6 +61,8 @@ pub fn build(config: Config) -> anyhow::Result<Arc<State>> {
         metrics,
         live: Live::new(config.live_announced_batches as usize),
         search: SearchPool::new(config.search.threads as usize, config.search.queue as usize),
+        events: Arc::new(EventLog::new(config.admin.event_log_size as usize)),
+        imports: Imports::default(),
         config,
     }))
 }
@@ -93,10 +97,16 @@ async fn start_contexts(
     // The catalog's snapshot loads while checkout starts (its writer must wait for checkout:
     // see below); at a million products each load is about a second of a start-up.
     let catalog_preload = engine::preload(&state.catalog)?;
+    let observers: Vec<Box<dyn Observer<CheckoutFold>>> = vec![
+        state.live.collector(),
+        state
+            .events
+            .recorder(&state.checkout, &state.events.checkout),
+    ];
     let mut writers = vec![engine::spawn(
         &state.checkout,
         consumer(&state, "checkout")?,
-        Some(state.live.collector()),
+        Some(Box::new(observers)),
         shutdown.clone(),
     )?];
     tokio::select! {
@@ -123,10 +133,12 @@ async fn start_contexts(
     } else {
         None
     };
+    let mut observers: Vec<Box<dyn Observer<CatalogFold>>> = tap.into_iter().collect();
+    observers.push(state.events.recorder(&state.catalog, &state.events.catalog));
     writers.push(engine::spawn_preloaded(
         &state.catalog,
         consumer(&state, "catalog")?,
-        tap,
+        Some(Box::new(observers)),
         shutdown.clone(),
         latest_start,
         catalog_preload,

@@ -219,6 +219,20 @@ pub struct Config {
     pub limits: Box<LimitsConfig>,
     #[command(flatten)]
     pub search: SearchConfig,
+    #[command(flatten)]
+    pub admin: AdminConfig,
+}
+
+/// The operator's side: the event log's rings and CSV uploads.
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub struct AdminConfig {
+    /// Events each context's log keeps for the event-log page and `GET /api/admin/events`
+    /// (the newest ones; the start-up replay fills it with the log's last events).
+    #[arg(long, env = "EVENT_LOG_SIZE", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub event_log_size: u32,
+    /// Largest CSV file the import endpoint reads (413 above); `shop import` has no limit.
+    #[arg(long, env = "MAX_IMPORT_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub max_import_bytes: usize,
 }
 
 /// How product search tolerates typos and where large searches run.

@@ -14,11 +14,15 @@
 //! - [`http`]: accept and drain, dispatch and the request span, request helpers, routes, wire
 //!   formats, the cart cookie, static files. [`live`]: change detection and hub, frames, sockets.
 //! - [`ops`]: metrics (one file per group), traces, health probes, profiling.
+//! - [`eventlog`]: each context's newest events, decoded and described, for the operator (read
+//!   and live). [`admin`]: the operator's reads (the whole catalog, orders across carts) and
+//!   CSV uploads.
 //! - [`state`]: what handlers read. [`app`]: the composition root that builds and starts it all
 //!   (only [`cli`], the `shop` command, and the tests use it). [`config`]: every setting, read
 //!   once. [`shutdown`]: the stop signal passed down.
 //! - [`tools`]: import, demo data, the flash-sale audit, fuzz target bodies.
 
+pub mod admin;
 pub mod app;
 pub mod bridge;
 pub mod catalog;
@@ -27,6 +31,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod engine;
+pub mod eventlog;
 pub mod http;
 pub mod live;
 pub mod ops;

@@ -1,9 +1,11 @@
 //! What a request handler reads: the two contexts, the command runner, the live-update hub,
-//! broker reachability, the metrics and the configuration. Built once by the composition root
+//! the event log, the imports under way, broker reachability, the metrics and the
+//! configuration. Built once by the composition root
 //! ([`crate::app`]) and shared by reference; nothing here starts anything.
 
 use std::sync::Arc;
 
+use crate::admin::Imports;
 use crate::catalog::CatalogFold;
 use crate::catalog::search::SearchPool;
 use crate::checkout::CheckoutFold;
@@ -11,6 +13,7 @@ use crate::commands::Commands;
 use crate::config::Config;
 use crate::engine::Context;
 use crate::engine::kafka::BrokerStatus;
+use crate::eventlog::EventLog;
 use crate::live::Live;
 use crate::ops::metrics::Metrics;
 
@@ -25,6 +28,10 @@ pub struct State {
     pub live: Live,
     /// Where searches too large for a request worker run.
     pub search: SearchPool,
+    /// The contexts' newest events, for the operator.
+    pub events: Arc<EventLog>,
+    /// CSV uploads this replica runs.
+    pub imports: Imports,
 }
 
 impl State {

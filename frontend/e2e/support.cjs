@@ -405,3 +405,23 @@ async function addOneAndOpenCart(page, productId) {
 }
 
 module.exports.addOneAndOpenCart = addOneAndOpenCart;
+
+/** The admin token every test shop is started with. */
+module.exports.ADMIN_TOKEN = ADMIN_TOKEN;
+
+/** Signs in to the admin area of `page` through its form (the token stays in that tab). */
+async function signIn(page, path = '/admin') {
+  await page.goto(path);
+  await page.fill('[data-testid=admin-token]', ADMIN_TOKEN);
+  await page.click('[data-testid=admin-sign-in]');
+  await page.locator('[data-testid=admin-nav]').waitFor();
+}
+
+module.exports.signIn = signIn;
+
+/** Waits until the admin area's event-log connection is up. */
+async function adminConnected(page, timeout = WAIT_MS) {
+  await page.locator('[data-testid=admin-live-status][data-state=connected]').waitFor({ timeout });
+}
+
+module.exports.adminConnected = adminConnected;

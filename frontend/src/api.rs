@@ -94,6 +94,18 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// For the operator: the server's own message (written for operators) whatever the status.
+    pub fn operator_message(&self) -> String {
+        match self {
+            ApiError::Status { status, body } if !body.message.is_empty() => {
+                format!("{} ({status} {})", sentence(&body.message), body.code)
+            }
+            _ => self.message(),
+        }
+    }
+}
+
 /// Capitalises the first letter and ends with a full stop, so a server message reads as a
 /// sentence.
 fn sentence(s: &str) -> String {
@@ -146,7 +158,9 @@ pub fn new_idempotency_key() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn send(req: Result<gloo_net::http::Request, gloo_net::Error>) -> Result<Response, ApiError> {
+pub(crate) async fn send(
+    req: Result<gloo_net::http::Request, gloo_net::Error>,
+) -> Result<Response, ApiError> {
     let result = match req {
         Ok(r) => r.send().await.map_err(|_| ApiError::Network),
         Err(_) => Err(ApiError::Decode),
@@ -169,7 +183,7 @@ async fn send(req: Result<gloo_net::http::Request, gloo_net::Error>) -> Result<R
     result
 }
 
-async fn decode<M: Message + Default>(resp: Response) -> Result<M, ApiError> {
+pub(crate) async fn decode<M: Message + Default>(resp: Response) -> Result<M, ApiError> {
     let bytes = resp.binary().await.map_err(|_| ApiError::Network)?;
     M::decode(bytes.as_slice()).map_err(|_| ApiError::Decode)
 }
@@ -192,7 +206,7 @@ pub fn api_url(base: Option<&str>, path: &str) -> String {
 
 /// A request to `path` on the API, carrying the cart cookie even when the API is on another
 /// origin.
-fn request(method: fn(&str) -> RequestBuilder, path: &str) -> RequestBuilder {
+pub(crate) fn request(method: fn(&str) -> RequestBuilder, path: &str) -> RequestBuilder {
     let builder = method(&api_url(API_BASE, path));
     match API_BASE {
         Some(b) if !b.is_empty() => builder.credentials(web_sys::RequestCredentials::Include),

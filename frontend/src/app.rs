@@ -1,14 +1,17 @@
-//! The app's root: which page each route shows, the shared shop state, and the live connection,
-//! started once and kept for the app's lifetime.
+//! The app's root: which page each route shows (the shop's under its header, the operator's
+//! under `/admin` in their own shell), the shared shop state, and the live connections,
+//! created once and kept for the app's lifetime.
 
 use yew::platform::spawn_local;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
+use crate::admin_live::AdminHub;
 use crate::api;
 use crate::components::Header;
 use crate::hooks::{ShopHandle, refresh_cart};
 use crate::live::{self, ConnectionEvent, LiveHub, LiveStatus};
+use crate::pages::admin::AdminShell;
 use crate::pages::{
     CartPage, CatalogPage, NotFound, OrderConfirmation, OrderHistory, ProductDetail,
 };
@@ -16,13 +19,25 @@ use crate::route::Route;
 use crate::state::shop::{ShopAction, ShopState};
 
 fn switch(route: Route) -> Html {
-    match route {
+    if route.is_admin() {
+        return html! { <AdminShell {route} /> };
+    }
+    let page = match route {
         Route::Catalog => html! { <CatalogPage /> },
         Route::Product { id } => html! { <ProductDetail {id} /> },
         Route::Cart => html! { <CartPage /> },
         Route::Orders => html! { <OrderHistory /> },
         Route::Order { id } => html! { <OrderConfirmation {id} /> },
-        Route::NotFound => html! { <NotFound /> },
+        _ => html! { <NotFound /> },
+    };
+    html! {
+        <>
+            <Header />
+            <main id="main" class="main" tabindex="-1">{ page }</main>
+            <footer class="site-footer">
+                <p>{ "Prices include VAT. Stock updates live." }</p>
+            </footer>
+        </>
     }
 }
 
@@ -30,6 +45,8 @@ fn switch(route: Route) -> Html {
 pub fn App() -> Html {
     let shop = use_reducer(ShopState::default);
     let hub = use_memo((), |_| LiveHub::default());
+    // The admin pages' event-log connection, kept across their navigations.
+    let admin = use_memo((), |_| AdminHub::default());
 
     {
         let shop = shop.dispatcher();
@@ -77,13 +94,9 @@ pub fn App() -> Html {
         <BrowserRouter>
             <ContextProvider<ShopHandle> context={shop.clone()}>
                 <ContextProvider<LiveHub> context={(*hub).clone()}>
-                    <Header />
-                    <main id="main" class="main" tabindex="-1">
+                    <ContextProvider<AdminHub> context={(*admin).clone()}>
                         <Switch<Route> render={switch} />
-                    </main>
-                    <footer class="site-footer">
-                        <p>{ "Prices include VAT. Stock updates live." }</p>
-                    </footer>
+                    </ContextProvider<AdminHub>>
                 </ContextProvider<LiveHub>>
             </ContextProvider<ShopHandle>>
         </BrowserRouter>

@@ -1,11 +1,14 @@
-//! The shopper's app: a Yew single-page app that talks protobuf to the shop's API and follows
-//! live updates over a websocket.
+//! The shop's app: a Yew single-page app that talks protobuf to the shop's API and follows
+//! live updates over a websocket; under `/admin`, the operator's pages (products, imports,
+//! orders, the event log) over the admin API and the event-log socket.
 //!
 //! Where things live: `pages` (one per route) lay out `components` (reusable widgets) and get
 //! their data and effects from `hooks`; `state` holds every reducer. Pure logic (URL
 //! state, wording, live-frame merging, timing decisions) lives in plain modules with native unit
 //! tests. `app` is the root that routes to the pages.
 
+pub mod admin_api;
+pub mod admin_live;
 pub mod api;
 pub mod app;
 pub mod backoff;

@@ -302,6 +302,7 @@ mod tests {
                 available: 3,
             }),
             for_sale: true,
+            ..Default::default()
         };
         assert_eq!(
             route_frame(&frame(Frame::Product(p.clone()))),

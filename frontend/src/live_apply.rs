@@ -17,6 +17,11 @@ pub fn apply_to_product(product: &mut ProductView, live: &ProductLive) -> bool {
     if live.availability.is_some() {
         product.availability = live.availability;
     }
+    // An operator's edit of the texts shows too (older servers send none).
+    if !live.title.is_empty() {
+        product.title = live.title.clone();
+        product.description = live.description.clone();
+    }
     true
 }
 
@@ -75,6 +80,7 @@ mod tests {
                 available,
             }),
             for_sale,
+            ..Default::default()
         }
     }
 

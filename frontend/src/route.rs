@@ -16,9 +16,36 @@ pub enum Route {
     Orders,
     #[at("/orders/:id")]
     Order { id: u64 },
+    #[at("/admin")]
+    AdminProducts,
+    #[at("/admin/products/new")]
+    AdminNewProduct,
+    #[at("/admin/products/:id")]
+    AdminProduct { id: u64 },
+    #[at("/admin/imports")]
+    AdminImports,
+    #[at("/admin/orders")]
+    AdminOrders,
+    #[at("/admin/events")]
+    AdminEvents,
     #[not_found]
     #[at("/404")]
     NotFound,
+}
+
+impl Route {
+    /// The operator's pages, under `/admin`.
+    pub fn is_admin(&self) -> bool {
+        matches!(
+            self,
+            Route::AdminProducts
+                | Route::AdminNewProduct
+                | Route::AdminProduct { .. }
+                | Route::AdminImports
+                | Route::AdminOrders
+                | Route::AdminEvents
+        )
+    }
 }
 
 /// The URL of the catalog with a query string (for `href`s, so links can be opened in new tabs).
@@ -54,6 +81,20 @@ pub fn follow_catalog(navigator: Navigator, query: String) -> Callback<MouseEven
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn admin_routes() {
+        assert_eq!(
+            Route::recognize("/admin/products/new"),
+            Some(Route::AdminNewProduct)
+        );
+        assert_eq!(
+            Route::recognize("/admin/products/7"),
+            Some(Route::AdminProduct { id: 7 })
+        );
+        assert!(Route::recognize("/admin/events").is_some_and(|r| r.is_admin()));
+        assert!(!Route::Cart.is_admin());
+    }
 
     #[test]
     fn catalog_links() {

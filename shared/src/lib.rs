@@ -16,5 +16,9 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/shop.serde.rs"));
 }
 
+/// The `FileDescriptorSet` of `proto/` with its comments: what the API's OpenAPI document
+/// derives its schemas from.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));
+
 /// Content type of protobuf bodies.
 pub const PROTOBUF: &str = "application/x-protobuf";

@@ -68,13 +68,24 @@ impl Listing {
         self.len() == 0
     }
 
-    fn insert(&mut self, p: &Arc<Product>) {
+    /// The listing of these products (sorted here: for the few a start-up does not list
+    /// from its global orders, the disabled ones).
+    pub(super) fn build(mut products: Vec<Arc<Product>>) -> Listing {
+        let mut sorted: [Ranked<Arc<Product>>; 3] = Default::default();
+        for key in SortKey::ALL {
+            products.sort_unstable_by(|a, b| compare(key, a, b));
+            sorted[key as usize] = Ranked::from_sorted(products.clone());
+        }
+        Listing { sorted }
+    }
+
+    pub(super) fn insert(&mut self, p: &Arc<Product>) {
         for key in SortKey::ALL {
             self.sorted[key as usize].insert_by(p.clone(), |x, p| compare(key, x, p));
         }
     }
 
-    fn remove(&mut self, p: &Arc<Product>) {
+    pub(super) fn remove(&mut self, p: &Arc<Product>) {
         for key in SortKey::ALL {
             self.sorted[key as usize].remove_by(p, |x, p| compare(key, x, p));
         }
@@ -101,6 +112,14 @@ impl Category {
     }
 }
 
+/// Disabled products, sorted like the listings, globally and per category (maintained in
+/// `catalog/disabled.rs`, so the operator's list pages over the whole catalog).
+#[derive(Debug, Clone, Default)]
+pub struct Disabled {
+    pub(super) all: Listing,
+    pub(super) categories: OrdMap<String, Listing>,
+}
+
 /// An admin command already applied, kept so the same idempotency key has one effect (until
 /// the log's time passes its retention).
 pub type CommandRecord = Record<()>;
@@ -118,6 +137,8 @@ pub struct Catalog {
     indexed: bool,
     /// Enabled products by the words of their texts; maintained with the listings.
     search: SearchIndex,
+    /// Disabled products, sorted like the listings (for the operator's list).
+    disabled: Disabled,
 }
 
 impl Catalog {
@@ -139,6 +160,11 @@ impl Catalog {
     /// and its index apart).
     pub fn take_search_index(&mut self) -> SearchIndex {
         std::mem::take(&mut self.search)
+    }
+
+    /// Disabled products, sorted like the listings.
+    pub fn disabled(&self) -> &Disabled {
+        &self.disabled
     }
 
     pub fn listing(&self) -> &Listing {
@@ -197,6 +223,9 @@ impl Catalog {
     fn put(&mut self, new: Product) {
         let new = Arc::new(new);
         let old = self.products.insert(new.id, new.clone());
+        if self.indexed {
+            self.disabled.update(old.as_ref(), &new);
+        }
         if self.indexed {
             let old = old.filter(|o| !o.disabled);
             if let Some(old) = &old {
@@ -294,6 +323,7 @@ impl Fold for CatalogFold {
         vec![
             ("products", model.products.len()),
             ("categories", model.categories.len()),
+            ("disabled", model.disabled.len()),
             ("commands", model.commands.len()),
         ]
     }
@@ -429,6 +459,9 @@ impl Fold for CatalogFold {
             model.categories = categories;
         }
         model.search = search?.unwrap_or_default();
+        if indexed {
+            model.disabled = Disabled::build(list.iter().filter(|p| p.disabled));
+        }
         Ok(model)
     }
 
@@ -466,6 +499,7 @@ impl Fold for CatalogFold {
         });
         (model.all, model.categories) = listed;
         model.search = search;
+        model.disabled = Disabled::build(list.iter().filter(|p| p.disabled));
         model.indexed = true;
     }
 }

@@ -390,11 +390,54 @@ fn answer(state: &State, id: u64, format: Format) -> Result<Resp, ApiError> {
     ))
 }
 
+/// With `If-Match`, refuses a change to a product whose version is another than the one named
+/// (an operator editing from an older read). A retry of a command already applied is answered
+/// as the first time, whatever the version is now.
+fn check_version(
+    state: &State,
+    headers: &http::HeaderMap,
+    id: u64,
+    key: &str,
+) -> Result<(), ApiError> {
+    let Some(wanted) = headers.get(http::header::IF_MATCH) else {
+        return Ok(());
+    };
+    let wanted = wanted.to_str().unwrap_or("").trim();
+    if wanted.len() > 200 {
+        return Err(ApiError::bad_request(
+            "If-Match must be a product's version as read (at most 200 characters)",
+        ));
+    }
+    let catalog = state.catalog.model();
+    if catalog.command(&admin_command_key(key)).is_some() {
+        return Ok(());
+    }
+    let current = catalog.product(id).map(|p| query::version(p));
+    let matches = match &current {
+        Some(v) => wanted == "*" || wanted.trim_start_matches("W/").trim_matches('"') == v,
+        None => false,
+    };
+    if matches {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::PRECONDITION_FAILED,
+        "changed_meanwhile",
+        match current {
+            Some(v) => format!(
+                "product {id} changed since you read it (version {v} now, {wanted} read): read it again and redo your change"
+            ),
+            None => format!("no product {id} to match If-Match {wanted}"),
+        },
+    ))
+}
+
 pub async fn upsert(state: &State, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
     require_admin(state.admin_token(), &req)?;
     let id = product_id(id)?;
     let cmd = read_command::<UpsertProduct>(&state.config, req).await?;
     let event = validate_product(id, &cmd.body)?;
+    check_version(state, &cmd.headers, id, &cmd.key)?;
     run(
         state,
         "product_upsert",
@@ -416,6 +459,7 @@ pub async fn set_price(state: &State, req: Request<Incoming>, id: &str) -> Resul
     if state.catalog.model().product(id).is_none() {
         return Err(ApiError::not_found(format!("no product {id}")));
     }
+    check_version(state, &cmd.headers, id, &cmd.key)?;
     run(
         state,
         "product_price",
@@ -439,6 +483,7 @@ pub async fn disable(state: &State, req: Request<Incoming>, id: &str) -> Result<
     if state.catalog.model().product(id).is_none() {
         return Err(ApiError::not_found(format!("no product {id}")));
     }
+    check_version(state, req.headers(), id, &key)?;
     run(
         state,
         "product_disable",

@@ -1,7 +1,8 @@
 //! The catalog context: products, prices and categories, with the indexes that page, sort,
 //! filter and search them. `fold` is the pure model, `query` reads it, `http` serves it, `validate` holds the product
-//! rules the API and the import share.
+//! rules the API and the import share, `disabled` sorts disabled products for the operator.
 
+pub mod disabled;
 pub mod fold;
 pub mod http;
 pub mod product;

@@ -7,7 +7,7 @@ use shared::money;
 use shared::paging::PageRequest;
 use shared::proto::{Money, ProductView};
 
-use super::fold::{Catalog, Product, SortKey, compare};
+use super::fold::{Catalog, Listing, Product, SortKey, compare};
 use super::search::{self, Filters, Found, Order, Plan, Typos};
 use crate::checkout::Checkout;
 use crate::checkout::query::product_availability;
@@ -32,6 +32,25 @@ pub fn product_view(p: &Product, checkout: &Checkout, low_threshold: u64) -> Pro
         image_urls: p.image_urls().map(str::to_owned).collect(),
         availability: Some(product_availability(checkout, p.id, low_threshold)),
     }
+}
+
+/// A product's version: a fingerprint of every field an operator edits, so an edit made from
+/// an older read can be refused (`If-Match`). Hex, 16 digits.
+pub fn version(p: &Product) -> String {
+    let urls: Vec<&str> = p.image_urls().collect();
+    let joined = urls.join("\n");
+    let fields: [&[u8]; 9] = [
+        p.title().as_bytes(),
+        p.description().as_bytes(),
+        p.long_text().as_bytes(),
+        p.category().as_bytes(),
+        &p.price_minor.to_le_bytes(),
+        p.currency().as_bytes(),
+        joined.as_bytes(),
+        &[u8::from(p.disabled)],
+        &urls.len().to_le_bytes(),
+    ];
+    format!("{:016x}", crate::commands::meta::fingerprint(&fields))
 }
 
 /// What a shopper asks of the catalog list.
@@ -185,6 +204,98 @@ pub fn list(catalog: &Catalog, checkout: &Checkout, q: &ListQuery, plan: &Plan) 
         total,
         search: None,
     }
+}
+
+/// Lists products disabled ones included (the operator's list; no search): the enabled
+/// listing and the disabled one merged in the asked order, a page found by binary search, so
+/// nothing scans the catalog.
+pub fn list_all(catalog: &Catalog, q: &ListQuery) -> ListResult {
+    let empty = Listing::default();
+    let (enabled, disabled) = match &q.category {
+        Some(slug) => (
+            catalog.category(slug).map(|c| &c.listing),
+            catalog.disabled().category(slug),
+        ),
+        None => (Some(catalog.listing()), Some(catalog.disabled().all())),
+    };
+    let (enabled, disabled) = (enabled.unwrap_or(&empty), disabled.unwrap_or(&empty));
+    if let Some(prefix) = q.prefix.as_deref().filter(|p| !p.is_empty()) {
+        let mut found: Vec<Arc<Product>> = Vec::new();
+        for listing in [enabled, disabled] {
+            let by_name = listing.by(SortKey::Name);
+            let start = by_name.partition_point(|p| p.name_key() < prefix);
+            let end = by_name
+                .partition_point(|p| p.name_key() < prefix || p.name_key().starts_with(prefix));
+            found.extend(by_name.range(start..end).cloned());
+        }
+        found.sort_unstable_by(|a, b| compare(q.sort, a, b));
+        if q.descending {
+            found.reverse();
+        }
+        let total = found.len();
+        let items = found.drain(q.page.range(total)).collect();
+        return ListResult {
+            items,
+            total,
+            search: None,
+        };
+    }
+    let (a, b) = (enabled.by(q.sort), disabled.by(q.sort));
+    let total = a.len() + b.len();
+    let wanted = q.page.range(total);
+    // A descending page is an ascending range read backwards.
+    let ascending = if q.descending {
+        total - wanted.end..total - wanted.start
+    } else {
+        wanted
+    };
+    let mut items = merged_range(a, b, |x, y| compare(q.sort, x, y), ascending);
+    if q.descending {
+        items.reverse();
+    }
+    ListResult {
+        items,
+        total,
+        search: None,
+    }
+}
+
+/// Items `range` of the merge of two sorted vectors (no item in both): the split of the first
+/// `range.start` items is found by binary search, then `range.len()` items are merged.
+fn merged_range(
+    a: &Ranked<Arc<Product>>,
+    b: &Ranked<Arc<Product>>,
+    cmp: impl Fn(&Product, &Product) -> std::cmp::Ordering,
+    range: std::ops::Range<usize>,
+) -> Vec<Arc<Product>> {
+    let (n, m, s) = (a.len(), b.len(), range.start);
+    // The smallest i (items taken from `a`) for which no item of `a` from i on belongs before
+    // the (s - i)-th item of `b`.
+    let (mut lo, mut hi) = (s.saturating_sub(m), s.min(n));
+    while lo < hi {
+        let i = (lo + hi) / 2;
+        let j = s - i;
+        let before = |x: &Arc<Product>, y: &Arc<Product>| cmp(x, y) == std::cmp::Ordering::Less;
+        if j > 0 && i < n && before(a.get(i).expect("i < n"), b.get(j - 1).expect("j <= m")) {
+            lo = i + 1;
+        } else {
+            hi = i;
+        }
+    }
+    // From the split on, both lists are read in order (each item a step, not a lookup).
+    let (mut xs, mut ys) = (a.range(lo..n).peekable(), b.range(s - lo..m).peekable());
+    let mut out = Vec::with_capacity(range.len());
+    while out.len() < range.len() {
+        let take_a = match (xs.peek(), ys.peek()) {
+            (Some(x), Some(y)) => cmp(x, y) == std::cmp::Ordering::Less,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let next = if take_a { xs.next() } else { ys.next() };
+        out.extend(next.cloned());
+    }
+    out
 }
 
 /// The `n` categories whose names come closest to the query's words, for a search that found
@@ -362,6 +473,63 @@ mod tests {
         let r = list(&c, &search("desk unicorn "));
         assert_eq!(ids(&r), vec![1, 2]);
         assert_eq!(r.search.unwrap().1.words_matched, 1);
+    }
+
+    fn all(c: &Catalog, q: &ListQuery) -> (Vec<u64>, usize) {
+        let r = list_all(c, q);
+        (ids(&r), r.total)
+    }
+
+    #[test]
+    fn the_operators_list_merges_disabled_products_in_every_order() {
+        let mut c = shop();
+        CatalogFold::apply(&mut c, &disable(2), 10);
+        let mut q = ListQuery::default();
+        // By name: Deckchair 4, Desk chair 2 (disabled), Desk lamp 1, Floor lamp 3, Notebook 5 (disabled).
+        assert_eq!(all(&c, &q), (vec![4, 2, 1, 3, 5], 5));
+        q.page = PageRequest::new(2, 2).unwrap();
+        assert_eq!(all(&c, &q), (vec![1, 3], 5));
+        q.descending = true;
+        assert_eq!(all(&c, &q), (vec![1, 2], 5));
+        q = ListQuery {
+            sort: SortKey::Price,
+            ..Default::default()
+        };
+        assert_eq!(all(&c, &q).0, vec![5, 1, 4, 3, 2]);
+        q.category = Some("office".into());
+        assert_eq!(all(&c, &q), (vec![5, 2], 2));
+        q = ListQuery {
+            prefix: Some("desk".into()),
+            ..Default::default()
+        };
+        assert_eq!(all(&c, &q).0, vec![2, 1]);
+        // Enabled again: in the enabled listing, not twice.
+        CatalogFold::apply(&mut c, &upsert(2, "Desk chair", "Office", 9900), 11);
+        assert_eq!(all(&c, &ListQuery::default()).0, vec![4, 2, 1, 3, 5]);
+        assert_eq!(c.disabled().len(), 1);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_merged_page_is_the_page_of_the_merge(
+            flags in proptest::collection::vec(proptest::bool::ANY, 0..40),
+            start in 0usize..45,
+            len in 0usize..12,
+        ) {
+            let product = |id: u64| Arc::new(Product::new(id, 0, crate::catalog::product::Texts {
+                title: "", description: "", long_text: "", category: "", currency: "",
+                image_urls: &[],
+            }));
+            let (mut a, mut b) = (vec![], vec![]);
+            for (i, in_a) in flags.iter().enumerate() {
+                if *in_a { a.push(product(i as u64)) } else { b.push(product(i as u64)) }
+            }
+            let (a, b) = (Ranked::from_sorted(a), Ranked::from_sorted(b));
+            let got: Vec<u64> = merged_range(&a, &b, |x, y| x.id.cmp(&y.id), start..start + len)
+                .iter().map(|p| p.id).collect();
+            let want: Vec<u64> = (0..flags.len() as u64).skip(start).take(len).collect();
+            proptest::prop_assert_eq!(got, want);
+        }
     }
 
     #[test]

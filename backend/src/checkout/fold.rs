@@ -94,6 +94,8 @@ pub struct Checkout {
     orders: HashMap<u64, Arc<Order>>,
     orders_by_cart: HashMap<CartId, Vector<u64>>,
     last_order_id: u64,
+    /// Units sold per product by accepted orders (derived from the orders, not encoded).
+    sold: HashMap<u64, u64>,
     commands: Records<Outcome>,
     clock: LogClock,
     cart_deadlines: Deadlines<CartId>,
@@ -148,6 +150,24 @@ impl Checkout {
 
     pub fn command(&self, key: &str) -> Option<&CommandRecord> {
         self.commands.get(key)
+    }
+
+    /// Units of a product accepted orders took, ever.
+    pub fn units_sold(&self, id: u64) -> u64 {
+        self.sold.get(&id).copied().unwrap_or(0)
+    }
+
+    /// The newest order's id: orders are numbered 1, 2, 3, ... in log order and never dropped,
+    /// so this is also how many there are.
+    pub fn last_order_id(&self) -> u64 {
+        self.last_order_id
+    }
+
+    /// Orders across all carts, newest first, skipping the `skip` newest: the order ids are the
+    /// index (dense, in log order), so a page costs its own size whatever the number of orders.
+    pub fn orders_newest_first(&self, skip: u64) -> impl Iterator<Item = &Arc<Order>> {
+        let first = self.last_order_id.saturating_sub(skip);
+        (1..=first).rev().filter_map(|id| self.orders.get(&id))
     }
 
     /// The catalog offset up to which the bridge's copies have been applied.
@@ -350,6 +370,7 @@ impl Checkout {
                     self.in_stock.remove(line.product_id);
                 }
             }
+            *self.sold.entry(line.product_id).or_default() += u64::from(line.quantity);
         }
         self.last_order_id += 1;
         let id = self.last_order_id;
@@ -440,6 +461,7 @@ impl Fold for CheckoutFold {
             ("carts", model.carts.len()),
             ("orders", model.orders.len()),
             ("commands", model.commands.len()),
+            ("sold", model.sold.len()),
         ]
     }
 
@@ -716,6 +738,9 @@ impl CheckoutFold {
                 lines,
                 placed_at_ms,
             };
+            for l in &order.lines {
+                *m.sold.entry(l.product_id).or_default() += u64::from(l.quantity);
+            }
             m.orders.insert(id, Arc::new(order));
         }
         for _ in 0..d.len(16 + 8)? {
@@ -915,6 +940,33 @@ pub(crate) mod tests {
         );
         assert_eq!(m.orders_of(A).count(), 1);
         assert_eq!(m.orders_of(B).count(), 0);
+        assert_eq!(m.units_sold(1), 2);
+        assert_eq!(m.units_sold(2), 0);
+    }
+
+    #[test]
+    fn orders_across_carts_page_newest_first_by_id() {
+        let mut events = given();
+        events.extend([
+            stock("s2", 2, 9),
+            line("a1", A, 1, 1),
+            order("oa", A, 1),
+            line("b1", B, 2, 2),
+            order("ob", B, 1),
+            line("a2", A, 2, 1),
+            order("oa2", A, 3),
+        ]);
+        let m = fold(&events);
+        assert_eq!(m.last_order_id(), 3);
+        let ids = |skip| {
+            m.orders_newest_first(skip)
+                .map(|o| (o.id, o.cart))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(0), [(3, A), (2, B), (1, A)]);
+        assert_eq!(ids(2), [(1, A)]);
+        assert!(ids(3).is_empty() && ids(99).is_empty());
+        assert_eq!((m.units_sold(1), m.units_sold(2)), (1, 3));
     }
 
     #[test]
@@ -1481,6 +1533,9 @@ pub(crate) mod tests {
             CheckoutFold::finalize(&mut loaded);
             prop_assert_eq!(encoded(&loaded), encoded(&full));
             prop_assert_eq!(format!("{:?}", sorted_model(&loaded)), format!("{:?}", sorted_model(&full)));
+            for p in 0..6u64 {
+                prop_assert_eq!(loaded.units_sold(p), full.units_sold(p), "units sold of {} (derived on load)", p);
+            }
             assert_catalog_applied(&full, &events)?;
             assert_catalog_applied(&at_cut, &events[..cut])?;
         }
@@ -1509,6 +1564,7 @@ pub(crate) mod tests {
                 let got = delivered.get(&p).copied().unwrap_or(0);
                 prop_assert!(sold <= got, "product {} sold {} of {}", p, sold, got);
                 prop_assert_eq!(m.stock(p), got - sold);
+                prop_assert_eq!(m.units_sold(p), sold);
             }
             assert_catalog_applied(&m, &events)?;
             // An accepted order only holds products that were sellable when it was decided.

@@ -8,13 +8,11 @@ use prost::Message;
 use shared::ids::{CartId, OrderId};
 use shared::proto::{
     CartLineSetV1, CheckoutEvent, OrderList, OrderRejection, OrderRequestedV2, PlaceOrder,
-    RejectionReason, SetCartLine, ShownLine, StockDeliveredV1, StockDelivery, StockLevelView,
-    checkout_event::Event,
+    SetCartLine, ShownLine, StockDeliveredV1, StockDelivery, StockLevelView, checkout_event::Event,
 };
-use shared::rejection::changed_lines_text;
 
 use super::fold::{Checkout, Outcome, admin_command_key, cart_command_key};
-use super::query::{cart_view, order_view, product_availability};
+use super::query::{cart_view, order_view, product_availability, rejection_message};
 use crate::commands::Submission;
 use crate::http::cookie;
 use crate::http::request::{product_id, read_command, require_admin};
@@ -182,53 +180,7 @@ fn cart_full(max: u32) -> ApiError {
 }
 
 fn rejection_error(model: &Checkout, r: OrderRejection) -> ApiError {
-    let title = |id: u64| {
-        model
-            .product(id)
-            .map(|p| format!("“{}”", p.title))
-            .unwrap_or_else(|| format!("product {id}"))
-    };
-    let (code, message) = match r.reason() {
-        RejectionReason::OutOfStockLine if r.available == 0 => (
-            "out_of_stock",
-            format!("{} is sold out", title(r.product_id)),
-        ),
-        RejectionReason::OutOfStockLine => (
-            "out_of_stock",
-            format!(
-                "only {} of {} left, your cart has {}",
-                r.available,
-                title(r.product_id),
-                r.requested
-            ),
-        ),
-        RejectionReason::CartChanged => (
-            "cart_changed",
-            format!(
-                "your cart changed since you saw it (version {} now, {} seen); please review it and order again",
-                r.current_version, r.expected_version
-            ),
-        ),
-        RejectionReason::CartEmpty => ("cart_empty", "your cart is empty".to_owned()),
-        RejectionReason::PriceChanged => (
-            "price_changed",
-            format!(
-                "prices changed since you saw your cart: {}; nothing was charged, please review the new total and order again",
-                changed_lines_text(&r)
-            ),
-        ),
-        RejectionReason::TitleChanged => (
-            "title_changed",
-            format!(
-                "products changed since you saw your cart: {}; nothing was charged, please review your cart and order again",
-                changed_lines_text(&r)
-            ),
-        ),
-        RejectionReason::ProductUnavailable | RejectionReason::Unspecified => (
-            "product_unavailable",
-            format!("{} is no longer available", title(r.product_id)),
-        ),
-    };
+    let (code, message) = rejection_message(model, &r);
     ApiError {
         rejection: Some(Box::new(r)),
         ..ApiError::new(StatusCode::CONFLICT, code, message)

@@ -2,7 +2,11 @@
 
 use shared::ids::CartId;
 use shared::money::{self, MoneyError};
-use shared::proto::{Availability, CartLineView, CartView, OrderLineView, OrderView, StockStatus};
+use shared::proto::{
+    Availability, CartLineView, CartView, OrderLineView, OrderRejection, OrderView,
+    RejectionReason, StockStatus,
+};
+use shared::rejection::changed_lines_text;
 
 use super::fold::{Checkout, Order};
 
@@ -94,6 +98,57 @@ pub fn order_view(o: &Order) -> OrderView {
         lines,
         totals,
         placed_at_ms: o.placed_at_ms,
+    }
+}
+
+/// Why an order was rejected, as the API's error code and message say it (and the event log).
+pub fn rejection_message(model: &Checkout, r: &OrderRejection) -> (&'static str, String) {
+    let title = |id: u64| {
+        model
+            .product(id)
+            .map(|p| format!("“{}”", p.title))
+            .unwrap_or_else(|| format!("product {id}"))
+    };
+    match r.reason() {
+        RejectionReason::OutOfStockLine if r.available == 0 => (
+            "out_of_stock",
+            format!("{} is sold out", title(r.product_id)),
+        ),
+        RejectionReason::OutOfStockLine => (
+            "out_of_stock",
+            format!(
+                "only {} of {} left, your cart has {}",
+                r.available,
+                title(r.product_id),
+                r.requested
+            ),
+        ),
+        RejectionReason::CartChanged => (
+            "cart_changed",
+            format!(
+                "your cart changed since you saw it (version {} now, {} seen); please review it and order again",
+                r.current_version, r.expected_version
+            ),
+        ),
+        RejectionReason::CartEmpty => ("cart_empty", "your cart is empty".to_owned()),
+        RejectionReason::PriceChanged => (
+            "price_changed",
+            format!(
+                "prices changed since you saw your cart: {}; nothing was charged, please review the new total and order again",
+                changed_lines_text(r)
+            ),
+        ),
+        RejectionReason::TitleChanged => (
+            "title_changed",
+            format!(
+                "products changed since you saw your cart: {}; nothing was charged, please review your cart and order again",
+                changed_lines_text(r)
+            ),
+        ),
+        RejectionReason::ProductUnavailable | RejectionReason::Unspecified => (
+            "product_unavailable",
+            format!("{} is no longer available", title(r.product_id)),
+        ),
     }
 }
 

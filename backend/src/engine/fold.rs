@@ -55,6 +55,18 @@ pub trait Fold: Send + Sync + 'static {
 /// catalog event, live updates collect what each batch touched and announce it once published.
 /// The writer waits for it, so it must never block for long.
 pub trait Observer<F: Fold>: Send + 'static {
+    /// The event at `offset` is about to be applied to `model`; `None` for an event that did not
+    /// decode. `timestamp_ms` is its Kafka record's timestamp. Called right before
+    /// [`Observer::event`], for what an event changes: the model before it.
+    fn before(
+        &mut self,
+        _offset: i64,
+        _timestamp_ms: Option<i64>,
+        _event: Option<&F::Event>,
+        _model: &F::Model,
+    ) {
+    }
+
     /// The event at `offset` was applied to `model` (not published yet) with the given result;
     /// `None` for an event that did not decode.
     fn event(&mut self, offset: i64, event: Option<(&F::Event, Applied)>, model: &F::Model);
@@ -67,4 +79,37 @@ pub trait Observer<F: Fold>: Send + 'static {
     /// waiting for it are woken right after); `replay` is true for the publish that ends the
     /// start-up replay.
     fn published(&mut self, _next: i64, _replay: bool) {}
+}
+
+/// Several observers of one writer, each told everything in turn.
+impl<F: Fold> Observer<F> for Vec<Box<dyn Observer<F>>> {
+    fn before(
+        &mut self,
+        offset: i64,
+        timestamp_ms: Option<i64>,
+        event: Option<&F::Event>,
+        model: &F::Model,
+    ) {
+        for o in self.iter_mut() {
+            o.before(offset, timestamp_ms, event, model);
+        }
+    }
+
+    fn event(&mut self, offset: i64, event: Option<(&F::Event, Applied)>, model: &F::Model) {
+        for o in self.iter_mut() {
+            o.event(offset, event, model);
+        }
+    }
+
+    fn resumed(&mut self, from: i64) {
+        for o in self.iter_mut() {
+            o.resumed(from);
+        }
+    }
+
+    fn published(&mut self, next: i64, replay: bool) {
+        for o in self.iter_mut() {
+            o.published(next, replay);
+        }
+    }
 }

@@ -488,6 +488,9 @@ impl<F: Fold> Writer<F> {
                     .apply_span
                     .get()
                     .and_then(|span| span(F::NAME, &|| F::kind(&event), &msg, live));
+                if let Some(observer) = self.observer.as_mut() {
+                    observer.before(offset, msg.timestamp().to_millis(), Some(&event), model);
+                }
                 let applied = F::apply(model, &event, offset);
                 match applied {
                     Applied::Changed => {
@@ -508,6 +511,7 @@ impl<F: Fold> Writer<F> {
                 stats.poison.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(context = F::NAME, topic = %self.inner.topic, offset, %e, "undecodable event skipped");
                 if let Some(observer) = self.observer.as_mut() {
+                    observer.before(offset, msg.timestamp().to_millis(), None, model);
                     observer.event(offset, None, model);
                 }
             }

@@ -14,6 +14,7 @@ use tracing::field::Empty;
 use tracing::{Instrument, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use super::openapi;
 use super::origin;
 use super::request::parse_query;
 use super::route::{self, Route};
@@ -22,7 +23,7 @@ use super::wire::{ApiError, Format, Resp, text};
 use crate::ops::traces::{TARGET, TRACEPARENT, exporting};
 use crate::ops::{health, profiling};
 use crate::state::State;
-use crate::{catalog, checkout, live};
+use crate::{admin, catalog, checkout, eventlog, live};
 
 /// Answers one request, inside its server span when traces are exported.
 pub async fn handle(state: &State, req: Request<Incoming>) -> Resp {
@@ -147,6 +148,18 @@ fn metrics(state: &State) -> Resp {
 }
 
 async fn api(state: &State, route: Route<'_>, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    // The API's own description needs no model: served while the shop replays too.
+    match route {
+        Route::OpenApi | Route::ApiDocs => {
+            parse_query(req.uri().query().unwrap_or(""), route.query_params())?;
+            return Ok(if route == Route::OpenApi {
+                openapi::serve()
+            } else {
+                openapi::docs_page()
+            });
+        }
+        _ => {}
+    }
     if let Some(why) = health::not_ready(state) {
         return Err(ApiError::unavailable(
             format!("the shop is not ready: {why}"),
@@ -159,8 +172,11 @@ async fn api(state: &State, route: Route<'_>, req: Request<Incoming>) -> Result<
         Route::ListProducts | Route::GetProduct(_) | Route::ListCategories => {
             state.metrics.http.reads_catalog.inc()
         }
-        Route::GetCart | Route::ListOrders | Route::GetOrder(_) => {
+        Route::GetCart | Route::ListOrders | Route::GetOrder(_) | Route::AdminListOrders => {
             state.metrics.http.reads_checkout.inc()
+        }
+        Route::AdminListProducts | Route::AdminGetProduct(_) => {
+            state.metrics.http.reads_catalog.inc()
         }
         Route::UpsertProduct(_)
         | Route::SetPrice(_)
@@ -168,7 +184,13 @@ async fn api(state: &State, route: Route<'_>, req: Request<Incoming>) -> Result<
         | Route::SetCartLine(_)
         | Route::PlaceOrder
         | Route::DeliverStock
-        | Route::LiveSocket => {}
+        | Route::LiveSocket
+        | Route::OpenApi
+        | Route::ApiDocs
+        | Route::StartImport(_)
+        | Route::ImportStatus(..)
+        | Route::AdminEvents
+        | Route::AdminEventsSocket => {}
     }
     match route {
         Route::ListProducts => catalog::http::list(state, &req).await,
@@ -184,5 +206,13 @@ async fn api(state: &State, route: Route<'_>, req: Request<Incoming>) -> Result<
         Route::GetOrder(id) => checkout::http::order(state, &req, id),
         Route::DeliverStock => checkout::http::deliver_stock(state, req).await,
         Route::LiveSocket => live::upgrade(state, req),
+        Route::AdminListProducts => admin::products::list(state, &req).await,
+        Route::AdminGetProduct(id) => admin::products::get(state, &req, id),
+        Route::AdminListOrders => admin::orders::list(state, &req),
+        Route::StartImport(kind) => admin::imports::start(state, req, kind).await,
+        Route::ImportStatus(kind, id) => admin::imports::status(state, &req, kind, id),
+        Route::AdminEvents => eventlog::http::read(state, &req),
+        Route::AdminEventsSocket => eventlog::socket::upgrade(state, req),
+        Route::OpenApi | Route::ApiDocs => unreachable!("answered before the readiness check"),
     }
 }

@@ -5,12 +5,14 @@
 //! - [`server`]: accept (capped, with backoff on errors) and drain; [`send_deadline`]: the write
 //!   deadline of every connection. [`dispatch`]: one request, its server span and its metrics.
 //! - [`request`]: what handlers read from a request (admin token, query, command body, ids).
-//! - [`route`]: the API's routes; [`wire`]: formats, bodies, errors and replies.
+//! - [`route`]: the API's routes, one table; [`openapi`]: the OpenAPI document written from it
+//!   and the interactive docs; [`wire`]: formats, bodies, errors and replies.
 //! - [`origin`]: which browser origins may open the live socket and call the API (CORS).
 //! - [`cookie`]: the cart cookie (a random cart id); [`static_files`]: the browser app's files.
 
 pub mod cookie;
 pub mod dispatch;
+pub mod openapi;
 pub mod origin;
 pub mod request;
 pub mod route;

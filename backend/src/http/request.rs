@@ -4,6 +4,7 @@
 use http::{Request, StatusCode, header};
 use hyper::body::Incoming;
 
+use super::route::Param;
 use super::wire::{self, ApiError, Format};
 use crate::commands::meta::idempotency_key;
 use crate::config::Config;
@@ -48,24 +49,45 @@ pub fn require_admin(admin_token: Option<&str>, req: &Request<Incoming>) -> Resu
     }
 }
 
+/// Something that names a query parameter: its name, or its entry in the route table.
+pub trait Named {
+    fn name(&self) -> &str;
+}
+
+impl Named for &str {
+    fn name(&self) -> &str {
+        self
+    }
+}
+
+impl Named for Param {
+    fn name(&self) -> &str {
+        self.name
+    }
+}
+
 /// A request's query parameters, refusing any name the endpoint does not know.
-pub fn query_params(
+pub fn query_params<K: Named>(
     req: &Request<Incoming>,
-    known: &[&str],
+    known: &[K],
 ) -> Result<Vec<(String, String)>, ApiError> {
     parse_query(req.uri().query().unwrap_or(""), known)
 }
 
 /// A query string's parameters, refusing any name not in `known`.
-pub fn parse_query(query: &str, known: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+pub fn parse_query<K: Named>(query: &str, known: &[K]) -> Result<Vec<(String, String)>, ApiError> {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    if let Some((k, _)) = pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+    if let Some((k, _)) = pairs
+        .iter()
+        .find(|(k, _)| !known.iter().any(|n| n.name() == k))
+    {
+        let names: Vec<&str> = known.iter().map(Named::name).collect();
         return Err(ApiError::bad_request(if known.is_empty() {
             format!("unknown query parameter {k:?}: this endpoint takes none")
         } else {
-            format!("unknown query parameter {k:?}; known: {}", known.join(", "))
+            format!("unknown query parameter {k:?}; known: {}", names.join(", "))
         }));
     }
     Ok(pairs)

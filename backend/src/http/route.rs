@@ -1,7 +1,12 @@
-//! The API's routes: a path and method become a [`Route`], or a 404 / 405 that names what is
-//! allowed. Matching is a `match` over path segments, with nothing to register or look up.
+//! The API's routes, as one table ([`API`]): every path template with its operations, what each
+//! takes and answers, who may call it and whether it is a command. The router matches requests
+//! against it, and the OpenAPI document ([`super::openapi`]) is written from it, so the two
+//! cannot disagree. A path and method become a [`Route`], or a 404 / 405 that names what is
+//! allowed.
 
 use http::Method;
+use shared::money::MAX_PRICE_MINOR;
+use shared::paging::MAX_PAGE_SIZE;
 
 use super::wire::ApiError;
 
@@ -21,9 +26,154 @@ pub enum Route<'a> {
     DeliverStock,
     /// The live-update websocket.
     LiveSocket,
+    /// The OpenAPI document of this table.
+    OpenApi,
+    /// The interactive API docs.
+    ApiDocs,
+    AdminListProducts,
+    AdminGetProduct(&'a str),
+    AdminListOrders,
+    /// An uploaded CSV file of this kind (`products`, `stock`).
+    StartImport(&'a str),
+    /// An upload's progress: its kind and id.
+    ImportStatus(&'a str, &'a str),
+    AdminEvents,
+    /// The event log's websocket.
+    AdminEventsSocket,
 }
 
+/// What a request body or an answer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// A message of `proto/` (package `shop`), as proto3 JSON or protobuf.
+    Message(&'static str),
+    /// A CSV file (`text/csv`).
+    Csv,
+    /// An HTML page.
+    Html,
+    /// A JSON document that is no protobuf message (the OpenAPI document).
+    Json,
+    /// The answer to a websocket upgrade: 101, then frames.
+    Websocket,
+    None,
+}
+
+/// Who may call an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Anyone,
+    /// Anyone; it acts on the cart the `cart` cookie names (one is set if there is none).
+    Cart,
+    /// The admin bearer token (`Authorization: Bearer <ADMIN_TOKEN>`).
+    Admin,
+}
+
+/// The values a parameter takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A whole number in this range.
+    Integer(i64, u64),
+    /// Text of at most this many characters (`u32::MAX`: any length).
+    Text(u32),
+    /// One of these words.
+    OneOf(&'static [&'static str]),
+    /// `true` or `false`.
+    Bool,
+}
+
+/// A path or query parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Param {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub kind: Kind,
+}
+
+/// One operation: a method on a path.
+pub struct Op {
+    pub method: &'static str,
+    /// The route this operation is, given the path's parameters in order.
+    pub route: for<'a> fn(&[&'a str]) -> Route<'a>,
+    pub summary: &'static str,
+    pub about: &'static str,
+    pub query: &'static [Param],
+    pub body: Body,
+    /// The status and body of success.
+    pub answer: (u16, Body),
+    /// Every other status it may answer (each with a `shop.Error` body).
+    pub errors: &'static [u16],
+    pub access: Access,
+    /// A command: it needs an `Idempotency-Key`, and the same key twice has one effect.
+    pub command: bool,
+}
+
+/// A path template (`/api/products/{id}`), its parameters and its operations.
+pub struct Path {
+    pub path: &'static str,
+    pub params: &'static [Param],
+    /// The methods of `ops`, as a 405 names them.
+    pub allow: &'static str,
+    pub ops: &'static [Op],
+}
+
+const PAGE: Param = Param {
+    name: "page",
+    about: "Page number, from 1.",
+    kind: Kind::Integer(1, u32::MAX as u64),
+};
+const PAGE_SIZE: Param = Param {
+    name: "page_size",
+    about: "Items per page (default 20).",
+    kind: Kind::Integer(1, MAX_PAGE_SIZE as u64),
+};
+
 /// The product list's query parameters.
+pub const LIST_PRODUCTS_QUERY: &[Param] = &[
+    PAGE,
+    PAGE_SIZE,
+    Param {
+        name: "sort",
+        about: "Sort key; `relevance` (the default with `q`) ranks search results.",
+        kind: Kind::OneOf(&["relevance", "name", "price", "id"]),
+    },
+    Param {
+        name: "order",
+        about: "Sort direction.",
+        kind: Kind::OneOf(&["asc", "desc"]),
+    },
+    Param {
+        name: "prefix",
+        about: "Title prefix, case-insensitive (not with a search).",
+        kind: Kind::Text(100),
+    },
+    Param {
+        name: "q",
+        about: "Search words (titles, categories, descriptions, long texts); the last word matches as a prefix while typing.",
+        kind: Kind::Text(200),
+    },
+    Param {
+        name: "category",
+        about: "Category slug or name.",
+        kind: Kind::Text(u32::MAX),
+    },
+    Param {
+        name: "min_price",
+        about: "Lowest price in minor units (included).",
+        kind: Kind::Integer(0, MAX_PRICE_MINOR as u64),
+    },
+    Param {
+        name: "max_price",
+        about: "Highest price in minor units (included).",
+        kind: Kind::Integer(0, MAX_PRICE_MINOR as u64),
+    },
+    Param {
+        name: "in_stock",
+        about: "Only products with stock.",
+        kind: Kind::Bool,
+    },
+];
+
+/// The product list's parameter names, as the list's parser checks them.
 pub const LIST_PRODUCTS_PARAMS: &[&str] = &[
     "page",
     "page_size",
@@ -37,17 +187,471 @@ pub const LIST_PRODUCTS_PARAMS: &[&str] = &[
     "in_stock",
 ];
 
+/// The admin product list's query parameters: the shop's, and `include_disabled`.
+pub const ADMIN_PRODUCTS_QUERY: &[Param] = &[
+    PAGE,
+    PAGE_SIZE,
+    LIST_PRODUCTS_QUERY[2],
+    LIST_PRODUCTS_QUERY[3],
+    LIST_PRODUCTS_QUERY[4],
+    LIST_PRODUCTS_QUERY[5],
+    LIST_PRODUCTS_QUERY[6],
+    LIST_PRODUCTS_QUERY[7],
+    LIST_PRODUCTS_QUERY[8],
+    LIST_PRODUCTS_QUERY[9],
+    Param {
+        name: "include_disabled",
+        about: "Disabled products too, in the same order (not with `q`, a price range or `in_stock`: disabled products are not in the search index; find them by `prefix`).",
+        kind: Kind::Bool,
+    },
+];
+
+/// The orders list's query parameters.
+pub const PAGE_QUERY: &[Param] = &[PAGE, PAGE_SIZE];
+
+/// The event log's query parameters.
+pub const EVENTS_QUERY: &[Param] = &[
+    Param {
+        name: "context",
+        about: "Only this context's events.",
+        kind: Kind::OneOf(&["catalog", "checkout"]),
+    },
+    Param {
+        name: "kind",
+        about: "Only events of this kind (`stock_delivered`, `cart_line_set`, ..., `poison`).",
+        kind: Kind::Text(64),
+    },
+    Param {
+        name: "product_id",
+        about: "Only events concerning this product.",
+        kind: Kind::Integer(1, u64::MAX),
+    },
+    Param {
+        name: "cart",
+        about: "Only events of this cart, by the short hash the log shows (a prefix of it is enough).",
+        kind: Kind::Text(64),
+    },
+    Param {
+        name: "limit",
+        about: "Entries at most (default 100; each context keeps EVENT_LOG_SIZE).",
+        kind: Kind::Integer(1, 10_000),
+    },
+];
+
+const PRODUCT_ID: Param = Param {
+    name: "id",
+    about: "A product id: a positive integer.",
+    kind: Kind::Integer(1, u64::MAX),
+};
+
+/// Statuses every operation under `/api/` may answer besides its own: a query the endpoint
+/// does not take, and a shop that is still replaying its log or lost it.
+const READ: &[u16] = &[400, 503];
+const ADMIN_READ: &[u16] = &[400, 401, 403, 503];
+const COMMAND: &[u16] = &[400, 404, 408, 409, 413, 415, 422, 503];
+const ADMIN_COMMAND: &[u16] = &[400, 401, 403, 404, 408, 412, 413, 415, 422, 503];
+
+/// Every path of the API and its operations.
+pub static API: &[Path] = &[
+    Path {
+        path: "/api/products",
+        params: &[],
+        allow: "GET",
+        ops: &[Op {
+            method: "GET",
+            route: |_| Route::ListProducts,
+            summary: "List, filter, sort and search products",
+            about: "A page of the enabled products. Without search parameters a page is a range of a sorted listing; with `q`, a price range or `in_stock` it is a search, and `search` holds its facets.",
+            query: LIST_PRODUCTS_QUERY,
+            body: Body::None,
+            answer: (200, Body::Message("ProductPage")),
+            errors: READ,
+            access: Access::Anyone,
+            command: false,
+        }],
+    },
+    Path {
+        path: "/api/products/{id}",
+        params: &[PRODUCT_ID],
+        allow: "GET",
+        ops: &[Op {
+            method: "GET",
+            route: |p| Route::GetProduct(p[0]),
+            summary: "One product with its availability",
+            about: "404 if unknown or disabled.",
+            query: &[],
+            body: Body::None,
+            answer: (200, Body::Message("ProductView")),
+            errors: &[400, 404, 503],
+            access: Access::Anyone,
+            command: false,
+        }],
+    },
+    Path {
+        path: "/api/categories",
+        params: &[],
+        allow: "GET",
+        ops: &[Op {
+            method: "GET",
+            route: |_| Route::ListCategories,
+            summary: "Categories with product counts",
+            about: "Every category with at least one enabled product, by slug.",
+            query: &[],
+            body: Body::None,
+            answer: (200, Body::Message("CategoryList")),
+            errors: READ,
+            access: Access::Anyone,
+            command: false,
+        }],
+    },
+    Path {
+        path: "/api/cart",
+        params: &[],
+        allow: "GET",
+        ops: &[Op {
+            method: "GET",
+            route: |_| Route::GetCart,
+            summary: "The shopper's cart",
+            about: "The cart the `cart` cookie names; the first call sets the cookie. An unknown cart is an empty one at version 0.",
+            query: &[],
+            body: Body::None,
+            answer: (200, Body::Message("CartView")),
+            errors: READ,
+            access: Access::Cart,
+            command: false,
+        }],
+    },
+    Path {
+        path: "/api/cart/lines/{product_id}",
+        params: &[Param {
+            name: "product_id",
+            ..PRODUCT_ID
+        }],
+        allow: "PUT",
+        ops: &[Op {
+            method: "PUT",
+            route: |p| Route::SetCartLine(p[0]),
+            summary: "Set a cart line's quantity",
+            about: "0 removes the line (at most MAX_LINE_QUANTITY, 99; at most CART_MAX_LINES different products, 409 `cart_full` beyond). Answers with the whole cart.",
+            query: &[],
+            body: Body::Message("SetCartLine"),
+            answer: (200, Body::Message("CartView")),
+            errors: COMMAND,
+            access: Access::Cart,
+            command: true,
+        }],
+    },
+    Path {
+        path: "/api/orders",
+        params: &[],
+        allow: "GET, POST",
+        ops: &[
+            Op {
+                method: "GET",
+                route: |_| Route::ListOrders,
+                summary: "This cart's orders, newest first",
+                about: "",
+                query: &[],
+                body: Body::None,
+                answer: (200, Body::Message("OrderList")),
+                errors: READ,
+                access: Access::Cart,
+                command: false,
+            },
+            Op {
+                method: "POST",
+                route: |_| Route::PlaceOrder,
+                summary: "Order the cart as shown",
+                about: "Names the cart version and its lines as `GET /api/cart` returned them. Rejected with 409 (`out_of_stock`, `price_changed`, `title_changed`, `cart_changed`, `cart_empty`, `product_unavailable`; `rejection` says why) when the cart or the catalog differs: nothing is charged.",
+                query: &[],
+                body: Body::Message("PlaceOrder"),
+                answer: (201, Body::Message("OrderView")),
+                errors: COMMAND,
+                access: Access::Cart,
+                command: true,
+            },
+        ],
+    },
+    Path {
+        path: "/api/orders/{id}",
+        params: &[Param {
+            name: "id",
+            about: "An order id: a positive integer.",
+            kind: Kind::Integer(1, u64::MAX),
+        }],
+        allow: "GET",
+        ops: &[Op {
+            method: "GET",
+            route: |p| Route::GetOrder(p[0]),
+            summary: "One of this cart's orders",
+            about: "404 for an order of another cart.",
+            query: &[],
+            body: Body::None,
+            answer: (200, Body::Message("OrderView")),
+            errors: &[400, 404, 503],
+            access: Access::Cart,
+            command: false,
+        }],
+    },
+    Path {
+        path: "/api/ws",
+        params: &[],
+        allow: "GET",
+        ops: &[Op {
+            method: "GET",
+            route: |_| Route::LiveSocket,
+            summary: "Live updates (websocket)",
+            about: "Binary websocket: the client sends `shop.LiveRequest`s naming the products it shows, the server pushes `shop.LiveFrame`s (proto/live.proto). 426 without an upgrade.",
+            query: &[],
+            body: Body::None,
+            answer: (101, Body::Websocket),
+            errors: &[400, 403, 426, 429, 503],
+            access: Access::Cart,
+            command: false,
+        }],
+    },
+    Path {
+        path: "/api/admin/products",
+        params: &[],
+        allow: "GET",
+        ops: &[Op {
+            method: "GET",
+            route: |_| Route::AdminListProducts,
+            summary: "The whole catalog, with stock and units sold",
+            about: "The product list's queries, plus `include_disabled`. Each item carries its stock, units sold and version.",
+            query: ADMIN_PRODUCTS_QUERY,
+            body: Body::None,
+            answer: (200, Body::Message("AdminProductPage")),
+            errors: ADMIN_READ,
+            access: Access::Admin,
+            command: false,
+        }],
+    },
+    Path {
+        path: "/api/admin/products/{id}",
+        params: &[PRODUCT_ID],
+        allow: "GET, PUT, DELETE",
+        ops: &[
+            Op {
+                method: "GET",
+                route: |p| Route::AdminGetProduct(p[0]),
+                summary: "One product, disabled or not",
+                about: "Its `version` is also the `ETag`; send it as `If-Match` with a change.",
+                query: &[],
+                body: Body::None,
+                answer: (200, Body::Message("AdminProductView")),
+                errors: &[400, 401, 403, 404, 503],
+                access: Access::Admin,
+                command: false,
+            },
+            Op {
+                method: "PUT",
+                route: |p| Route::UpsertProduct(p[0]),
+                summary: "Create or replace a product",
+                about: "Every field is replaced; a disabled product is enabled again. With `If-Match`, refused with 412 `changed_meanwhile` if the product's version is another.",
+                query: &[],
+                body: Body::Message("UpsertProduct"),
+                answer: (200, Body::Message("ProductView")),
+                errors: ADMIN_COMMAND,
+                access: Access::Admin,
+                command: true,
+            },
+            Op {
+                method: "DELETE",
+                route: |p| Route::DisableProduct(p[0]),
+                summary: "Disable a product",
+                about: "Hidden from shoppers and no longer for sale; its orders stay. An upsert enables it again.",
+                query: &[],
+                body: Body::None,
+                answer: (200, Body::Message("ProductView")),
+                errors: ADMIN_COMMAND,
+                access: Access::Admin,
+                command: true,
+            },
+        ],
+    },
+    Path {
+        path: "/api/admin/products/{id}/price",
+        params: &[PRODUCT_ID],
+        allow: "PUT",
+        ops: &[Op {
+            method: "PUT",
+            route: |p| Route::SetPrice(p[0]),
+            summary: "Change a product's price",
+            about: "With `If-Match`, refused with 412 if the product changed meanwhile.",
+            query: &[],
+            body: Body::Message("SetPrice"),
+            answer: (200, Body::Message("ProductView")),
+            errors: ADMIN_COMMAND,
+            access: Access::Admin,
+            command: true,
+        }],
+    },
+    Path {
+        path: "/api/admin/stock",
+        params: &[],
+        allow: "POST",
+        ops: &[Op {
+            method: "POST",
+            route: |_| Route::DeliverStock,
+            summary: "Record a stock delivery",
+            about: "Adds `quantity` (1 to MAX_DELIVERY_QUANTITY) to the product's stock.",
+            query: &[],
+            body: Body::Message("StockDelivery"),
+            answer: (200, Body::Message("StockLevelView")),
+            errors: ADMIN_COMMAND,
+            access: Access::Admin,
+            command: true,
+        }],
+    },
+    Path {
+        path: "/api/admin/orders",
+        params: &[],
+        allow: "GET",
+        ops: &[Op {
+            method: "GET",
+            route: |_| Route::AdminListOrders,
+            summary: "The newest orders across all carts",
+            about: "Newest first, with lines and totals; carts named by a short hash.",
+            query: PAGE_QUERY,
+            body: Body::None,
+            answer: (200, Body::Message("AdminOrderPage")),
+            errors: ADMIN_READ,
+            access: Access::Admin,
+            command: false,
+        }],
+    },
+    Path {
+        path: "/api/admin/imports/{kind}",
+        params: &[IMPORT_KIND],
+        allow: "POST",
+        ops: &[Op {
+            method: "POST",
+            route: |p| Route::StartImport(p[0]),
+            summary: "Import a CSV file of products or stock",
+            about: "The file of `shop import` (products: id,title,description,long_text,category,price_minor,currency,image_urls; stock: product_id,quantity), validated whole first: with one bad row nothing is written and 422 `invalid_rows` lists every bad row with its line. Otherwise 202: the rows are being written; follow `GET /api/admin/imports/{kind}/{id}`. The same Idempotency-Key again answers with the same import (200) and writes nothing twice.",
+            query: &[],
+            body: Body::Csv,
+            answer: (202, Body::Message("ImportStatus")),
+            errors: &[400, 401, 403, 404, 408, 413, 415, 422, 503],
+            access: Access::Admin,
+            command: true,
+        }],
+    },
+    Path {
+        path: "/api/admin/imports/{kind}/{id}",
+        params: &[
+            IMPORT_KIND,
+            Param {
+                name: "id",
+                about: "The import's id, as its status names it.",
+                kind: Kind::Text(64),
+            },
+        ],
+        allow: "GET",
+        ops: &[Op {
+            method: "GET",
+            route: |p| Route::ImportStatus(p[0], p[1]),
+            summary: "An import's progress",
+            about: "Rows written so far, and whether the context has applied them all. Imports are remembered by the replica that runs them, the newest 100.",
+            query: &[],
+            body: Body::None,
+            answer: (200, Body::Message("ImportStatus")),
+            errors: &[400, 401, 403, 404, 503],
+            access: Access::Admin,
+            command: false,
+        }],
+    },
+    Path {
+        path: "/api/admin/events",
+        params: &[],
+        allow: "GET",
+        ops: &[Op {
+            method: "GET",
+            route: |_| Route::AdminEvents,
+            summary: "The newest events of the contexts' logs, decoded",
+            about: "The newest entries of each context's ring (EVENT_LOG_SIZE each) matching the filters, newest first, and each context's figures as `/metrics` has them.",
+            query: EVENTS_QUERY,
+            body: Body::None,
+            answer: (200, Body::Message("EventLog")),
+            errors: ADMIN_READ,
+            access: Access::Admin,
+            command: false,
+        }],
+    },
+    Path {
+        path: "/api/admin/events/ws",
+        params: &[],
+        allow: "GET",
+        ops: &[Op {
+            method: "GET",
+            route: |_| Route::AdminEventsSocket,
+            summary: "The event log, live (websocket)",
+            about: "Binary websocket of `shop.EventLogFrame`s: a snapshot of the rings, every applied event as it is published, and the figures every second. The token goes in `Authorization`, or (from a browser) as the subprotocol `bearer.<base64url of the token>` beside `shop-admin`. 426 without an upgrade.",
+            query: &[],
+            body: Body::None,
+            answer: (101, Body::Websocket),
+            errors: &[400, 401, 403, 426, 429, 503],
+            access: Access::Admin,
+            command: false,
+        }],
+    },
+    Path {
+        path: "/api/openapi.json",
+        params: &[],
+        allow: "GET",
+        ops: &[Op {
+            method: "GET",
+            route: |_| Route::OpenApi,
+            summary: "This document",
+            about: "OpenAPI 3.1, written from the router's own table and the `.proto` files.",
+            query: &[],
+            body: Body::None,
+            answer: (200, Body::Json),
+            errors: &[400],
+            access: Access::Anyone,
+            command: false,
+        }],
+    },
+    Path {
+        path: "/api/docs",
+        params: &[],
+        allow: "GET",
+        ops: &[Op {
+            method: "GET",
+            route: |_| Route::ApiDocs,
+            summary: "Interactive API docs",
+            about: "Swagger UI over this document, served by the shop itself; \"Try it out\" calls the running shop.",
+            query: &[],
+            body: Body::None,
+            answer: (200, Body::Html),
+            errors: &[400],
+            access: Access::Anyone,
+            command: false,
+        }],
+    },
+];
+
+const IMPORT_KIND: Param = Param {
+    name: "kind",
+    about: "What the file holds.",
+    kind: Kind::OneOf(&["products", "stock"]),
+};
+
 impl Route<'_> {
     /// The query parameters the endpoint reads. Any other is refused with 400, so a misspelt one
     /// (`pgae=2`) or a body field sent as a parameter (`?quantity=2`) never passes unnoticed.
-    pub fn query_params(&self) -> &'static [&'static str] {
+    pub fn query_params(&self) -> &'static [Param] {
         match self {
-            Route::ListProducts => LIST_PRODUCTS_PARAMS,
+            Route::ListProducts => LIST_PRODUCTS_QUERY,
+            Route::AdminListProducts => ADMIN_PRODUCTS_QUERY,
+            Route::AdminListOrders => PAGE_QUERY,
+            Route::AdminEvents => EVENTS_QUERY,
             _ => &[],
         }
     }
 
-    /// A low-cardinality name for logs and metrics.
+    /// A low-cardinality name for logs and metrics: the path template.
     pub fn name(&self) -> &'static str {
         match self {
             Route::ListProducts => "/api/products",
@@ -57,46 +661,62 @@ impl Route<'_> {
             Route::SetCartLine(_) => "/api/cart/lines/{product_id}",
             Route::ListOrders | Route::PlaceOrder => "/api/orders",
             Route::GetOrder(_) => "/api/orders/{id}",
-            Route::UpsertProduct(_) | Route::DisableProduct(_) => "/api/admin/products/{id}",
+            Route::UpsertProduct(_) | Route::DisableProduct(_) | Route::AdminGetProduct(_) => {
+                "/api/admin/products/{id}"
+            }
             Route::SetPrice(_) => "/api/admin/products/{id}/price",
             Route::DeliverStock => "/api/admin/stock",
             Route::LiveSocket => "/api/ws",
+            Route::OpenApi => "/api/openapi.json",
+            Route::ApiDocs => "/api/docs",
+            Route::AdminListProducts => "/api/admin/products",
+            Route::AdminListOrders => "/api/admin/orders",
+            Route::StartImport(_) => "/api/admin/imports/{kind}",
+            Route::ImportStatus(..) => "/api/admin/imports/{kind}/{id}",
+            Route::AdminEvents => "/api/admin/events",
+            Route::AdminEventsSocket => "/api/admin/events/ws",
         }
     }
+}
+
+/// The path's parameters if `segments` fit its template.
+fn fit<'a>(template: &str, segments: &[&'a str]) -> Option<Vec<&'a str>> {
+    let parts = template.trim_start_matches("/api/").split('/');
+    let mut params = Vec::new();
+    let mut n = 0;
+    for (i, part) in parts.enumerate() {
+        let segment = *segments.get(i)?;
+        if part.starts_with('{') {
+            params.push(segment);
+        } else if part != segment {
+            return None;
+        }
+        n = i + 1;
+    }
+    (n == segments.len()).then_some(params)
 }
 
 /// Matches a path below `/api/` (without the prefix) and a method.
 pub fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, ApiError> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    let m = method;
-    let only = |allowed: &'static str, r: Route<'a>| -> Result<Route<'a>, ApiError> {
-        if allowed
-            .split(", ")
-            .any(|a| a == m.as_str() || (a == "GET" && m == Method::HEAD))
-        {
-            Ok(r)
+    // A literal segment wins over a parameter (`/api/admin/events/ws` is no event id).
+    for spec in API {
+        let Some(params) = fit(spec.path, &segments) else {
+            continue;
+        };
+        let wanted = if method == Method::HEAD {
+            "GET"
         } else {
-            Err(ApiError::method_not_allowed(allowed))
-        }
-    };
-    match segments.as_slice() {
-        ["products"] => only("GET", Route::ListProducts),
-        ["products", id] => only("GET", Route::GetProduct(id)),
-        ["categories"] => only("GET", Route::ListCategories),
-        ["cart"] => only("GET", Route::GetCart),
-        ["cart", "lines", id] => only("PUT", Route::SetCartLine(id)),
-        ["orders"] if m == Method::POST => Ok(Route::PlaceOrder),
-        ["orders"] => only("GET, POST", Route::ListOrders),
-        ["orders", id] => only("GET", Route::GetOrder(id)),
-        ["admin", "products", id] if m == Method::DELETE => Ok(Route::DisableProduct(id)),
-        ["admin", "products", id] => only("PUT, DELETE", Route::UpsertProduct(id)),
-        ["admin", "products", id, "price"] => only("PUT", Route::SetPrice(id)),
-        ["admin", "stock"] => only("POST", Route::DeliverStock),
-        ["ws"] => only("GET", Route::LiveSocket),
-        _ => Err(ApiError::not_found(format!(
-            "no such endpoint: /api/{path}"
-        ))),
+            method.as_str()
+        };
+        return match spec.ops.iter().find(|op| op.method == wanted) {
+            Some(op) => Ok((op.route)(&params)),
+            None => Err(ApiError::method_not_allowed(spec.allow)),
+        };
     }
+    Err(ApiError::not_found(format!(
+        "no such endpoint: /api/{path}"
+    )))
 }
 
 #[cfg(test)]
@@ -122,6 +742,14 @@ mod tests {
             route(&Method::DELETE, "admin/products/9"),
             Ok(Route::DisableProduct("9"))
         );
+        assert_eq!(
+            route(&Method::GET, "admin/imports/stock/abc"),
+            Ok(Route::ImportStatus("stock", "abc"))
+        );
+        assert_eq!(
+            route(&Method::GET, "admin/events/ws"),
+            Ok(Route::AdminEventsSocket)
+        );
         let e = route(&Method::POST, "products").unwrap_err();
         assert_eq!(
             (e.status, e.allow),
@@ -132,6 +760,96 @@ mod tests {
         assert_eq!(
             route(&Method::GET, "nope").unwrap_err().status,
             StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            route(&Method::GET, "products/7/extra").unwrap_err().status,
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    /// Every variant, numbered by an exhaustive match: a new variant does not compile until it
+    /// is numbered here, and the test below fails until the table routes to it.
+    fn variant(r: &Route) -> usize {
+        match r {
+            Route::ListProducts => 0,
+            Route::GetProduct(_) => 1,
+            Route::ListCategories => 2,
+            Route::GetCart => 3,
+            Route::SetCartLine(_) => 4,
+            Route::ListOrders => 5,
+            Route::PlaceOrder => 6,
+            Route::GetOrder(_) => 7,
+            Route::UpsertProduct(_) => 8,
+            Route::DisableProduct(_) => 9,
+            Route::SetPrice(_) => 10,
+            Route::DeliverStock => 11,
+            Route::LiveSocket => 12,
+            Route::OpenApi => 13,
+            Route::ApiDocs => 14,
+            Route::AdminListProducts => 15,
+            Route::AdminGetProduct(_) => 16,
+            Route::AdminListOrders => 17,
+            Route::StartImport(_) => 18,
+            Route::ImportStatus(..) => 19,
+            Route::AdminEvents => 20,
+            Route::AdminEventsSocket => 21,
+        }
+    }
+    const VARIANTS: usize = 22;
+
+    /// A concrete path of a template, parameters filled with the first value they allow.
+    pub(crate) fn sample(spec: &Path) -> String {
+        let mut params = spec.params.iter();
+        spec.path
+            .trim_start_matches("/api/")
+            .split('/')
+            .map(|part| {
+                if part.starts_with('{') {
+                    match params.next().expect("a parameter per placeholder").kind {
+                        Kind::Integer(lo, _) => lo.max(1).to_string(),
+                        Kind::OneOf(words) => words[0].to_owned(),
+                        Kind::Text(_) | Kind::Bool => "x".to_owned(),
+                    }
+                } else {
+                    part.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    #[test]
+    fn the_table_routes_every_operation_to_a_route_of_its_own_name() {
+        let mut seen = [false; VARIANTS];
+        for spec in API {
+            let placeholders = spec.path.matches('{').count();
+            assert_eq!(placeholders, spec.params.len(), "{}", spec.path);
+            let methods: Vec<&str> = spec.ops.iter().map(|op| op.method).collect();
+            assert_eq!(spec.allow, methods.join(", "), "{}", spec.path);
+            let path = sample(spec);
+            for op in spec.ops {
+                let method = Method::from_bytes(op.method.as_bytes()).unwrap();
+                let r = route(&method, &path).unwrap_or_else(|e| panic!("{path}: {e:?}"));
+                assert_eq!(r.name(), spec.path, "{} {path}", op.method);
+                let names: Vec<&str> = r.query_params().iter().map(|p| p.name).collect();
+                let documented: Vec<&str> = op.query.iter().map(|p| p.name).collect();
+                assert_eq!(names, documented, "{} {}", op.method, spec.path);
+                assert_eq!(
+                    op.command,
+                    op.method != "GET",
+                    "{} {}",
+                    op.method,
+                    spec.path
+                );
+                seen[variant(&r)] = true;
+            }
+        }
+        let names: Vec<&str> = LIST_PRODUCTS_QUERY.iter().map(|p| p.name).collect();
+        assert_eq!(names, LIST_PRODUCTS_PARAMS);
+        let missing: Vec<usize> = (0..VARIANTS).filter(|&i| !seen[i]).collect();
+        assert!(
+            missing.is_empty(),
+            "variants no operation routes to: {missing:?}"
         );
     }
 }

@@ -7,7 +7,7 @@ use http::{Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use shared::PROTOBUF;
-use shared::proto::{Error as ErrorBody, OrderRejection};
+use shared::proto::{Error as ErrorBody, ImportRowError, OrderRejection};
 
 pub type Resp = Response<Full<Bytes>>;
 
@@ -89,6 +89,8 @@ pub struct ApiError {
     pub rejection: Option<Box<OrderRejection>>,
     pub retry_after: Option<u32>,
     pub allow: Option<&'static str>,
+    /// An uploaded file's bad rows (422 `invalid_rows`).
+    pub bad_rows: Vec<ImportRowError>,
 }
 
 impl ApiError {
@@ -100,6 +102,7 @@ impl ApiError {
             rejection: None,
             retry_after: None,
             allow: None,
+            bad_rows: Vec::new(),
         }
     }
 
@@ -140,6 +143,7 @@ impl ApiError {
             message: self.message,
             rejection: self.rejection.map(|r| *r),
             retry_after_seconds: self.retry_after.unwrap_or(0),
+            bad_rows: self.bad_rows,
         };
         let mut resp = reply(format, self.status, &body);
         let h = resp.headers_mut();

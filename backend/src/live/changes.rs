@@ -200,6 +200,11 @@ impl Live {
         })
     }
 
+    /// Becomes true at shutdown (other sockets close on it too).
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.hub.closing.subscribe()
+    }
+
     /// Closes every socket with 1001 and waits until they are gone, for at most `limit`.
     pub async fn close_all(&self, limit: Duration) {
         self.hub.closing.send_replace(true);

@@ -26,6 +26,8 @@ pub fn product_live(
         price: Some(price(p)),
         availability: Some(product_availability(checkout, id, low_threshold)),
         for_sale: !p.disabled,
+        title: p.title().to_owned(),
+        description: p.description().to_owned(),
     })
 }
 

@@ -38,7 +38,7 @@ pub const MAX_WATCHED: usize = 500;
 /// Largest `LiveRequest` read (500 ids take at most about 5.5 KB).
 const MAX_REQUEST_BYTES: usize = 16 * 1024;
 /// How long a closing handshake may take before the connection is dropped.
-const CLOSE_WAIT: Duration = Duration::from_secs(1);
+pub(crate) const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// How long product frames wait for the catalog to publish what checkout's copies announce.
 const CATALOG_WAIT: Duration = Duration::from_secs(2);
 
@@ -182,7 +182,7 @@ pub fn upgrade(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> 
 }
 
 /// What waits in a socket's queue.
-enum Out {
+pub(crate) enum Out {
     Frame(&'static str, Bytes),
     Ping,
 }
@@ -396,7 +396,7 @@ impl Session {
     }
 }
 
-fn close_frame(code: CloseCode, reason: &str) -> CloseFrame {
+pub(crate) fn close_frame(code: CloseCode, reason: &str) -> CloseFrame {
     CloseFrame {
         code,
         reason: reason.to_owned().into(),
@@ -405,7 +405,7 @@ fn close_frame(code: CloseCode, reason: &str) -> CloseFrame {
 
 /// Writes the queue to the socket until the session ends it: with a close frame (pending frames
 /// are dropped), or with None once the client closed (the handshake is completed).
-async fn write(
+pub(crate) async fn write(
     mut sink: SplitSink<HyperWebsocketStream, Message>,
     mut queue: mpsc::Receiver<Out>,
     mut close: oneshot::Receiver<Option<CloseFrame>>,

@@ -250,7 +250,7 @@ fn flame_graph(report: &pprof::Report, seconds: u64) -> Result<Bytes, String> {
 
 async fn heap_profile(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
     check_request(state, req)?;
-    query_params(req, &[])?;
+    query_params::<&str>(req, &[])?;
     dump_heap().await.map(|body| binary(body, "heap.pb.gz"))
 }
 

@@ -9,7 +9,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -288,19 +288,104 @@ fn csv_error_message(e: &csv::Error) -> String {
 
 pub async fn run(command: ImportCommand) -> anyhow::Result<()> {
     match command {
-        ImportCommand::Products(args) => import_products(args).await,
-        ImportCommand::Stock(args) => import_stock(args).await,
+        ImportCommand::Products(args) => import(FileKind::Products, args).await,
+        ImportCommand::Stock(args) => import(FileKind::Stock, args).await,
     }
 }
 
-fn read_valid<T>(
-    file: &Path,
-    parse: impl Fn(&[u8]) -> Result<Vec<Row<T>>, Vec<RowError>>,
-) -> anyhow::Result<(Vec<Row<T>>, u64)> {
+/// What an import file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Products,
+    Stock,
+}
+
+impl FileKind {
+    /// `products` or `stock`, as the CLI's subcommand and the import endpoint's path name it.
+    pub fn parse(name: &str) -> Option<FileKind> {
+        match name {
+            "products" => Some(FileKind::Products),
+            "stock" => Some(FileKind::Stock),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FileKind::Products => "products",
+            FileKind::Stock => "stock",
+        }
+    }
+
+    /// What its rows are, in a progress bar or a summary.
+    pub fn rows(self) -> &'static str {
+        match self {
+            FileKind::Products => "products",
+            FileKind::Stock => "stock rows",
+        }
+    }
+}
+
+/// A valid file as the records that import it, in file order.
+pub struct Prepared {
+    pub kind: FileKind,
+    pub topic: String,
+    pub records: Vec<([u8; 8], Vec<u8>)>,
+    /// The file's fingerprint: part of every stock row's idempotency key.
+    pub hash: u64,
+}
+
+/// Validates a whole file and builds the records that import it: every bad row is reported,
+/// and with one nothing is built. The one rule set of `shop import` and the import endpoint.
+pub fn prepare(kind: FileKind, bytes: &[u8], cfg: &KafkaConfig) -> Result<Prepared, Vec<RowError>> {
+    let hash = meta::fingerprint(&[bytes]);
+    let (topic, records) = match kind {
+        FileKind::Products => {
+            let records = parse_products(bytes)?
+                .into_iter()
+                .map(|row| {
+                    let id = row.event.product_id;
+                    let event = CatalogEvent {
+                        event: Some(catalog_event::Event::ProductUpsertedV1(row.event)),
+                        // An upsert is idempotent by its content (importing again sets the same
+                        // fields); a key would only cost the catalog model a record per product.
+                        meta: None,
+                    };
+                    (id.to_be_bytes(), event.encode_to_vec())
+                })
+                .collect();
+            (&cfg.catalog_topic, records)
+        }
+        FileKind::Stock => {
+            let records = parse_stock(bytes)?
+                .into_iter()
+                .map(|row| {
+                    // The same file again (any upload, any replica) adds nothing twice.
+                    let key = format!("import-stock-{hash:016x}-{}", row.line);
+                    let id = row.event.product_id;
+                    let event = CheckoutEvent {
+                        event: Some(checkout_event::Event::StockDeliveredV1(row.event)),
+                        meta: Some(meta::meta(key, 0)),
+                    };
+                    (id.to_be_bytes(), event.encode_to_vec())
+                })
+                .collect();
+            (&cfg.checkout_topic, records)
+        }
+    };
+    Ok(Prepared {
+        kind,
+        topic: topic.clone(),
+        records,
+        hash,
+    })
+}
+
+async fn import(kind: FileKind, args: ImportArgs) -> anyhow::Result<()> {
+    let file = &args.file;
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let hash = meta::fingerprint(&[&bytes]);
-    match parse(&bytes) {
-        Ok(rows) => Ok((rows, hash)),
+    let prepared = match prepare(kind, &bytes, &args.kafka) {
+        Ok(p) => p,
         Err(errors) => {
             for e in errors.iter().take(MAX_PRINTED_ERRORS) {
                 eprintln!("{}: {e}", file.display());
@@ -317,52 +402,15 @@ fn read_valid<T>(
                 errors.len()
             )
         }
-    }
-}
-
-async fn import_products(args: ImportArgs) -> anyhow::Result<()> {
-    let (rows, _) = read_valid(&args.file, |b| parse_products(b))?;
+    };
     prepare_topics(&args.kafka).await?;
-    let total = rows.len() as u64;
-    let records = rows.into_iter().map(|row| {
-        let id = row.event.product_id;
-        let event = CatalogEvent {
-            event: Some(catalog_event::Event::ProductUpsertedV1(row.event)),
-            // An upsert is idempotent by its content (re-importing sets the same fields); a key
-            // would only cost the catalog model a record per product.
-            meta: None,
-        };
-        (id.to_be_bytes(), event.encode_to_vec())
-    });
+    let total = prepared.records.len() as u64;
     write_all(
         &args.kafka,
-        &args.kafka.catalog_topic,
-        "products",
+        &prepared.topic,
+        kind.rows(),
         total,
-        records,
-    )
-    .await
-}
-
-async fn import_stock(args: ImportArgs) -> anyhow::Result<()> {
-    let (rows, hash) = read_valid(&args.file, |b| parse_stock(b))?;
-    prepare_topics(&args.kafka).await?;
-    let total = rows.len() as u64;
-    let records = rows.into_iter().map(|row| {
-        let key = format!("import-stock-{hash:016x}-{}", row.line);
-        let id = row.event.product_id;
-        let event = CheckoutEvent {
-            event: Some(checkout_event::Event::StockDeliveredV1(row.event)),
-            meta: Some(meta::meta(key, 0)),
-        };
-        (id.to_be_bytes(), event.encode_to_vec())
-    });
-    write_all(
-        &args.kafka,
-        &args.kafka.checkout_topic,
-        "stock rows",
-        total,
-        records,
+        prepared.records.into_iter(),
     )
     .await
 }
@@ -417,7 +465,7 @@ pub async fn write_all<K: AsRef<[u8]>>(
 /// The producer settings of a bulk load. Its records wait in librdkafka's queue behind thousands
 /// of others, and message.timeout.ms counts that wait: the server's few seconds per command
 /// would fail a load on any broker slower than the queue is deep.
-fn bulk_config(cfg: &KafkaConfig) -> KafkaConfig {
+pub fn bulk_config(cfg: &KafkaConfig) -> KafkaConfig {
     let mut cfg = cfg.clone();
     cfg.produce_timeout = cfg.produce_timeout.max(Duration::from_secs(120));
     // Fuller batches; a bulk load has no one waiting on a single record's latency.
@@ -460,9 +508,23 @@ pub async fn produce_all<K: AsRef<[u8]>>(
     records: impl Iterator<Item = (K, Vec<u8>)>,
     progress: &ProgressBar,
 ) -> Result<u64, ProduceAllError> {
+    produce_all_until(producer, topic, records, progress)
+        .await
+        .map(|(written, _)| written)
+}
+
+/// [`produce_all`], also returning the highest offset written (-1: none), for a caller that
+/// waits until a context has applied them all.
+pub async fn produce_all_until<K: AsRef<[u8]>>(
+    producer: &FutureProducer<ShopClientContext>,
+    topic: &str,
+    records: impl Iterator<Item = (K, Vec<u8>)>,
+    progress: &ProgressBar,
+) -> Result<(u64, i64), ProduceAllError> {
     let mut deliveries = Deliveries {
         in_flight: VecDeque::with_capacity(2 * BATCH),
         acknowledged: 0,
+        last_offset: -1,
         failure: None,
         progress,
     };
@@ -486,7 +548,7 @@ pub async fn produce_all<K: AsRef<[u8]>>(
         deliveries.settle_oldest().await;
     }
     match deliveries.failure {
-        None => Ok(deliveries.acknowledged),
+        None => Ok((deliveries.acknowledged, deliveries.last_offset)),
         Some(cause) => Err(ProduceAllError {
             acknowledged: deliveries.acknowledged,
             cause,
@@ -498,6 +560,7 @@ pub async fn produce_all<K: AsRef<[u8]>>(
 struct Deliveries<'a> {
     in_flight: VecDeque<DeliveryFuture>,
     acknowledged: u64,
+    last_offset: i64,
     failure: Option<KafkaError>,
     progress: &'a ProgressBar,
 }
@@ -526,8 +589,9 @@ impl Deliveries<'_> {
 
     fn record(&mut self, outcome: <DeliveryFuture as Future>::Output) {
         match outcome {
-            Ok(Ok(_)) => {
+            Ok(Ok(delivery)) => {
                 self.acknowledged += 1;
+                self.last_offset = self.last_offset.max(delivery.offset);
                 self.progress.inc(1);
             }
             Ok(Err((e, _))) => {

@@ -1,6 +1,7 @@
-//! One file per routed page: each reads what it shows, follows live updates for it, and lays
-//! out components. Pages use components and hooks; nothing but the app root uses pages.
+//! One file per routed page (the operator's under `admin/`): each reads what it shows, follows
+//! live updates for it, and lays out components. Pages use components and hooks; nothing but the app root uses pages.
 
+pub mod admin;
 mod cart;
 mod catalog;
 mod not_found;

@@ -138,6 +138,7 @@ mod tests {
                 available: 1,
             }),
             for_sale: false,
+            ..Default::default()
         };
         assert!(s.apply(CatalogAction::Live(LiveEvent::Product(frame.clone()))));
         assert_eq!(s.items()[1].price, Some(money(90, "EUR")));

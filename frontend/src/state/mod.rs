@@ -12,8 +12,10 @@
 
 pub mod cart_page;
 pub mod catalog;
+pub mod event_log;
 pub mod load;
 pub mod product;
+pub mod product_form;
 pub mod shop;
 
 use std::rc::Rc;

@@ -169,6 +169,7 @@ mod tests {
                 available: 3,
             }),
             for_sale: true,
+            ..Default::default()
         })));
         assert_eq!(s.stock().text(), "Only 3 left");
         assert_eq!(s.max_quantity(), Some(3));
@@ -180,6 +181,7 @@ mod tests {
                 available: 0,
             }),
             for_sale: true,
+            ..Default::default()
         })));
         assert_eq!(s.stock().text(), "Sold out");
         assert!(!s.stock().can_buy());

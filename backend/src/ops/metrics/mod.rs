@@ -95,6 +95,11 @@ impl Metrics {
             .register(Box::new(ContextCollector::new(contexts)))
     }
 
+    /// The registry `/metrics` encodes (the event log's figures read it too).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// Every family in the text exposition format.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 * 1024);

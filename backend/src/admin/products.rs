@@ -1,0 +1,131 @@
+//! `GET /api/admin/products` and `GET /api/admin/products/{id}`: the catalog as the operator
+//! sees it. The list takes the shop's own queries (the shop's parser reads them) plus
+//! `include_disabled`, which merges the disabled products' sorted listing into the page.
+
+use arc_swap::Guard;
+use http::header::{ETAG, HeaderValue};
+use http::{Request, StatusCode};
+use hyper::body::Incoming;
+use shared::proto::{AdminProductPage, AdminProductView};
+
+use crate::catalog::http::{page, parse_list_query};
+use crate::catalog::query::{self, list_all, product_view, version};
+use crate::catalog::{Catalog, Product, search};
+use crate::checkout::Checkout;
+use crate::http::request::{parse_query, product_id, require_admin};
+use crate::http::route::ADMIN_PRODUCTS_QUERY;
+use crate::http::wire::{ApiError, Format, Resp, reply};
+use crate::state::State;
+
+/// A product with what only the operator sees.
+pub fn admin_view(p: &Product, checkout: &Checkout, low: u64) -> AdminProductView {
+    AdminProductView {
+        product: Some(product_view(p, checkout, low)),
+        disabled: p.disabled,
+        stock: checkout.stock(p.id),
+        units_sold: checkout.units_sold(p.id),
+        version: version(p),
+    }
+}
+
+/// The admin list's query: the shop's list query and whether disabled products are included.
+pub fn parse_admin_query(query: &str) -> Result<(query::ListQuery, bool), ApiError> {
+    let pairs = parse_query(query, ADMIN_PRODUCTS_QUERY)?;
+    let mut include_disabled = false;
+    let mut rest = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in &pairs {
+        if k == "include_disabled" {
+            include_disabled = match v.as_str() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "include_disabled must be true or false, got {v:?}"
+                    )));
+                }
+            };
+        } else {
+            rest.append_pair(k, v);
+        }
+    }
+    let q = parse_list_query(&rest.finish())?;
+    if include_disabled && q.is_search() {
+        return Err(ApiError::bad_request(
+            "include_disabled cannot be combined with q, min_price, max_price or in_stock: \
+             disabled products are not in the search index (find them by prefix)",
+        ));
+    }
+    Ok((q, include_disabled))
+}
+
+pub async fn list(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+    require_admin(state.admin_token(), req)?;
+    let (q, include_disabled) = parse_admin_query(req.uri().query().unwrap_or(""))?;
+    let format = Format::accepted(req.headers());
+    let low = state.config.low_stock_threshold;
+    let (catalog, checkout) = (state.catalog.model(), state.checkout.model());
+    if include_disabled {
+        let found = list_all(&catalog, &q);
+        let view = AdminProductPage {
+            items: found
+                .items
+                .iter()
+                .map(|p| admin_view(p, &checkout, low))
+                .collect(),
+            page: q.page.page,
+            page_size: q.page.page_size,
+            total_items: found.total as u64,
+            total_pages: q.page.total_pages(found.total),
+            search: None,
+        };
+        return Ok(reply(format, StatusCode::OK, &view));
+    }
+    let typos = search::Typos::from(&state.config.search);
+    let searching = q.is_search();
+    let answer = move |catalog: &Catalog, checkout: &Checkout| {
+        let plan = if searching {
+            query::plan(catalog, &q, typos)
+        } else {
+            search::Plan::default()
+        };
+        let shop = page(catalog, checkout, &q, &plan, low);
+        let view = AdminProductPage {
+            items: shop
+                .items
+                .iter()
+                .map(|(p, _)| admin_view(p, checkout, low))
+                .collect(),
+            page: shop.rest.page,
+            page_size: shop.rest.page_size,
+            total_items: shop.rest.total_items,
+            total_pages: shop.rest.total_pages,
+            search: shop.rest.search,
+        };
+        reply(format, StatusCode::OK, &view)
+    };
+    // A large catalog's searches run on the search threads, as the shop's own list does.
+    if !searching || catalog.search_index().enabled().block_count() <= 16 {
+        return Ok(answer(&catalog, &checkout));
+    }
+    let (catalog, checkout) = (Guard::into_inner(catalog), Guard::into_inner(checkout));
+    state
+        .search
+        .run(move || answer(&catalog, &checkout))
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string(), 1))
+}
+
+pub fn get(state: &State, req: &Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
+    require_admin(state.admin_token(), req)?;
+    let id = product_id(id)?;
+    let catalog = state.catalog.model();
+    let p = catalog
+        .product(id)
+        .ok_or_else(|| ApiError::not_found(format!("no product {id}")))?;
+    let view = admin_view(p, &state.checkout.model(), state.config.low_stock_threshold);
+    let mut resp = reply(Format::accepted(req.headers()), StatusCode::OK, &view);
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", view.version)) {
+        resp.headers_mut().insert(ETAG, etag);
+    }
+    Ok(resp)
+}
