@@ -309,8 +309,10 @@ pub fn AdminProduct(props: &AdminProductProps) -> Html {
                     <p class="notice__text">{ "Someone else changed this product since you opened it:" }</p>
                     <ul>{ for what.iter().map(|w| html! { <li>{ w.clone() }</li> }) }</ul>
                     <p>{ "Saving now would overwrite their change." }</p>
-                    <button type="button" class="button button--small" data-testid="take-theirs" onclick={take}>{ "Load their version" }</button>
-                    <button type="button" class="button button--small button--quiet" data-testid="keep-mine" onclick={keep}>{ "Keep my edits" }</button>
+                    <div class="notice__actions">
+                        <button type="button" class="button button--small" data-testid="take-theirs" onclick={take}>{ "Load their version" }</button>
+                        <button type="button" class="button button--small button--quiet" data-testid="keep-mine" onclick={keep}>{ "Keep my edits" }</button>
+                    </div>
                 </div>
             }
             <NoticeBox notice={form.notice.clone()} on_dismiss={dismiss} />
