@@ -166,24 +166,7 @@ pub fn list(catalog: &Catalog, checkout: &Checkout, q: &ListQuery, plan: &Plan) 
     };
 
     if let Some(prefix) = q.prefix.as_deref().filter(|p| !p.is_empty()) {
-        let by_name = listing.by(SortKey::Name);
-        let start = by_name.partition_point(|p| p.name_key() < prefix);
-        let end =
-            by_name.partition_point(|p| p.name_key() < prefix || p.name_key().starts_with(prefix));
-        let mut found: Vec<Arc<Product>> = by_name.range(start..end).cloned().collect();
-        if q.sort != SortKey::Name {
-            found.sort_unstable_by(|a, b| compare(q.sort, a, b));
-        }
-        if q.descending {
-            found.reverse();
-        }
-        let total = found.len();
-        let items = found.drain(q.page.range(total)).collect();
-        return ListResult {
-            items,
-            total,
-            search: None,
-        };
+        return prefix_page(named(listing, prefix).cloned().collect(), q);
     }
 
     let sorted: &Ranked<Arc<Product>> = listing.by(q.sort);
@@ -206,6 +189,32 @@ pub fn list(catalog: &Catalog, checkout: &Checkout, q: &ListQuery, plan: &Plan) 
     }
 }
 
+/// The products of `listing` whose name starts with `prefix` (lower case), by name.
+fn named<'a>(listing: &'a Listing, prefix: &str) -> impl Iterator<Item = &'a Arc<Product>> {
+    let by_name = listing.by(SortKey::Name);
+    let start = by_name.partition_point(|p| p.name_key() < prefix);
+    let end =
+        by_name.partition_point(|p| p.name_key() < prefix || p.name_key().starts_with(prefix));
+    by_name.range(start..end)
+}
+
+/// The asked page of the products a title prefix found (given by name).
+fn prefix_page(mut found: Vec<Arc<Product>>, q: &ListQuery) -> ListResult {
+    if q.sort != SortKey::Name {
+        found.sort_unstable_by(|a, b| compare(q.sort, a, b));
+    }
+    if q.descending {
+        found.reverse();
+    }
+    let total = found.len();
+    let items = found.drain(q.page.range(total)).collect();
+    ListResult {
+        items,
+        total,
+        search: None,
+    }
+}
+
 /// Lists products disabled ones included (the operator's list; no search): the enabled
 /// listing and the disabled one merged in the asked order, a page found by binary search, so
 /// nothing scans the catalog.
@@ -220,25 +229,10 @@ pub fn list_all(catalog: &Catalog, q: &ListQuery) -> ListResult {
     };
     let (enabled, disabled) = (enabled.unwrap_or(&empty), disabled.unwrap_or(&empty));
     if let Some(prefix) = q.prefix.as_deref().filter(|p| !p.is_empty()) {
-        let mut found: Vec<Arc<Product>> = Vec::new();
-        for listing in [enabled, disabled] {
-            let by_name = listing.by(SortKey::Name);
-            let start = by_name.partition_point(|p| p.name_key() < prefix);
-            let end = by_name
-                .partition_point(|p| p.name_key() < prefix || p.name_key().starts_with(prefix));
-            found.extend(by_name.range(start..end).cloned());
-        }
-        found.sort_unstable_by(|a, b| compare(q.sort, a, b));
-        if q.descending {
-            found.reverse();
-        }
-        let total = found.len();
-        let items = found.drain(q.page.range(total)).collect();
-        return ListResult {
-            items,
-            total,
-            search: None,
-        };
+        let mut found: Vec<Arc<Product>> = named(enabled, prefix).cloned().collect();
+        found.extend(named(disabled, prefix).cloned());
+        found.sort_unstable_by(|a, b| compare(SortKey::Name, a, b));
+        return prefix_page(found, q);
     }
     let (a, b) = (enabled.by(q.sort), disabled.by(q.sort));
     let total = a.len() + b.len();

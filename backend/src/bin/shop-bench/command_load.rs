@@ -312,7 +312,8 @@ async fn client(
     Ok((ok, bad, samples))
 }
 
-async fn set_line(
+/// `PUT` of one cart line.
+pub(crate) async fn set_line(
     conn: &mut HttpConn,
     path: &str,
     quantity: u64,

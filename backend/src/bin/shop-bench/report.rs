@@ -14,8 +14,9 @@ impl Bench {
         );
         let _ = writeln!(
             md,
-            "Sections a–f and s are `shop-bench`'s and g is `make bench`'s (which rewrites a–g and \
-             s and keeps the rest; `make bench-search` rewrites s alone); sections h–o come from the commands they name (browser tests, `make dev`, \
+            "Sections a–f, s, t and u are `shop-bench`'s (u also draws `BENCHMARKS-scale.svg`) and \
+             g is `make bench`'s (which rewrites a–g, s, t and u and keeps the rest; `make \
+             bench-search` rewrites s alone); sections h–o come from the commands they name (browser tests, `make dev`, \
              `make load`, `make chaos`, `make fuzz`, `.ci/run`) and are kept by hand, each with \
              its date.\n"
         );

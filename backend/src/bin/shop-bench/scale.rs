@@ -3,6 +3,7 @@
 //! page, a catalog page, a search and add-to-cart at a fixed load — as a table and an SVG chart
 //! (log-scale x axis, each figure relative to its value at the smallest catalog).
 
+use super::command_load::set_line;
 use super::search::urlencode;
 use super::whole_shop::ShopProcess;
 use super::*;
@@ -274,21 +275,9 @@ async fn add_to_cart(addr: SocketAddr, n: usize) -> anyhow::Result<Duration> {
     let mut samples = vec![];
     for i in 0..n + 20 {
         let key = format!("scale-{i}");
-        let body = format!("{{\"quantity\":{}}}", 1 + i % 3);
         let path = format!("/api/cart/lines/{}", 1 + (i % 5));
         let t0 = Instant::now();
-        let (status, reply) = conn
-            .request(
-                "PUT",
-                &path,
-                &[
-                    ("content-type", "application/json"),
-                    ("idempotency-key", &key),
-                    ("cookie", &cookie),
-                ],
-                body.as_bytes(),
-            )
-            .await?;
+        let (status, reply) = set_line(&mut conn, &path, 1 + i as u64 % 3, &key, &cookie).await?;
         if status != 200 {
             bail!("PUT {path}: {status} {}", String::from_utf8_lossy(&reply));
         }
