@@ -172,8 +172,8 @@ pub struct PageAnswer {
 
 impl PageAnswer {
     pub fn body(&self, format: Format) -> Vec<u8> {
-        let items: Vec<(&Product, Availability)> =
-            self.items.iter().map(|(p, a)| (&**p, *a)).collect();
+        let items: Vec<(&Arc<Product>, Availability)> =
+            self.items.iter().map(|(p, a)| (p, *a)).collect();
         view::page_body(format, &items, &self.rest)
     }
 
