@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
 
 use prost::Message;
-use prost::encoding::{WireType, encode_key, encode_varint};
+use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
 use shared::proto::{Availability, ProductPage, StockStatus};
 
 use super::product::{AVAILABILITY, CURRENCY_BIT, Fields, IMAGES_BIT, Product, Value};
@@ -46,13 +46,13 @@ pub fn page_body(
     let mut out = Vec::with_capacity(size * 3 / 2 + 256);
     match format {
         Format::Protobuf => {
-            let mut item = Vec::with_capacity(1024);
             for (p, a) in items {
-                item.clear();
-                proto_item(&mut item, p, a);
+                // The item's length is known before it is written: no copy through a buffer.
+                let inner = availability_len(a);
+                let len = p.wire_bytes().len() + 1 + encoded_len_varint(inner as u64) + inner;
                 encode_key(1, WireType::LengthDelimited, &mut out);
-                encode_varint(item.len() as u64, &mut out);
-                out.extend_from_slice(&item);
+                encode_varint(len as u64, &mut out);
+                proto_item(&mut out, p, a);
             }
             page.encode(&mut out).expect("a Vec grows");
         }
@@ -79,11 +79,34 @@ pub fn page_body(
     out
 }
 
-fn proto_item(out: &mut Vec<u8>, p: &Product, availability: &Availability) {
+fn proto_item(out: &mut Vec<u8>, p: &Product, a: &Availability) {
     out.extend_from_slice(p.wire_bytes());
     encode_key(AVAILABILITY, WireType::LengthDelimited, out);
-    encode_varint(availability.encoded_len() as u64, out);
-    availability.encode(out).expect("a Vec grows");
+    encode_varint(availability_len(a) as u64, out);
+    // As prost writes it: each field left out at its default.
+    if a.status != 0 {
+        encode_key(1, WireType::Varint, out);
+        encode_varint(a.status as u64, out);
+    }
+    if a.available != 0 {
+        encode_key(2, WireType::Varint, out);
+        encode_varint(a.available, out);
+    }
+}
+
+/// The length of an availability's protobuf encoding.
+fn availability_len(a: &Availability) -> usize {
+    let status = if a.status != 0 {
+        1 + encoded_len_varint(a.status as u64)
+    } else {
+        0
+    };
+    let available = if a.available != 0 {
+        1 + encoded_len_varint(a.available)
+    } else {
+        0
+    };
+    status + available
 }
 
 /// pbjson's names of `ProductView`'s text fields, by field number.

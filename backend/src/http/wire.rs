@@ -19,10 +19,12 @@ pub enum Format {
 }
 
 fn is_protobuf(value: &str) -> bool {
-    let v = value.trim().to_ascii_lowercase();
-    v.starts_with(PROTOBUF)
-        || v.starts_with("application/protobuf")
-        || v.starts_with("application/vnd.google.protobuf")
+    // Compared without a lower-case copy: every read asks this of its Accept header.
+    let v = value.trim().as_bytes();
+    let starts = |prefix: &str| {
+        v.len() >= prefix.len() && v[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    };
+    starts(PROTOBUF) || starts("application/protobuf") || starts("application/vnd.google.protobuf")
 }
 
 impl Format {
