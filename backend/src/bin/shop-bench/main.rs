@@ -95,11 +95,19 @@ use wrk::*;
 #[command(name = "shop-bench", version)]
 struct Args {
     /// The tansu broker binary (started and stopped by this run).
-    #[arg(long, value_name = "PATH", required_unless_present_any = ["memory_probe", "search_probe"])]
+    #[arg(long, value_name = "PATH", required_unless_present_any = ["memory_probe", "search_probe", "paced"])]
     tansu: Option<PathBuf>,
     /// Where to write the Markdown report.
-    #[arg(long, value_name = "FILE", required_unless_present_any = ["memory_probe", "search_probe"])]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["memory_probe", "search_probe", "paced"])]
     out: Option<PathBuf>,
+    /// Internal: GET this URL at `--paced-rate` per second for 5 s (open loop) and print
+    /// "p50_us p99_us"; used by section d.
+    #[arg(long, hide = true)]
+    paced: Option<String>,
+    #[arg(long, hide = true, default_value_t = 1000.0)]
+    paced_rate: f64,
+    #[arg(long, hide = true, default_value = "application/json")]
+    paced_accept: String,
     /// Internal: build the catalog model of `--products` products in this (fresh) process and
     /// print "rss_before rss_after raw_bytes products rss_after_drop"; used by section c.
     #[arg(long, hide = true)]
@@ -174,6 +182,9 @@ async fn run() -> anyhow::Result<()> {
         .collect::<Vec<_>>()
         .join(" ");
 
+    if let Some(url) = &args.paced {
+        return paced_probe(url, args.paced_rate, &args.paced_accept).await;
+    }
     if let Some(queries) = &args.search_probe {
         search::probe(args.products, args.seed, queries);
         return Ok(());

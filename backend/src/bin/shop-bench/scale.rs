@@ -81,8 +81,9 @@ impl Bench {
                  offset 0 is its first start (exec to `/readyz` 200; the bridge's copies are \
                  then waited for), memory its RSS once every copy is applied, then the loads, \
                  then SIGTERM (which writes the snapshots) and a second start from them. Loads \
-                 are open-loop at a fixed rate from this process (8 connections; a reply late \
-                 for its slot counts from the slot, so a stall is not hidden) for 5 s each: \
+                 are open-loop at a fixed rate from this process (8 connections; a request whose \
+                 connection was still busy at its slot counts from the slot, so a stall is not \
+                 hidden) for 5 s each: \
                  product pages of random products, catalog pages 1–50 by name, the searches \
                  {} in turn; add-to-cart is 200 sequential commands of one cart.",
                 self.args.seed,
@@ -183,9 +184,9 @@ impl Bench {
                 urlencode(QUERIES[i as usize % QUERIES.len()])
             )
         };
-        let products = paced(addr, 1000.0, &product).await?;
-        let pages = paced(addr, 500.0, &page).await?;
-        let searches = paced(addr, 100.0, &search).await?;
+        let products = paced(addr, 1000.0, &[], &product).await?.p99;
+        let pages = paced(addr, 500.0, &[], &page).await?.p99;
+        let searches = paced(addr, 100.0, &[], &search).await?.p99;
         let carts = add_to_cart(addr, 200).await?;
         self.say(&format!(
             "  p99: product {:.2} ms, page {:.2} ms, search {:.2} ms, cart {:.2} ms",
@@ -227,45 +228,6 @@ fn rss_of(pid: u32) -> Option<u64> {
         .parse()
         .ok()?;
     Some(kb * 1024)
-}
-
-/// The p99 of GETs of `path(i)` sent at `rate` per second for 5 s over 8 connections, each
-/// timed from its slot (open loop).
-async fn paced(
-    addr: SocketAddr,
-    rate: f64,
-    path: &(dyn Fn(u64) -> String + Sync),
-) -> anyhow::Result<Duration> {
-    const CONNECTIONS: u64 = 8;
-    let total = (rate * 5.0) as u64;
-    let interval = Duration::from_secs_f64(CONNECTIONS as f64 / rate);
-    let start = Instant::now() + Duration::from_millis(50);
-    let mut tasks = vec![];
-    for c in 0..CONNECTIONS {
-        let paths: Vec<String> = (0..total / CONNECTIONS)
-            .map(|k| path(k * CONNECTIONS + c))
-            .collect();
-        tasks.push(tokio::spawn(async move {
-            let mut conn = HttpConn::connect(addr).await?;
-            let first = start + interval.mul_f64(c as f64 / CONNECTIONS as f64);
-            let mut samples = Vec::with_capacity(paths.len());
-            for (k, p) in paths.iter().enumerate() {
-                let slot = first + interval * k as u32;
-                tokio::time::sleep_until(slot.into()).await;
-                let (status, body) = conn.request("GET", p, &[], b"").await?;
-                if status != 200 {
-                    bail!("GET {p}: {status} {}", String::from_utf8_lossy(&body));
-                }
-                samples.push(slot.elapsed());
-            }
-            anyhow::Ok(samples)
-        }));
-    }
-    let mut all = vec![];
-    for t in tasks {
-        all.extend(t.await??);
-    }
-    Ok(Percentiles::of(all).p99)
 }
 
 /// The p99 of `n` sequential add-to-cart commands of one cart.

@@ -130,3 +130,105 @@ pub(crate) fn which(program: &str) -> Option<PathBuf> {
             .find(|p| p.is_file())
     })
 }
+
+/// GETs of `path(i)` sent at `rate` per second for 5 s over keep-alive connections (one per
+/// 250 req/s, at least 8, so each sends every 4 ms or more: above the timer's millisecond)
+/// with `headers`; their percentiles. Open loop: a request whose connection was still busy at
+/// its slot counts from the slot (a stall is not hidden); one sent on time counts from its
+/// send (the timer waking late is not the server's).
+pub(crate) async fn paced(
+    addr: SocketAddr,
+    rate: f64,
+    headers: &[(String, String)],
+    path: &(dyn Fn(u64) -> String + Sync),
+) -> anyhow::Result<Percentiles> {
+    let connections = ((rate / 250.0).ceil() as u64).max(8);
+    let total = (rate * 5.0) as u64;
+    let interval = Duration::from_secs_f64(connections as f64 / rate);
+    let start = Instant::now() + Duration::from_millis(50);
+    let mut tasks = vec![];
+    for c in 0..connections {
+        let paths: Vec<String> = (0..total / connections)
+            .map(|k| path(k * connections + c))
+            .collect();
+        let headers = headers.to_vec();
+        tasks.push(tokio::spawn(async move {
+            let headers: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let mut conn = HttpConn::connect(addr).await?;
+            let first = start + interval.mul_f64(c as f64 / connections as f64);
+            let mut samples = Vec::with_capacity(paths.len());
+            let mut free_at = Instant::now();
+            for (k, p) in paths.iter().enumerate() {
+                let slot = first + interval * k as u32;
+                tokio::time::sleep_until(slot.into()).await;
+                let from = if free_at > slot { slot } else { Instant::now() };
+                let (status, body) = conn.request("GET", p, &headers, b"").await?;
+                if status != 200 {
+                    bail!("GET {p}: {status} {}", String::from_utf8_lossy(&body));
+                }
+                free_at = Instant::now();
+                samples.push(free_at - from);
+            }
+            anyhow::Ok(samples)
+        }));
+    }
+    let mut all = vec![];
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok(Percentiles::of(all))
+}
+
+/// [`paced`] of one URL from a child process (this binary with `--paced`), so the load is
+/// generated outside the runtime of the servers measured: (p50, p99).
+pub(crate) async fn paced_child(
+    url: &str,
+    rate: f64,
+    accept: &str,
+) -> anyhow::Result<(Duration, Duration)> {
+    let exe = std::env::current_exe()?;
+    let out = tokio::process::Command::new(exe)
+        .args([
+            "--paced",
+            url,
+            "--paced-rate",
+            &rate.to_string(),
+            "--paced-accept",
+            accept,
+        ])
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .context("cannot run the paced client")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let nums: Vec<u64> = text
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    match nums[..] {
+        [p50, p99] if out.status.success() => {
+            Ok((Duration::from_micros(p50), Duration::from_micros(p99)))
+        }
+        _ => bail!(
+            "the paced client failed ({}): {text}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+/// The child's side of [`paced_child`]: prints "p50_us p99_us".
+pub(crate) async fn paced_probe(url: &str, rate: f64, accept: &str) -> anyhow::Result<()> {
+    let rest = url.strip_prefix("http://").context("an http:// URL")?;
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let addr: SocketAddr = host.parse().context("a numeric host:port")?;
+    let path = if path.is_empty() { "/" } else { path }.to_owned();
+    let headers = [("accept".to_owned(), accept.to_owned())];
+    let p = paced(addr, rate, &headers, &move |_| path.clone()).await?;
+    println!("{} {}", p.p50.as_micros(), p.p99.as_micros());
+    Ok(())
+}
