@@ -6,7 +6,6 @@ SHELL := /bin/bash
 
 # Tools built once per machine and reused by every clone.
 TOOLS ?= $(HOME)/.cache/kafka-shop/tools
-TANSU_VERSION := 0.6.0
 TANSU := $(TOOLS)/bin/tansu
 export TANSU_BIN := $(TANSU)
 
@@ -45,12 +44,15 @@ help:
 
 ## Tools ---------------------------------------------------------------------------------------
 
-# The local Kafka-protocol broker: built from crates.io once (about 9 minutes on 2 idle cores).
+# The local Kafka-protocol broker: tansu from crates.io with the fixes of broker/patches/ (see
+# the README's broker section), built once per machine by broker/build.sh and rebuilt only when
+# the binary's version names another build of broker/ than this checkout's.
+BROKER_VERSION = $(shell bash broker/build.sh "$(TOOLS)" --print-version)
 broker-tool:
-	@if [ -x "$(TANSU)" ] && "$(TANSU)" --version 2>/dev/null | grep -qx "tansu $(TANSU_VERSION)"; then :; else \
-	  echo ">>> Building the local Kafka broker (tansu $(TANSU_VERSION)) into $(TOOLS)."; \
-	  echo ">>> This happens once per machine and takes about 9 minutes on 2 idle cores; cargo shows its progress below."; \
-	  $(CARGO) install tansu --version $(TANSU_VERSION) --features libsql --locked --root "$(TOOLS)"; \
+	@if [ -x "$(TANSU)" ] && [ "$$("$(TANSU)" --version 2>/dev/null)" = "$(BROKER_VERSION)" ]; then :; else \
+	  echo ">>> Building the local Kafka broker ($(BROKER_VERSION)) into $(TOOLS)."; \
+	  echo ">>> This happens once per machine and takes about 7 minutes on 2 idle cores; cargo shows its progress below."; \
+	  bash broker/build.sh "$(TOOLS)"; \
 	fi
 
 # The shared crate and the app build for the browser.

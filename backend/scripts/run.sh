@@ -2,7 +2,7 @@
 # `make run`: the whole shop on one machine. Starts the local broker (tansu, SQLite storage in
 # ./data/kafka) unless KAFKA_BROKERS names another cluster or BROKER=memory, then the backend on
 # http://127.0.0.1:8080 serving the built app (frontend/dist) with demo data on the first run.
-# Ctrl-C stops both; data stays in ./data.
+# Ctrl-C stops both, and returns once both have stopped; data stays in ./data (DATA_DIR).
 #
 # `make dev` (run.sh --dev): the same broker, a debug backend on DEV_BACKEND_PORT (8080) that is
 # rebuilt and restarted whenever a file under backend/, shared/ or proto/ is saved (inotifywait),
@@ -30,16 +30,35 @@ fi
 export STATIC_DIR="${STATIC_DIR:-frontend/dist}"
 export ADMIN_TOKEN="${ADMIN_TOKEN:-dev-admin-token}"
 export DEMO_PRODUCTS="${DEMO_PRODUCTS:-5000}"
+# Where the broker keeps its topics, its log and (make run) the model snapshots.
+DATA_DIR="${DATA_DIR:-data}"
 broker_pid=""
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Returns only once the broker has exited: SIGTERM, and SIGKILL from a timer if it is still
+# there after BROKER_STOP_SECONDS (SQLite's write-ahead log keeps every acknowledged write across
+# a kill). `make run` and `make dev` therefore never leave a broker holding the port and the data.
+BROKER_STOP_SECONDS="${BROKER_STOP_SECONDS:-10}"
 stop_broker() {
-  if [ -n "$broker_pid" ] && kill -0 "$broker_pid" 2>/dev/null; then
-    echo "stopping the local broker"
-    kill -TERM "$broker_pid" 2>/dev/null || true
-    wait "$broker_pid" 2>/dev/null || true
-  fi
+  [ -n "$broker_pid" ] || return 0
+  local pid=$broker_pid timer started rc
+  broker_pid=""
+  started=$(date +%s%3N)
+  echo "stopping the local broker (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  (sleep "$BROKER_STOP_SECONDS"; kill -KILL "$pid" 2>/dev/null && echo "the local broker ignored SIGTERM for ${BROKER_STOP_SECONDS}s: killed" >&2) &
+  timer=$!
+  # `wait` returns early when a trapped signal (another Ctrl-C) arrives: wait again until the
+  # broker itself is gone (reaped: kill -0 fails).
+  while :; do
+    wait "$pid" 2>/dev/null && rc=0 || rc=$?
+    if [ "$rc" -gt 128 ] && kill -0 "$pid" 2>/dev/null; then continue; fi
+    break
+  done
+  kill "$timer" 2>/dev/null || true
+  wait "$timer" 2>/dev/null || true
+  echo "the local broker has stopped ($(( $(date +%s%3N) - started )) ms)"
 }
 
 start_broker() {
@@ -49,18 +68,18 @@ start_broker() {
   fi
   # Its own session, so the terminal's Ctrl-C reaches only the shop, which then stops cleanly
   # before the broker is stopped here.
-  mkdir -p data
-  TANSU_BIN="$TANSU" setsid bash backend/scripts/broker.sh data/kafka "$BROKER_PORT" >>data/broker.log 2>&1 &
+  mkdir -p "$DATA_DIR"
+  TANSU_BIN="$TANSU" setsid bash backend/scripts/broker.sh "$DATA_DIR/kafka" "$BROKER_PORT" >>"$DATA_DIR/broker.log" 2>&1 &
   broker_pid=$!
   for _ in $(seq 1 100); do port_open "$BROKER_PORT" && break; sleep 0.1; done
-  port_open "$BROKER_PORT" || { echo "the local broker did not start; see data/broker.log" >&2; exit 1; }
+  port_open "$BROKER_PORT" || { echo "the local broker did not start; see $DATA_DIR/broker.log" >&2; exit 1; }
   export KAFKA_BROKERS="127.0.0.1:$BROKER_PORT"
-  echo "local broker on $KAFKA_BROKERS, data in data/kafka (log: data/broker.log)"
+  echo "local broker on $KAFKA_BROKERS (pid $broker_pid), data in $DATA_DIR/kafka (log: $DATA_DIR/broker.log)"
   # Snapshots beside the log they summarise, so a restart replays only the tail. Not with
   # BROKER=memory (its log is gone on exit) nor in dev mode, where every save may change what
   # a fold computes without a new model version.
   if [ $mode = run ]; then
-    export SNAPSHOT_DIR="${SNAPSHOT_DIR:-$PWD/data/snapshots}"
+    export SNAPSHOT_DIR="${SNAPSHOT_DIR:-$(cd "$DATA_DIR" && pwd)/snapshots}"
     echo "model snapshots in $SNAPSHOT_DIR"
   fi
 }
@@ -89,7 +108,7 @@ run() {
   echo "admin token: $ADMIN_TOKEN   (admin API: Authorization: Bearer \$ADMIN_TOKEN)"
   # Ctrl-C goes to the shop alone; the broker is stopped only after the shop has finished
   # shutting down (it flushes to the broker on its way out).
-  ./target/release/shop serve &
+  "${SHOP_BIN:-./target/release/shop}" serve &
   shop_pid=$!
   trap 'kill -INT "$shop_pid" 2>/dev/null || true' INT TERM
   status=0

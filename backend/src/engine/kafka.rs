@@ -437,6 +437,39 @@ pub fn high_watermark(
         .map(|(_, high)| high)
 }
 
+/// Whether `error`, met while reading `topic`, may mean the topic is gone from the broker.
+pub fn names_a_missing_topic(error: &KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            C::UnknownTopicOrPartition | C::UnknownTopic | C::UnknownPartition | C::UnknownTopicId
+        )
+    )
+}
+
+/// Asks the broker whether `topic` exists: `Ok(false)` only when it says the topic is unknown
+/// (a broker that cannot be reached proves nothing: `Err`).
+pub fn topic_exists(
+    consumer: &ShopConsumer,
+    topic: &str,
+    timeout: Duration,
+) -> Result<bool, KafkaError> {
+    use rdkafka::consumer::Consumer;
+    use rdkafka::types::RDKafkaRespErr as E;
+    let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
+    Ok(!metadata.topics().iter().any(|t| {
+        t.name() == topic
+            && matches!(
+                t.error(),
+                Some(
+                    E::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
+                        | E::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_ID
+                )
+            )
+    }))
+}
+
 /// Flushes a producer before exit so nothing handed to it is dropped.
 pub fn flush(producer: &FutureProducer<ShopClientContext>, timeout: Duration) {
     if let Err(e) = producer.flush(timeout) {

@@ -101,6 +101,7 @@ pub fn spawn_preloaded<F: Fold>(
         latest_start,
         preloaded,
         last_crc: 0,
+        topic_checked: Instant::now(),
     };
     let spawned = std::thread::Builder::new()
         .name(format!("{}-writer", F::NAME))
@@ -185,6 +186,8 @@ struct Writer<F: Fold> {
     preloaded: Option<Preload<F>>,
     /// CRC-32 of the payload of the last event received (kept only with snapshots).
     last_crc: u32,
+    /// When the broker was last asked whether the topic still exists.
+    topic_checked: Instant,
 }
 
 /// The writer's snapshot schedule.
@@ -215,6 +218,9 @@ impl<F: Fold> Snapshots<F> {
 /// a burst is applied.
 const MAX_LIVE_BATCH: usize = 10_000;
 const POLL: Duration = Duration::from_millis(100);
+/// How often an idle writer asks whether its topic still exists: librdkafka reports a deleted
+/// topic of an assigned partition only sometimes, and not always through `poll`.
+const TOPIC_CHECK: Duration = Duration::from_secs(3);
 
 impl<F: Fold> Writer<F> {
     fn stopping(&self) -> bool {
@@ -334,6 +340,9 @@ impl<F: Fold> Writer<F> {
 
         while !self.stopping() {
             let Some(offset) = self.poll_one(&mut model, POLL) else {
+                if self.topic_checked.elapsed() >= TOPIC_CHECK {
+                    self.check_topic_exists();
+                }
                 // Idle: learn from the consumer's statistics whether events are waiting.
                 let high = self.consumer.context().high_watermark();
                 self.inner
@@ -424,11 +433,35 @@ impl<F: Fold> Writer<F> {
         }
     }
 
+    /// After an error that may mean the topic was deleted: asks the broker, and if the topic is
+    /// gone the model no longer summarises any log (what it holds may be lost, and a topic made
+    /// again under the same name starts from offset 0), so the context stops serving.
+    fn check_topic_exists(&mut self) {
+        self.topic_checked = Instant::now();
+        if self.inner.fault.get().is_some() {
+            return;
+        }
+        match kafka::topic_exists(&self.consumer, &self.inner.topic, Duration::from_secs(5)) {
+            Ok(false) => self.inner.fault(format!(
+                "{} no longer exists on the broker (deleted?) after offsets up to {} were applied: restore it from a backup, then restart to replay it",
+                self.inner.topic,
+                self.expected - 1
+            )),
+            Ok(true) => {}
+            Err(e) => {
+                tracing::warn!(context = F::NAME, topic = %self.inner.topic, %e, "cannot ask the broker whether the topic exists")
+            }
+        }
+    }
+
     /// Polls one message and applies it; returns its offset, or None if nothing arrived.
     fn poll_one(&mut self, model: &mut F::Model, timeout: Duration) -> Option<i64> {
         let msg = match self.consumer.poll(timeout)? {
             Ok(msg) => msg,
             Err(e) => {
+                if kafka::names_a_missing_topic(&e) {
+                    self.check_topic_exists();
+                }
                 tracing::warn!(context = F::NAME, %e, "consumer error; librdkafka retries");
                 return None;
             }

@@ -613,6 +613,11 @@ impl Backend {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// How the process ended, if it has (a crash shows as a signal).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().expect("the shop's process status")
+    }
 }
 
 impl Drop for Backend {
