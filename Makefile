@@ -147,10 +147,19 @@ WASM_SIZE = cd frontend/dist && ls *.wasm >/dev/null 2>&1 || { echo "no .wasm in
 
 ## Run -----------------------------------------------------------------------------------------
 
-run: app
-	@if [ -z "$$KAFKA_BROKERS" ] && [ "$(BROKER)" != memory ]; then $(MAKE) --no-print-directory broker-tool; fi
-	$(CARGO) build --release --locked -p backend --bin shop
+# The app, the local broker and the shop's release build need nothing of one another: a first run
+# builds them side by side, so that one build's single-threaded stretches (SQLite's C source in
+# the broker, a final link) leave no core idle.
+run:
+	@$(MAKE) --no-print-directory -j3 run-builds
 	@BROKER="$(BROKER)" bash backend/scripts/run.sh
+
+.PHONY: run-builds run-broker shop-release
+run-builds: app run-broker shop-release
+run-broker:
+	@if [ -z "$$KAFKA_BROKERS" ] && [ "$(BROKER)" != memory ]; then $(MAKE) --no-print-directory broker-tool; fi
+shop-release:
+	$(CARGO) build --release --locked -p backend --bin shop
 
 # Hot reload: `trunk serve` on DEV_PORT rebuilds the app and reloads the browser on every save in
 # frontend/, shared/ or proto/, and proxies /api (and the /api/ws websocket) to a debug backend
@@ -171,7 +180,10 @@ SUMMARY := awk 'FILENAME ~ /\.tap$$/ { tap = 1; if ($$1 == "\#" && $$2 == "pass"
   /^test result:/ { passed += $$4; failed += $$6 } \
   END { if (!tap) { print "browser tests: not run"; failed += 1 } printf "%d passed, %d failed\n", passed, failed }'
 
-test: tools
+# The tools are independent of one another (the broker's build, wasm-bindgen's, apt and pip
+# downloads): built side by side on a new machine.
+test:
+	@$(MAKE) --no-print-directory -j4 tools
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	@mkdir -p target && rm -f target/e2e.tap

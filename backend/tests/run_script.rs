@@ -76,19 +76,21 @@ impl Run {
     }
 
     /// The broker's pid, from the script's "local broker on … (pid N)" line.
-    fn broker_pid(&mut self) -> i32 {
+    fn find_broker_pid(&mut self) -> Option<i32> {
         self.drain();
-        self.seen
-            .iter()
-            .find_map(|l| {
-                l.strip_prefix("local broker on ")?
-                    .split("(pid ")
-                    .nth(1)?
-                    .split(')')
-                    .next()?
-                    .parse()
-                    .ok()
-            })
+        self.seen.iter().find_map(|l| {
+            l.strip_prefix("local broker on ")?
+                .split("(pid ")
+                .nth(1)?
+                .split(')')
+                .next()?
+                .parse()
+                .ok()
+        })
+    }
+
+    fn broker_pid(&mut self) -> i32 {
+        self.find_broker_pid()
             .unwrap_or_else(|| panic!("no broker pid in {:#?}", self.seen))
     }
 
@@ -113,6 +115,10 @@ impl Run {
 
 impl Drop for Run {
     fn drop(&mut self) {
+        // The broker runs in a session of its own: a failed test must not leave it behind.
+        if let Some(pid) = self.find_broker_pid().filter(|&pid| process_exists(pid)) {
+            unsafe { kill(pid, 9) };
+        }
         let pgid = self.child.id() as i32;
         unsafe { kill(-pgid, 9) };
         let _ = self.child.wait();
