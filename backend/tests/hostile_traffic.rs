@@ -365,7 +365,7 @@ async fn log_reader(broker: &Broker, addr: std::net::SocketAddr) -> Row {
     let t = Instant::now();
     let mut shopper = Shopper::new(addr);
     shopper
-        .set_line(2, 1, "reader-line")
+        .set_line(1, 1, "reader-line")
         .await
         .expect(StatusCode::OK);
     let version = shopper.cart_version().await;

@@ -272,14 +272,15 @@ pub async fn set_line(state: &State, req: Request<Incoming>, id: &str) -> Result
         .map_or(0, |(_, q)| *q);
     let recorded = model.command(&cart_command_key(cart, &cmd.key)).is_some();
     if current == quantity && !recorded {
-        // Nothing would change: no event, and no cart (nor cookie) for a client that has none.
-        // The answer is the one the command would have given.
+        // Nothing would change: no event, and no cart (nor cookie) for a client that has none
+        // (a cookie a cart moved to is set: its orders are kept under it). The answer is the
+        // one the command would have given.
         let resp = cart_response(state, &model, cart, cmd.format)?;
         state
             .commands
             .metrics
             .ended("cart_line", CommandResult::NoOp);
-        return Ok(if model.cart(cart).is_some() {
+        return Ok(if model.holds_cart(cart) {
             with_cookie(resp, cookie)
         } else {
             resp
