@@ -99,9 +99,10 @@ start_shop() {
   shift
   port="$(free_port)"
   # Its own session too: Ctrl-C stops Locust (which prints its tables) while the shop still
-  # answers; the shop is stopped afterwards, before the broker.
+  # answers; the shop is stopped afterwards, before the broker. Every Locust user comes from
+  # this machine's address: no limit on new carts per address.
   setsid env HTTP_ADDR="127.0.0.1:$port" ADMIN_TOKEN="$ADMIN_TOKEN" STATIC_DIR="$PWD/frontend/dist" \
-    RUST_LOG="${RUST_LOG:-warn}" "$@" "$SHOP" serve >"$logs/$name.out" 2>"$logs/$name.log" &
+    CART_CREATE_PER_MINUTE=0 RUST_LOG="${RUST_LOG:-warn}" "$@" "$SHOP" serve >"$logs/$name.out" 2>"$logs/$name.log" &
   local pid=$!
   shop_pids+=("$pid")
   shop_url="http://127.0.0.1:$port"

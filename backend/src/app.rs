@@ -21,6 +21,8 @@ use crate::engine::kafka::{self, BrokerStatus, ShopClientContext};
 use crate::engine::{self, Context, Fold, Observer, snapshot};
 use crate::eventlog::EventLog;
 use crate::http;
+use crate::http::cart_limit::CartLimiter;
+use crate::http::cookie::CartKeys;
 use crate::live::Live;
 use crate::ops::metrics::Metrics;
 use crate::ops::traces;
@@ -63,6 +65,11 @@ pub fn build(config: Config) -> anyhow::Result<Arc<State>> {
         search: SearchPool::new(config.search.threads as usize, config.search.queue as usize),
         events: Arc::new(EventLog::new(config.admin.event_log_size as usize)),
         imports: Imports::default(),
+        cart_keys: CartKeys::new(config.cart_key()),
+        cart_limiter: CartLimiter::new(
+            config.limits.cart_create_per_minute,
+            config.limits.cart_create_burst,
+        ),
         config,
     }))
 }

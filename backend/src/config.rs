@@ -185,6 +185,12 @@ pub struct Config {
     /// Mark the cart cookie `Secure` (set when served over HTTPS).
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false)]
     pub cookie_secure: bool,
+    /// The secret cart cookies are signed with and carts are named by in the log (HMAC-SHA256
+    /// keys are derived from it). Every replica needs the same one; a new one ends every cart
+    /// cookie issued before. Required (at least 32 characters) when `HTTP_ADDR` is not a
+    /// loopback address; on loopback, unset means the public development key.
+    #[arg(long, env = "CART_KEY", hide_env_values = true)]
+    pub cart_key: Option<String>,
     /// Before serving, generate this many demo products (seed 42) if the catalog is empty.
     #[arg(long, env = "DEMO_PRODUCTS", default_value_t = 0)]
     pub demo_products: u64,
@@ -264,6 +270,13 @@ pub struct LimitsConfig {
     /// is a new command.
     #[arg(long = "idempotency-retention-hours", env = "IDEMPOTENCY_RETENTION_HOURS", default_value = "24", value_parser = hours)]
     pub idempotency_retention: Duration,
+    /// New carts one client address may create per minute (429 with `Retry-After` beyond); 0:
+    /// no limit (behind a proxy every client has the proxy's address: let the proxy limit).
+    #[arg(long, env = "CART_CREATE_PER_MINUTE", default_value_t = 60)]
+    pub cart_create_per_minute: u32,
+    /// New carts one client address may create at once before `CART_CREATE_PER_MINUTE` paces it.
+    #[arg(long, env = "CART_CREATE_BURST", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cart_create_burst: u32,
     /// The most distinct lines one cart may hold (409 `cart_full` beyond).
     #[arg(long, env = "CART_MAX_LINES", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub cart_max_lines: u32,
@@ -326,22 +339,52 @@ pub const DEV_ADMIN_TOKEN: &str = "dev-admin-token";
 /// Shortest admin token accepted on an address other than loopback.
 pub const MIN_EXPOSED_TOKEN_LEN: usize = 16;
 
+/// The cart key of a development run on loopback (`CART_KEY` unset): public, so refused on any
+/// address others can reach.
+pub const DEV_CART_KEY: &str = "dev-cart-key: loopback only, never in production";
+
+/// Shortest `CART_KEY` accepted on an address other than loopback.
+pub const MIN_EXPOSED_CART_KEY_LEN: usize = 32;
+
 impl Config {
-    /// Refuses to serve the admin API with a guessable token on an address others can reach.
+    /// The key of cart cookies and names: `CART_KEY`, or the development key when unset (which
+    /// [`Config::check_exposure`] allows on loopback only).
+    pub fn cart_key(&self) -> &[u8] {
+        match self.cart_key.as_deref() {
+            Some(key) if !key.is_empty() => key.as_bytes(),
+            _ => DEV_CART_KEY.as_bytes(),
+        }
+    }
+
+    /// Refuses to serve on an address others can reach with a guessable admin token or cart key.
     pub fn check_exposure(&self) -> Result<(), String> {
         let ip = self.http_addr.ip();
-        let (Some(token), false) = (self.admin_token.as_deref(), ip.is_loopback()) else {
+        if ip.is_loopback() {
             return Ok(());
-        };
-        if token == DEV_ADMIN_TOKEN {
+        }
+        if let Some(token) = self.admin_token.as_deref() {
+            if token == DEV_ADMIN_TOKEN {
+                return Err(format!(
+                    "ADMIN_TOKEN is the development default and HTTP_ADDR {ip} is not a loopback address: set a token of your own (at least {MIN_EXPOSED_TOKEN_LEN} characters, e.g. `openssl rand -hex 24`)"
+                ));
+            }
+            if !token.is_empty() && token.chars().count() < MIN_EXPOSED_TOKEN_LEN {
+                return Err(format!(
+                    "ADMIN_TOKEN has {} characters and HTTP_ADDR {ip} is not a loopback address: use at least {MIN_EXPOSED_TOKEN_LEN}",
+                    token.chars().count()
+                ));
+            }
+        }
+        let cart_key = self.cart_key.as_deref().unwrap_or("");
+        if cart_key.is_empty() || cart_key == DEV_CART_KEY {
             return Err(format!(
-                "ADMIN_TOKEN is the development default and HTTP_ADDR {ip} is not a loopback address: set a token of your own (at least {MIN_EXPOSED_TOKEN_LEN} characters, e.g. `openssl rand -hex 24`)"
+                "CART_KEY is required when HTTP_ADDR {ip} is not a loopback address: cart cookies are signed with it and the log names carts by it; set a secret of your own, the same on every replica (at least {MIN_EXPOSED_CART_KEY_LEN} characters, e.g. `openssl rand -hex 32`)"
             ));
         }
-        if !token.is_empty() && token.chars().count() < MIN_EXPOSED_TOKEN_LEN {
+        if cart_key.chars().count() < MIN_EXPOSED_CART_KEY_LEN {
             return Err(format!(
-                "ADMIN_TOKEN has {} characters and HTTP_ADDR {ip} is not a loopback address: use at least {MIN_EXPOSED_TOKEN_LEN}",
-                token.chars().count()
+                "CART_KEY has {} characters and HTTP_ADDR {ip} is not a loopback address: use at least {MIN_EXPOSED_CART_KEY_LEN}",
+                cart_key.chars().count()
             ));
         }
         Ok(())
@@ -363,6 +406,41 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    fn config(args: &[&str]) -> Config {
+        Args::parse_from([&["shop"], args].concat()).config
+    }
+
+    #[test]
+    fn a_cart_key_of_its_own_is_required_beyond_loopback() {
+        let exposed = ["--http-addr", "0.0.0.0:8080"];
+        let refused = |extra: &[&str]| config(&[&exposed[..], extra].concat()).check_exposure();
+        assert!(refused(&[]).unwrap_err().contains("CART_KEY is required"));
+        assert!(
+            refused(&["--cart-key", DEV_CART_KEY])
+                .unwrap_err()
+                .contains("CART_KEY is required")
+        );
+        assert!(
+            refused(&["--cart-key", "short"])
+                .unwrap_err()
+                .contains("CART_KEY has 5 characters")
+        );
+        let key = "k".repeat(MIN_EXPOSED_CART_KEY_LEN);
+        assert_eq!(refused(&["--cart-key", &key]), Ok(()));
+        // On loopback the development key is fine, as `make run` uses it.
+        let local = config(&[]);
+        assert_eq!(local.check_exposure(), Ok(()));
+        assert_eq!(local.cart_key(), DEV_CART_KEY.as_bytes());
+        assert_eq!(config(&["--cart-key", &key]).cart_key(), key.as_bytes());
+    }
 
     #[test]
     fn resource_attributes_are_percent_decoded() {

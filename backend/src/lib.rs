@@ -12,7 +12,8 @@
 //! - [`commands`]: the path of every command (`meta`: idempotency key and fingerprint, pure;
 //!   `execute`: produce, wait for the apply, answer).
 //! - [`http`]: accept and drain, dispatch and the request span, request helpers, routes, wire
-//!   formats, the cart cookie, static files. [`live`]: change detection and hub, frames, sockets.
+//!   formats, the cart cookie and the new-cart limit, static files. [`live`]: change detection
+//!   and hub, frames, sockets.
 //! - [`ops`]: metrics (one file per group), traces, health probes, profiling.
 //! - [`eventlog`]: each context's newest events, decoded and described, for the operator (read
 //!   and live). [`admin`]: the operator's reads (the whole catalog, orders across carts) and

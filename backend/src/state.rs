@@ -1,6 +1,6 @@
 //! What a request handler reads: the two contexts, the command runner, the live-update hub,
-//! the event log, the imports under way, broker reachability, the metrics and the
-//! configuration. Built once by the composition root
+//! the event log, the imports under way, the cart keys and limiter, broker reachability, the
+//! metrics and the configuration. Built once by the composition root
 //! ([`crate::app`]) and shared by reference; nothing here starts anything.
 
 use std::sync::Arc;
@@ -14,6 +14,8 @@ use crate::config::Config;
 use crate::engine::Context;
 use crate::engine::kafka::BrokerStatus;
 use crate::eventlog::EventLog;
+use crate::http::cart_limit::CartLimiter;
+use crate::http::cookie::CartKeys;
 use crate::live::Live;
 use crate::ops::metrics::Metrics;
 
@@ -32,6 +34,10 @@ pub struct State {
     pub events: Arc<EventLog>,
     /// CSV uploads this replica runs.
     pub imports: Imports,
+    /// What issues and checks cart cookies and names carts (from `CART_KEY`).
+    pub cart_keys: CartKeys,
+    /// New carts per client address.
+    pub cart_limiter: CartLimiter,
 }
 
 impl State {

@@ -23,7 +23,7 @@ const KEY: (&str, &str) = ("idempotency-key", "bad-input-1");
 const JSON: (&str, &str) = ("content-type", "application/json");
 const PROTO: (&str, &str) = ("content-type", "application/x-protobuf");
 const ADMIN: (&str, &str) = ("authorization", "Bearer test-admin-token");
-/// A cart cookie the server never issued (not 32 lower-case hex digits).
+/// A cart cookie the server never issued (not even of a form it ever issued).
 const BAD_CART: (&str, &str) = ("cookie", "cart=../../etc/passwd");
 
 const J: &[(&str, &str)] = &[JSON, KEY];
@@ -368,18 +368,26 @@ async fn every_endpoint_refuses_bad_input_with_a_message_and_writes_nothing() {
         }
     }
 
-    // A malformed cart cookie names no cart: the shopper gets a new, empty one.
-    let mut stale = Shopper::new(shop.addr);
-    stale.cookie = Some("cart=0123456789ABCDEF0123456789ABCDEF".into());
-    let cart = stale.get("/api/cart").await;
-    if cart.status != StatusCode::OK
-        || !cart.headers.contains_key("set-cookie")
-        || cart.json() != serde_json::json!({})
-    {
-        failures.push(format!("a stale cart cookie: {cart:?}"));
-    }
-    if log_sizes(&consumer) != before {
-        failures.push("a stale cart cookie reached Kafka".into());
+    // A malformed cart cookie names no cart: the shopper gets a new, empty one. So does one the
+    // server never issued: a made-up id of the old form, a forged value of the new one.
+    let forged = format!("cart={}", "0".repeat(64));
+    for made_up in [
+        "cart=0123456789ABCDEF0123456789ABCDEF",
+        "cart=00000000000000000000000000000007",
+        &forged,
+    ] {
+        let mut stale = Shopper::new(shop.addr);
+        stale.cookie = Some(made_up.into());
+        let cart = stale.get("/api/cart").await;
+        if cart.status != StatusCode::OK
+            || !cart.headers.contains_key("set-cookie")
+            || cart.json() != serde_json::json!({})
+        {
+            failures.push(format!("a stale cart cookie {made_up}: {cart:?}"));
+        }
+        if log_sizes(&consumer) != before {
+            failures.push(format!("a stale cart cookie {made_up} reached Kafka"));
+        }
     }
     // The server is up and still takes commands.
     let status = good.set_line(1, 2, "good-2").await.status;

@@ -401,6 +401,29 @@ async fn the_shop_refuses_a_weak_admin_token_on_an_exposed_address() {
     shop.stop().await;
 }
 
+/// Beyond loopback the cart key is the shoppers' keys: the shop refuses to start without one of
+/// its own, and says which setting to give.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shop_refuses_an_exposed_address_without_a_cart_key_of_its_own() {
+    let cluster = mock_cluster();
+    for (key, why) in [
+        (None, "CART_KEY is required"),
+        (Some(backend::config::DEV_CART_KEY), "CART_KEY is required"),
+        (Some("short"), "CART_KEY has 5 characters"),
+    ] {
+        let mut c = config(&cluster.bootstrap_servers(), &[]);
+        c.admin_token = Some("an-admin-token-long-enough".to_owned());
+        c.cart_key = key.map(str::to_owned);
+        c.http_addr = "0.0.0.0:0".parse().unwrap();
+        let (_stop, shutdown) = backend::shutdown::channel();
+        let e = backend::app::Server::start(c, shutdown)
+            .await
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains(why), "{e}");
+    }
+}
+
 /// Waits until `/readyz` answers 503 with a reason `says` accepts.
 async fn not_ready_saying(addr: std::net::SocketAddr, what: &str, says: fn(&str) -> bool) {
     let s = Shopper::new(addr);

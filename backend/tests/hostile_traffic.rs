@@ -10,10 +10,19 @@
 //! - `foreign-origin`: a websocket upgrade from another site's page: refused, the shop's own
 //!   accepted;
 //! - `repricing-race`: shoppers ordering while the operator changes the price every 50 ms: no
-//!   accepted order charged a price its request did not name (the audit's check over the log).
+//!   accepted order charged a price its request did not name (the audit's check over the log);
+//! - `log-reader`: a shopper's journey, then every checkout event read by a plain Kafka consumer
+//!   and every cart name found there sent as the cart cookie: no cart and no order opened, the
+//!   shopper's cookie in no event;
+//! - `made-up-cart`: writes with cart cookies the server never issued (a guessable id, a
+//!   forged value): each gets a new cart and cookie, the made-up value never reaches the log;
+//! - `cart-flood`: cookieless writes from one address, each asking for a new cart (a second
+//!   shop on the same log, at the default limit): at most the limit made, the rest answered 429
+//!   with `Retry-After`.
 //!
 //! `cargo test` runs it reduced; `make hostile` at full size (`HOSTILE_STALLED` connections of
-//! each kind, `HOSTILE_NOOPS` commands, `HOSTILE_SECONDS` of repricing).
+//! each kind, `HOSTILE_NOOPS` commands, `HOSTILE_SECONDS` of repricing, `HOSTILE_CART_FLOOD`
+//! new-cart writes, 1,000 either way).
 
 mod support;
 
@@ -24,6 +33,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use support::{Backend, Broker, Shopper, sample};
+
+const CHECKOUT: &str = "shop.checkout.v1";
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -309,6 +320,229 @@ async fn repricing_race(broker: &Broker, addr: std::net::SocketAddr) -> Row {
     }
 }
 
+/// Every run of 32 or more hex digits in a record, as text: whatever a reader could try as a
+/// cookie, whichever field it came from.
+fn hex_runs(payload: &[u8], into: &mut std::collections::BTreeSet<String>) {
+    let text = String::from_utf8_lossy(payload);
+    let hex = regex::Regex::new("[0-9a-fA-F]{32,}").unwrap();
+    into.extend(hex.find_iter(&text).map(|m| m.as_str().to_owned()));
+}
+
+/// Every cart a checkout event names, in every field that names one.
+fn named_carts(payload: &[u8], into: &mut std::collections::BTreeSet<String>) {
+    use prost::Message as _;
+    use shared::proto::{CheckoutEvent, checkout_event::Event};
+    let Ok(event) = CheckoutEvent::decode(payload) else {
+        return;
+    };
+    let names: Vec<&str> = match &event.event {
+        Some(Event::CartLineSetV1(e)) => vec![&e.cart_id, &e.cart_name],
+        Some(Event::OrderRequestedV1(e)) => vec![&e.cart_id, &e.cart_name],
+        Some(Event::OrderRequestedV2(e)) => vec![&e.cart_id, &e.cart_name],
+        Some(Event::CartRekeyedV1(e)) => vec![&e.from_cart_name, &e.cart_name],
+        _ => vec![],
+    };
+    into.extend(
+        names
+            .into_iter()
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned),
+    );
+}
+
+/// Whether `cookie` opens anything: a cart with lines or a version, or an order.
+async fn opens(addr: std::net::SocketAddr, cookie: &str) -> bool {
+    let mut s = Shopper::new(addr);
+    s.cookie = Some(format!("cart={cookie}"));
+    let cart = s.get("/api/cart").await.expect(StatusCode::OK).json();
+    let mut s = Shopper::new(addr);
+    s.cookie = Some(format!("cart={cookie}"));
+    let orders = s.get("/api/orders").await.expect(StatusCode::OK).json();
+    cart != serde_json::json!({}) || orders != serde_json::json!({})
+}
+
+async fn log_reader(broker: &Broker, addr: std::net::SocketAddr) -> Row {
+    let t = Instant::now();
+    let mut shopper = Shopper::new(addr);
+    shopper
+        .set_line(1, 1, "reader-line")
+        .await
+        .expect(StatusCode::OK);
+    let version = shopper.cart_version().await;
+    let order = shopper.place_order(version, "reader-order").await;
+    let cookie = shopper.cookie.clone().unwrap_or_default();
+    let secret = cookie.trim_start_matches("cart=").to_owned();
+    let log = support::read_log(&broker.brokers(), CHECKOUT).await;
+    let (mut names, mut runs) = (Default::default(), Default::default());
+    for payload in &log {
+        named_carts(payload, &mut names);
+        hex_runs(payload, &mut runs);
+    }
+    let tried: std::collections::BTreeSet<&String> = names.iter().chain(&runs).collect();
+    let mut opened = 0;
+    for candidate in &tried {
+        opened += usize::from(opens(addr, candidate).await);
+    }
+    let leaked = log
+        .iter()
+        .filter(|p| !secret.is_empty() && p.windows(secret.len()).any(|w| w == secret.as_bytes()))
+        .count();
+    // The shopper's own cookie still opens the cart and the order (the check is not blind).
+    let own = opens(addr, &secret).await;
+    Row {
+        scenario: "log-reader",
+        load: format!(
+            "a journey (a line, an order: {}), then all {} events of `{CHECKOUT}` read by a plain consumer; {} cart names and {} hex runs found there sent as `Cookie: cart=…`",
+            order.status,
+            log.len(),
+            names.len(),
+            runs.len()
+        ),
+        held: format!(
+            "{opened} of {} opened a cart or an order; the shopper's own cookie in {leaked} events (and it still opens its cart: {own})",
+            tried.len()
+        ),
+        lost: if opened == 0 {
+            "no shopper's cart or orders".into()
+        } else {
+            format!("{opened} carts or order lists opened from the log")
+        },
+        ok: order.status == StatusCode::CREATED
+            && !names.is_empty()
+            && opened == 0
+            && leaked == 0
+            && own,
+        seconds: t.elapsed().as_secs_f64(),
+    }
+}
+
+async fn made_up_cart(broker: &Broker, addr: std::net::SocketAddr) -> Row {
+    let t = Instant::now();
+    let guessable = "00000000000000000000000000000007";
+    let forged = "0".repeat(64);
+    let mut outcomes = vec![];
+    let mut new_carts = 0;
+    for (i, made_up) in [guessable, forged.as_str()].into_iter().enumerate() {
+        let mut s = Shopper::new(addr);
+        s.cookie = Some(format!("cart={made_up}"));
+        let r = s.set_line(3, 1, &format!("made-up-{i}")).await;
+        let set = r
+            .headers
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap_or("").to_owned());
+        let fresh = set
+            .as_deref()
+            .is_some_and(|c| !c.contains(made_up) && c.starts_with("cart="));
+        // The new cookie opens the new cart: the line is there.
+        let cart = s.get("/api/cart").await.json();
+        let kept = cart["lines"][0]["productId"] == "3";
+        new_carts += usize::from(r.status == StatusCode::OK && fresh && kept);
+        outcomes.push(format!(
+            "{}: {}{}",
+            if i == 0 {
+                "guessable id"
+            } else {
+                "forged value"
+            },
+            r.status.as_u16(),
+            if fresh {
+                " + new cookie"
+            } else {
+                ", no new cookie"
+            }
+        ));
+    }
+    let log = support::read_log(&broker.brokers(), CHECKOUT).await;
+    let in_log = log
+        .iter()
+        .filter(|p| {
+            p.windows(guessable.len())
+                .any(|w| w == guessable.as_bytes())
+        })
+        .count();
+    Row {
+        scenario: "made-up-cart",
+        load: format!(
+            "`PUT /api/cart/lines/3` with `Cookie: cart={guessable}`, and with 64 zeros (a forged issued form)"
+        ),
+        held: format!(
+            "{new_carts}/2 got a new cart and a new cookie ({}); the guessable id in {in_log} events",
+            outcomes.join("; ")
+        ),
+        lost: if new_carts == 2 && in_log == 0 {
+            "no cart made under a made-up id".into()
+        } else {
+            "a cart under a made-up id".into()
+        },
+        ok: new_carts == 2 && in_log == 0,
+        seconds: t.elapsed().as_secs_f64(),
+    }
+}
+
+async fn cart_flood(broker: &Broker) -> Row {
+    let t = Instant::now();
+    let total: usize = env_or("HOSTILE_CART_FLOOD", 1_000);
+    // A second shop on the same log, with the default limit, so the other scenarios' carts do
+    // not count against this address.
+    let shop = Backend::start(&broker.brokers(), &[]).await;
+    let addr = shop.addr;
+    let (per_minute, burst) = (60.0, 30.0);
+    let started = Instant::now();
+    let workers = 32;
+    let tasks = (0..workers).map(|w| {
+        tokio::spawn(async move {
+            let (mut made, mut limited, mut hinted, mut other) = (0, 0, 0, 0);
+            for i in (w..total).step_by(workers) {
+                let mut s = Shopper::new(addr);
+                let r = s.set_line(1, 1, &format!("flood-{i}")).await;
+                match r.status {
+                    StatusCode::OK => made += 1,
+                    StatusCode::TOO_MANY_REQUESTS => {
+                        limited += 1;
+                        hinted += usize::from(r.headers.contains_key("retry-after"));
+                    }
+                    _ => other += 1,
+                }
+            }
+            (made, limited, hinted, other)
+        })
+    });
+    let (mut made, mut limited, mut hinted, mut other) = (0, 0, 0, 0);
+    for t in futures_util::future::join_all(tasks).await {
+        let (m, l, h, o) = t.unwrap();
+        made += m;
+        limited += l;
+        hinted += h;
+        other += o;
+    }
+    let took = started.elapsed();
+    // What the limit allows in the time the flood took: the burst and the refill since.
+    let allowed = (burst + per_minute * took.as_secs_f64() / 60.0).floor() as usize;
+    let log = support::read_log(&broker.brokers(), CHECKOUT).await;
+    let events = log
+        .iter()
+        .filter(|p| p.windows(6).any(|w| w == b"flood-"))
+        .count();
+    drop(shop);
+    Row {
+        scenario: "cart-flood",
+        load: format!(
+            "{total} cookieless `PUT /api/cart/lines/1` from one address (32 clients) in {:.1} s, at the default limit ({per_minute} new carts a minute, burst {burst})",
+            took.as_secs_f64()
+        ),
+        held: format!(
+            "{made} carts made ({events} events), at most {allowed} allowed; {limited} answered 429, {hinted} of them with `Retry-After`; {other} other answers"
+        ),
+        lost: "nothing to lose".into(),
+        ok: made <= allowed
+            && made >= 1
+            && events == made
+            && made + limited == total
+            && hinted == limited,
+        seconds: t.elapsed().as_secs_f64(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_traffic_suite() {
     // Thousands of sockets on each side: this process needs its open-file limit raised too.
@@ -340,6 +574,9 @@ async fn hostile_traffic_suite() {
         no_op_flood(&broker, shop.addr).await,
         foreign_origin(shop.addr).await,
         repricing_race(&broker, shop.addr).await,
+        log_reader(&broker, shop.addr).await,
+        made_up_cart(&broker, shop.addr).await,
+        cart_flood(&broker).await,
     ];
     let mut report = format!(
         "Hostile-traffic suite, {}: the debug `shop` binary on tansu, head and body deadlines {HEAD_MS} ms.\n\n\

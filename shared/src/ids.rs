@@ -55,8 +55,9 @@ impl fmt::Display for OrderId {
     }
 }
 
-/// A cart's id: 128 random bits, written as 32 lower-case hex digits. It is the shopper's only
-/// credential, so it is never shown in logs or metrics.
+/// A cart's id, written as 32 lower-case hex digits: the name the checkout log and model know a
+/// cart by (128 bits of a keyed hash, which opens nothing), and the form of the cart cookies
+/// issued before names existed (128 random bits, a credential). Never shown in logs or metrics.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CartId(pub u128);
 

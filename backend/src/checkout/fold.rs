@@ -13,6 +13,10 @@
 //! passes its last change plus the retention its events carry (30 days by default), an
 //! idempotency record once it passes the command's time plus its retention (24 h), and a cart
 //! holds at most the number of lines its events allow (see [`crate::engine::retention`]).
+//!
+//! Carts are kept under their names ([`super::cart_name`]): a new event names its cart by a
+//! keyed hash of the shopper's secret, an event written before names by the legacy name of the
+//! old cookie it carries. `CartRekeyedV1` moves a legacy cart, and its orders, to a new name.
 
 use std::sync::Arc;
 
@@ -24,6 +28,7 @@ use shared::proto::{
     ShownLine, catalog_event, checkout_event::Event,
 };
 
+use super::cart_name;
 use crate::engine::idmap::IdMap;
 use crate::engine::idset::{self, IdSet};
 use crate::engine::retention::{Deadlines, LogClock, Record, Records};
@@ -70,6 +75,8 @@ pub struct Order {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     CartUpdated,
+    /// A legacy cart (and its orders) moved to a new name.
+    CartRekeyed,
     /// The line named a product checkout does not sell (unknown or disabled).
     CartLineRefused,
     /// The line would have been one more than the cart's limit (the limit).
@@ -117,6 +124,11 @@ pub fn admin_command_key(key: &str) -> String {
     format!("admin/{key}")
 }
 
+/// The record of moving a legacy cart to `to`: one per new name, apart from the shopper's keys.
+pub fn rekey_command_key(to: CartId) -> String {
+    format!("rekey/{to}")
+}
+
 impl Checkout {
     pub fn product(&self, id: u64) -> Option<&ProductInfo> {
         self.products.get(id)
@@ -133,6 +145,11 @@ impl Checkout {
 
     pub fn cart(&self, id: CartId) -> Option<&Cart> {
         self.carts.get(&id)
+    }
+
+    /// Whether anything is kept under this cart name: the cart, or orders of it.
+    pub fn holds_cart(&self, id: CartId) -> bool {
+        self.carts.contains_key(&id) || self.orders_by_cart.contains_key(&id)
     }
 
     pub fn order(&self, id: u64) -> Option<&Arc<Order>> {
@@ -204,6 +221,29 @@ impl Checkout {
         let next = self.clock.deadline(at, retention_ms);
         self.cart_deadlines.set(&cart_id, cart.expires_at_ms, next);
         cart.expires_at_ms = next;
+    }
+
+    /// Moves the cart and orders kept under `from` to `to`. A cart already under `to` (written
+    /// by a replica of the old version after an earlier move) stays and the moved one is
+    /// dropped; orders of both are kept, in id order.
+    fn rekey(&mut self, from: CartId, to: CartId) {
+        if let Some(cart) = self.carts.remove(&from) {
+            self.cart_deadlines.set(&from, cart.expires_at_ms, None);
+            if !self.carts.contains_key(&to) {
+                self.cart_deadlines.set(&to, None, cart.expires_at_ms);
+                self.carts.insert(to, cart);
+            }
+        }
+        if let Some(moved) = self.orders_by_cart.remove(&from) {
+            for id in &moved {
+                if let Some(order) = self.orders.get_mut(id) {
+                    Arc::make_mut(order).cart = to;
+                }
+            }
+            let ids = self.orders_by_cart.entry(to).or_default();
+            ids.append(moved);
+            ids.sort();
+        }
     }
 
     fn apply_catalog(&mut self, event: &CatalogEvent) -> Applied {
@@ -450,6 +490,7 @@ impl Fold for CheckoutFold {
             Some(Event::CartLineSetV1(_)) => "cart_line_set",
             Some(Event::OrderRequestedV1(_)) => "order_requested",
             Some(Event::OrderRequestedV2(_)) => "order_requested_v2",
+            Some(Event::CartRekeyedV1(_)) => "cart_rekeyed",
             None => "unknown",
         }
     }
@@ -465,7 +506,8 @@ impl Fold for CheckoutFold {
         ]
     }
 
-    const MODEL_VERSION: u32 = 2;
+    /// 3: carts kept under their names (legacy carts under a hash of their old id).
+    const MODEL_VERSION: u32 = 3;
 
     /// Every map in key order; texts shared by `Arc` are written once per place they appear.
     fn encode(m: &Checkout, out: &mut Encoder) {
@@ -541,6 +583,7 @@ impl Fold for CheckoutFold {
                     out.u8(5);
                     out.u32(*max);
                 }
+                Outcome::CartRekeyed => out.u8(6),
             }
         }
     }
@@ -639,7 +682,7 @@ impl Fold for CheckoutFold {
                 (key, Outcome::StockAdded)
             }
             Some(Event::CartLineSetV1(e)) => {
-                let Ok(cart) = e.cart_id.parse::<CartId>() else {
+                let Some(cart) = cart_name::named(&e.cart_name, &e.cart_id) else {
                     return Applied::Ignored("bad cart id");
                 };
                 let key = cart_command_key(cart, &meta.idempotency_key);
@@ -651,7 +694,7 @@ impl Fold for CheckoutFold {
                 (key, outcome)
             }
             Some(Event::OrderRequestedV1(e)) => {
-                let Ok(cart) = e.cart_id.parse::<CartId>() else {
+                let Some(cart) = cart_name::named(&e.cart_name, &e.cart_id) else {
                     return Applied::Ignored("bad cart id");
                 };
                 let key = cart_command_key(cart, &meta.idempotency_key);
@@ -661,7 +704,7 @@ impl Fold for CheckoutFold {
                 (key, model.place_order(cart, e.cart_version, None, at))
             }
             Some(Event::OrderRequestedV2(e)) => {
-                let Ok(cart) = e.cart_id.parse::<CartId>() else {
+                let Some(cart) = cart_name::named(&e.cart_name, &e.cart_id) else {
                     return Applied::Ignored("bad cart id");
                 };
                 let key = cart_command_key(cart, &meta.idempotency_key);
@@ -671,6 +714,20 @@ impl Fold for CheckoutFold {
                 let outcome = model.place_order(cart, e.cart_version, Some(&e.lines), at);
                 model.touch(cart, at, e.cart_retention_ms);
                 (key, outcome)
+            }
+            Some(Event::CartRekeyedV1(e)) => {
+                let (Ok(from), Ok(to)) = (
+                    e.from_cart_name.parse::<CartId>(),
+                    e.cart_name.parse::<CartId>(),
+                ) else {
+                    return Applied::Ignored("bad cart name");
+                };
+                let key = rekey_command_key(to);
+                if model.commands.contains(&key) {
+                    return Applied::Ignored("duplicate command");
+                }
+                model.rekey(from, to);
+                (key, Outcome::CartRekeyed)
             }
             None => return Applied::Ignored("unknown event kind"),
         };
@@ -770,6 +827,7 @@ impl CheckoutFold {
                         .map_err(|e| DecodeError(format!("order rejection: {e}")))?,
                 ),
                 5 => Outcome::CartFull(d.u32()?),
+                6 => Outcome::CartRekeyed,
                 tag => return Err(DecodeError(format!("outcome tag {tag}"))),
             };
             let record = CommandRecord {
@@ -790,7 +848,8 @@ pub(crate) mod tests {
     use crate::catalog::fold::tests::{disable, price, upsert};
     use proptest::prelude::*;
     use shared::proto::{
-        CartLineSetV1, CatalogFactV1, OrderRequestedV1, OrderRequestedV2, StockDeliveredV1,
+        CartLineSetV1, CartRekeyedV1, CatalogFactV1, OrderRequestedV1, OrderRequestedV2,
+        StockDeliveredV1,
     };
 
     pub const A: CartId = CartId(0xa);
@@ -841,10 +900,10 @@ pub(crate) mod tests {
     ) -> CheckoutEvent {
         CheckoutEvent {
             event: Some(Event::OrderRequestedV2(OrderRequestedV2 {
-                cart_id: cart.to_string(),
+                cart_name: cart.to_string(),
                 cart_version,
                 lines,
-                cart_retention_ms: 0,
+                ..Default::default()
             })),
             meta: meta(key),
         }
@@ -875,11 +934,10 @@ pub(crate) mod tests {
     pub fn line(key: &str, cart: CartId, product_id: u64, quantity: u32) -> CheckoutEvent {
         CheckoutEvent {
             event: Some(Event::CartLineSetV1(CartLineSetV1 {
-                cart_id: cart.to_string(),
+                cart_name: cart.to_string(),
                 product_id,
                 quantity,
-                cart_retention_ms: 0,
-                max_lines: 0,
+                ..Default::default()
             })),
             meta: meta(key),
         }
@@ -888,10 +946,34 @@ pub(crate) mod tests {
     pub fn order(key: &str, cart: CartId, cart_version: u64) -> CheckoutEvent {
         CheckoutEvent {
             event: Some(Event::OrderRequestedV1(OrderRequestedV1 {
-                cart_id: cart.to_string(),
+                cart_name: cart.to_string(),
                 cart_version,
+                ..Default::default()
             })),
             meta: meta(key),
+        }
+    }
+
+    /// `event` as written before carts had names: the cart's old id in clear in `cart_id`.
+    pub fn legacy(mut event: CheckoutEvent, old_id: CartId) -> CheckoutEvent {
+        let old_id = old_id.to_string();
+        match &mut event.event {
+            Some(Event::CartLineSetV1(e)) => (e.cart_id, e.cart_name) = (old_id, String::new()),
+            Some(Event::OrderRequestedV1(e)) => (e.cart_id, e.cart_name) = (old_id, String::new()),
+            Some(Event::OrderRequestedV2(e)) => (e.cart_id, e.cart_name) = (old_id, String::new()),
+            _ => panic!("not a cart event"),
+        }
+        event
+    }
+
+    /// The move of the legacy cart of `old_id` to the name `to`.
+    pub fn rekey(old_id: CartId, to: CartId) -> CheckoutEvent {
+        CheckoutEvent {
+            event: Some(Event::CartRekeyedV1(CartRekeyedV1 {
+                from_cart_name: cart_name::legacy_name(old_id).to_string(),
+                cart_name: to.to_string(),
+            })),
+            meta: meta("rekey"),
         }
     }
 
@@ -1278,6 +1360,100 @@ pub(crate) mod tests {
         assert_eq!(m.cart(A).unwrap().expires_at_ms, Some(T0 + 12 * DAY));
     }
 
+    /// Events written before cart names keep their meaning: the cart of an old id is kept under
+    /// that id's legacy name (never the id), and nothing of it is found under the id itself.
+    #[test]
+    fn old_events_fold_under_the_legacy_name_of_their_cart_id() {
+        let old = CartId(0xd);
+        let mut events = given();
+        events.extend([
+            legacy(line("l1", old, 1, 2), old),
+            legacy(order("o1", old, 1), old),
+        ]);
+        let m = fold(&events);
+        let name = cart_name::legacy_name(old);
+        assert_eq!(outcome(&m, name, "o1"), Outcome::OrderPlaced(1));
+        assert_eq!(m.cart(name).unwrap().version, 2);
+        assert_eq!(m.orders_of(name).count(), 1);
+        assert!(!m.holds_cart(old), "nothing under the old id itself");
+        assert!(m.holds_cart(name));
+    }
+
+    /// Moving a legacy cart: its lines, version, deadline and orders go to the new name, the
+    /// old name keeps nothing, a repeat changes nothing, and later writes by the new name
+    /// continue the same cart.
+    #[test]
+    fn a_rekeying_moves_the_cart_and_its_orders_to_the_new_name() {
+        let old = CartId(0xd);
+        let from = cart_name::legacy_name(old);
+        let mut events = given();
+        events.extend([
+            at(legacy(line("l1", old, 1, 1), old), T0, DAY, 2 * DAY),
+            legacy(order("o1", old, 1), old),
+            at(legacy(line("l2", old, 1, 2), old), T0, DAY, 2 * DAY),
+            rekey(old, A),
+        ]);
+        let m = fold(&events);
+        assert!(!m.holds_cart(from));
+        let cart = m.cart(A).expect("moved");
+        assert_eq!((cart.lines.clone(), cart.version), (vec![(1, 2)], 3));
+        assert_eq!(cart.expires_at_ms, Some(T0 + 2 * DAY));
+        let orders: Vec<_> = m.orders_of(A).map(|o| (o.id, o.cart)).collect();
+        assert_eq!(orders, [(1, A)]);
+        assert_eq!(
+            m.command(&rekey_command_key(A)).map(|r| &r.outcome),
+            Some(&Outcome::CartRekeyed)
+        );
+        // The same move again is a repeat.
+        let mut again = events.clone();
+        again.push(rekey(old, A));
+        assert_eq!(
+            CheckoutFold::apply(&mut m.clone(), &rekey(old, A), 99),
+            Applied::Ignored("duplicate command")
+        );
+        // The moved cart goes on by its name, and expires by its own deadline.
+        again.push(at(
+            order_shown("o2", A, 3, vec![shown(1, "Lamp", 2500, 2)]),
+            T0,
+            DAY,
+            2 * DAY,
+        ));
+        let m = fold(&again);
+        assert_eq!(outcome(&m, A, "o2"), Outcome::OrderPlaced(2));
+        assert_eq!(m.orders_of(A).count(), 2);
+        let mut later = again.clone();
+        later.push(at(stock("tick", 1, 1), T0 + 40 * DAY, DAY, 0));
+        let m = fold(&later);
+        assert!(m.cart(A).is_none(), "expired");
+        assert_eq!(m.orders_of(A).count(), 2, "orders stay");
+        assert_eq!(m.cart_deadlines.len(), 0);
+    }
+
+    /// A cart already under the new name (written after an earlier move by a replica of the old
+    /// version) stays; the orders of both are kept in id order.
+    #[test]
+    fn a_rekeying_onto_a_cart_in_use_keeps_that_cart_and_every_order() {
+        let old = CartId(0xe);
+        let mut events = given();
+        events.extend([
+            stock("s2", 2, 9),
+            legacy(line("l1", old, 2, 1), old),
+            legacy(order("o1", old, 1), old),
+            line("a1", A, 2, 1),
+            order("oa", A, 1),
+            legacy(line("l2", old, 1, 1), old),
+            rekey(old, A),
+        ]);
+        let m = fold(&events);
+        assert_eq!(m.cart(A).unwrap().version, 2, "A's own cart");
+        assert!(m.cart(A).unwrap().lines.is_empty());
+        let ids: Vec<u64> = m.orders_of(A).map(|o| o.id).collect();
+        assert_eq!(ids, [1, 2]);
+        assert!(m.orders_of(A).all(|o| o.cart == A));
+        assert!(!m.holds_cart(cart_name::legacy_name(old)));
+        assert_eq!(m.cart_deadlines.len(), 0);
+    }
+
     /// The bounded-state proof: 100,000 anonymous carts, each with a line (real events, as the
     /// API writes them), leave nothing behind once the log's time passes the retention: the
     /// model's entries and its snapshot are back at the baseline.
@@ -1315,9 +1491,11 @@ pub(crate) mod tests {
     const CHAIN_PLACEHOLDER: i64 = -1_000;
 
     /// Any interleaving of shopper and admin commands and catalog changes (price changes,
-    /// disables, re-enables) for a few carts and products.
+    /// disables, re-enables) for a few carts and products, some carts written the old way (by
+    /// their clear id) and moved to a name now and then, some of them onto a cart in use.
     pub fn arb_event() -> impl Strategy<Value = CheckoutEvent> {
         let cart = prop::sample::select(vec![A, B, CartId(0xc)]);
+        let old = prop::sample::select(vec![CartId(0xd), CartId(0xe)]);
         let key = (0u32..30).prop_map(|k| format!("k{k}"));
         // 0: a re-sent copy; 1..3: the gap to the previous catalog offset the bridge copied.
         let chain = 0i64..3;
@@ -1335,8 +1513,11 @@ pub(crate) mod tests {
             }),
             2 => (key.clone(), cart.clone(), 0u64..6).prop_map(|(k, c, v)| order(&k, c, v)),
             // As shown (filled in by `with_products`), shown with a stale price, or random.
-            3 => (key, cart, 0u64..3).prop_map(|(k, c, mode)| order_shown(&k, c, FILL_SHOWN - mode, vec![])),
+            3 => (key.clone(), cart, 0u64..3).prop_map(|(k, c, mode)| order_shown(&k, c, FILL_SHOWN - mode, vec![])),
             2 => (chain, catalog).prop_map(|(gap, e)| fact(CHAIN_PLACEHOLDER + gap, e)),
+            2 => (key.clone(), old.clone(), 1u64..5, 0u32..5).prop_map(|(k, o, p, q)| legacy(line(&k, o, p, q), o)),
+            1 => (key, old.clone(), 0u64..2).prop_map(|(k, o, mode)| legacy(order_shown(&k, o, FILL_SHOWN - mode, vec![]), o)),
+            1 => (old, prop::sample::select(vec![A, CartId(0xf)])).prop_map(|(o, to)| rekey(o, to)),
         ];
         // The hours since the previous command, given its place in time by `with_products`.
         (event, 0i64..20).prop_map(|(mut e, hours)| {
@@ -1380,7 +1561,8 @@ pub(crate) mod tests {
                     o.cart_retention_ms = 2 * DAY;
                     if o.cart_version >= FILL_SHOWN - 1 {
                         let m = fold(&all);
-                        let cart = o.cart_id.parse().expect("a generated cart");
+                        let cart =
+                            cart_name::named(&o.cart_name, &o.cart_id).expect("a generated cart");
                         let cart = m.cart(cart).cloned().unwrap_or_default();
                         o.lines = cart
                             .lines

@@ -1,34 +1,183 @@
-//! The checkout's endpoints: the shopper's cart and orders (named only by the cart cookie), and
-//! the admin's stock deliveries.
+//! The checkout's endpoints: the shopper's cart and orders (named only by the cart cookie, which
+//! the server issues: see [`crate::http::cookie`]), and the admin's stock deliveries. A cookie
+//! of the old form moves its cart to an issued cookie on its first use here; a write that would
+//! create a cart is paced per client address ([`crate::http::cart_limit`]).
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use http::header::{HeaderValue, SET_COOKIE};
-use http::{Request, StatusCode};
+use http::{HeaderMap, Request, StatusCode};
 use hyper::body::Incoming;
 use prost::Message;
 use shared::ids::{CartId, OrderId};
 use shared::proto::{
-    CartLineSetV1, CheckoutEvent, OrderList, OrderRejection, OrderRequestedV2, PlaceOrder,
-    SetCartLine, ShownLine, StockDeliveredV1, StockDelivery, StockLevelView, checkout_event::Event,
+    CartLineSetV1, CartRekeyedV1, CheckoutEvent, OrderList, OrderRejection, OrderRequestedV2,
+    PlaceOrder, SetCartLine, ShownLine, StockDeliveredV1, StockDelivery, StockLevelView,
+    checkout_event::Event,
 };
 
-use super::fold::{Checkout, Outcome, admin_command_key, cart_command_key};
+use super::cart_name::legacy_name;
+use super::fold::{Checkout, Outcome, admin_command_key, cart_command_key, rekey_command_key};
 use super::query::{cart_view, order_view, product_availability, rejection_message};
 use crate::commands::Submission;
-use crate::http::cookie;
+use crate::http::PeerAddr;
+use crate::http::cookie::{self, CartCookie, Issued};
 use crate::http::request::{product_id, read_command, require_admin};
 use crate::http::wire::{ApiError, Format, Resp, reply};
 use crate::ops::metrics::commands::CommandResult;
 use crate::state::State;
 
-/// The request's cart, or a new id and the cookie that names it.
-fn cart_of(state: &State, req_headers: &http::HeaderMap) -> (CartId, Option<HeaderValue>) {
-    match cookie::read(req_headers) {
-        Some(id) => (id, None),
-        None => {
-            let id = cookie::new_cart_id();
-            (id, Some(cookie::set_cookie(id, state.config.cookie_secure)))
+/// How long a cookie of the old form still opens its cart after the cart moved to an issued
+/// cookie (log time): a request that left the browser before the move gets the new cookie too,
+/// instead of a new, empty cart.
+pub const REKEY_GRACE: Duration = Duration::from_secs(600);
+
+/// The cart a request acts on: its name, and the cookie to set (a new cart's, or the issued one
+/// a cookie of the old form moved to).
+struct CartRef {
+    name: CartId,
+    set: Option<HeaderValue>,
+}
+
+/// What a request without a usable cart cookie gets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Otherwise {
+    /// A new cart's cookie (the cart exists once a line is set).
+    NewCart,
+    /// No cart (reads of orders: there are none).
+    Nothing,
+}
+
+/// The request's cart. An issued cookie names it; a cookie of the old form opens its cart only
+/// while that cart (or an order of it) is kept under the old id's legacy name, and then moves
+/// the cart to an issued cookie first (one event), so the old id opens nothing afterwards
+/// (moments after, within [`REKEY_GRACE`], it is handed the same new cookie); anything else is
+/// no cookie. A read whose move cannot be written (broker down) is served from the legacy cart.
+async fn cart_of(
+    state: &State,
+    headers: &HeaderMap,
+    otherwise: Otherwise,
+    reading: bool,
+) -> Result<Option<CartRef>, ApiError> {
+    let secure = state.config.cookie_secure;
+    match cookie::read(headers, &state.cart_keys) {
+        Some(CartCookie::Issued(name)) => return Ok(Some(CartRef { name, set: None })),
+        Some(CartCookie::Legacy(old)) => {
+            let from = legacy_name(old);
+            let to = state.cart_keys.reissue(old);
+            let moved = CartRef {
+                name: to.name,
+                set: Some(cookie::set_cookie(&to, secure)),
+            };
+            let (holds, just_moved) = {
+                let model = state.checkout.model();
+                (
+                    model.holds_cart(from),
+                    model.command(&rekey_command_key(to.name)).is_some(),
+                )
+            };
+            if holds {
+                return match rekey(state, from, &to).await {
+                    Ok(()) => Ok(Some(moved)),
+                    Err(_) if reading => Ok(Some(CartRef {
+                        name: from,
+                        set: None,
+                    })),
+                    Err(e) => Err(e),
+                };
+            }
+            if just_moved {
+                return Ok(Some(moved));
+            }
+        }
+        None => {}
+    }
+    Ok((otherwise == Otherwise::NewCart).then(|| {
+        let issued = state.cart_keys.issue();
+        CartRef {
+            name: issued.name,
+            set: Some(cookie::set_cookie(&issued, secure)),
+        }
+    }))
+}
+
+/// The cart an open socket follows: as [`cart_of`] reads it, but without moving a legacy cart
+/// (a socket sets no cookie; the app's own reads move it).
+pub fn cart_to_watch(state: &State, headers: &HeaderMap) -> Option<CartId> {
+    match cookie::read(headers, &state.cart_keys)? {
+        CartCookie::Issued(name) => Some(name),
+        CartCookie::Legacy(old) => {
+            let model = state.checkout.model();
+            let from = legacy_name(old);
+            if model.holds_cart(from) {
+                return Some(from);
+            }
+            let to = state.cart_keys.reissue(old).name;
+            model
+                .command(&rekey_command_key(to))
+                .is_some()
+                .then_some(to)
         }
     }
+}
+
+/// Moves the legacy cart `from` (and its orders) to the issued cookie `to`. Idempotent: two
+/// requests (or replicas) moving the same cart write the same event, and the second changes
+/// nothing.
+async fn rekey(state: &State, from: CartId, to: &Issued) -> Result<(), ApiError> {
+    let scoped = rekey_command_key(to.name);
+    let name = to.name.to_string();
+    let event = CheckoutEvent {
+        event: Some(Event::CartRekeyedV1(CartRekeyedV1 {
+            from_cart_name: from.to_string(),
+            cart_name: name.clone(),
+        })),
+        meta: None,
+    };
+    let submission = Submission::new(
+        name.as_bytes(),
+        "rekey".to_owned(),
+        REKEY_GRACE,
+        &[b"cart-rekey"],
+        |meta| {
+            CheckoutEvent {
+                meta,
+                ..event.clone()
+            }
+            .encode_to_vec()
+        },
+    );
+    state
+        .commands
+        .execute("cart_rekey", &state.checkout, submission, |m| {
+            m.command(&scoped).map(|r| (r.fingerprint, ()))
+        })
+        .await?;
+    Ok(())
+}
+
+/// Takes one of the client's new-cart tokens, or answers 429 with the wait.
+fn admit_new_cart(state: &State, client: Option<IpAddr>) -> Result<(), ApiError> {
+    let Some(client) = client else {
+        return Ok(());
+    };
+    state
+        .cart_limiter
+        .admit(client, Instant::now())
+        .map_err(|wait| {
+            let secs = wait.as_secs_f64().ceil().max(1.0) as u32;
+            ApiError {
+                retry_after: Some(secs),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_carts",
+                    format!(
+                        "too many new carts from your address; try again in {secs} s (or keep the cart cookie you were given)"
+                    ),
+                )
+            }
+        })
 }
 
 fn with_cookie(mut resp: Resp, cookie: Option<HeaderValue>) -> Resp {
@@ -49,15 +198,17 @@ fn cart_response(
     Ok(reply(format, StatusCode::OK, &view))
 }
 
-pub fn cart(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
-    let (cart, cookie) = cart_of(state, req.headers());
+pub async fn cart(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+    let cart = cart_of(state, req.headers(), Otherwise::NewCart, true)
+        .await?
+        .expect("a new cart otherwise");
     let resp = cart_response(
         state,
         &state.checkout.model(),
-        cart,
+        cart.name,
         Format::accepted(req.headers()),
     )?;
-    Ok(with_cookie(resp, cookie))
+    Ok(with_cookie(resp, cart.set))
 }
 
 /// Produces a checkout command and returns the outcome recorded under its scoped key. `command`
@@ -91,7 +242,13 @@ async fn run(
 
 pub async fn set_line(state: &State, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
     let product = product_id(id)?;
-    let (cart, cookie) = cart_of(state, req.headers());
+    let CartRef {
+        name: cart,
+        set: cookie,
+    } = cart_of(state, req.headers(), Otherwise::NewCart, false)
+        .await?
+        .expect("a new cart otherwise");
+    let client = req.extensions().get::<PeerAddr>().map(|p| p.0.ip());
     let cmd = read_command::<SetCartLine>(&state.config, req).await?;
     let quantity = cmd.body.quantity;
     if quantity > state.config.max_line_quantity {
@@ -115,14 +272,15 @@ pub async fn set_line(state: &State, req: Request<Incoming>, id: &str) -> Result
         .map_or(0, |(_, q)| *q);
     let recorded = model.command(&cart_command_key(cart, &cmd.key)).is_some();
     if current == quantity && !recorded {
-        // Nothing would change: no event, and no cart (nor cookie) for a client that has none.
-        // The answer is the one the command would have given.
+        // Nothing would change: no event, and no cart (nor cookie) for a client that has none
+        // (a cookie a cart moved to is set: its orders are kept under it). The answer is the
+        // one the command would have given.
         let resp = cart_response(state, &model, cart, cmd.format)?;
         state
             .commands
             .metrics
             .ended("cart_line", CommandResult::NoOp);
-        return Ok(if model.cart(cart).is_some() {
+        return Ok(if model.holds_cart(cart) {
             with_cookie(resp, cookie)
         } else {
             resp
@@ -136,14 +294,20 @@ pub async fn set_line(state: &State, req: Request<Incoming>, id: &str) -> Result
     {
         return Err(cart_full(limits.cart_max_lines));
     }
+    // This write makes a cart: it takes one of the client's new-cart tokens.
+    let creates = !recorded && quantity > 0 && model.cart(cart).is_none();
     drop(model);
+    if creates {
+        admit_new_cart(state, client)?;
+    }
     let cart_id = cart.to_string();
     let event = Event::CartLineSetV1(CartLineSetV1 {
-        cart_id: cart_id.clone(),
+        cart_name: cart_id.clone(),
         product_id: product,
         quantity,
         cart_retention_ms: millis(limits.cart_retention),
         max_lines: limits.cart_max_lines,
+        ..Default::default()
     });
     match run(
         state,
@@ -188,9 +352,13 @@ fn rejection_error(model: &Checkout, r: OrderRejection) -> ApiError {
 }
 
 pub async fn place_order(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> {
-    let cart = cookie::read(req.headers());
+    let cart = cart_of(state, req.headers(), Otherwise::Nothing, false).await?;
     let cmd = read_command::<PlaceOrder>(&state.config, req).await?;
-    let Some(cart) = cart else {
+    let Some(CartRef {
+        name: cart,
+        set: cookie,
+    }) = cart
+    else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "cart_empty",
@@ -221,10 +389,11 @@ pub async fn place_order(state: &State, req: Request<Incoming>) -> Result<Resp, 
         .collect();
     let cart_id = cart.to_string();
     let event = Event::OrderRequestedV2(OrderRequestedV2 {
-        cart_id: cart_id.clone(),
+        cart_name: cart_id.clone(),
         cart_version,
         lines,
         cart_retention_ms: millis(state.config.limits.cart_retention),
+        ..Default::default()
     });
     let outcome = run(
         state,
@@ -242,39 +411,50 @@ pub async fn place_order(state: &State, req: Request<Incoming>) -> Result<Resp, 
             let order = model
                 .order(id)
                 .ok_or_else(|| ApiError::internal("order vanished"))?;
-            Ok(reply(cmd.format, StatusCode::CREATED, &order_view(order)))
+            let resp = reply(cmd.format, StatusCode::CREATED, &order_view(order));
+            Ok(with_cookie(resp, cookie))
         }
         Outcome::OrderRejected(r) => Err(rejection_error(&model, r)),
         other => Err(ApiError::internal(format!("unexpected outcome {other:?}"))),
     }
 }
 
-pub fn orders(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn orders(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+    let cart = cart_of(state, req.headers(), Otherwise::Nothing, true).await?;
     let model = state.checkout.model();
-    let orders = match cookie::read(req.headers()) {
-        Some(cart) => model.orders_of(cart).rev().map(|o| order_view(o)).collect(),
+    let orders = match &cart {
+        Some(cart) => model
+            .orders_of(cart.name)
+            .rev()
+            .map(|o| order_view(o))
+            .collect(),
         None => vec![],
     };
-    Ok(reply(
+    let resp = reply(
         Format::accepted(req.headers()),
         StatusCode::OK,
         &OrderList { orders },
-    ))
+    );
+    Ok(with_cookie(resp, cart.and_then(|c| c.set)))
 }
 
-pub fn order(state: &State, req: &Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
+pub async fn order(state: &State, req: &Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
     let id: OrderId = id
         .parse()
         .map_err(|e: shared::ids::IdError| ApiError::bad_request(e.to_string()))?;
+    let cart = cart_of(state, req.headers(), Otherwise::Nothing, true).await?;
     let model = state.checkout.model();
-    let cart = cookie::read(req.headers());
+    let name = cart.as_ref().map(|c| c.name);
     // Another cart's order answers exactly like a missing one.
-    match model.order(id.0).filter(|o| Some(o.cart) == cart) {
-        Some(o) => Ok(reply(
-            Format::accepted(req.headers()),
-            StatusCode::OK,
-            &order_view(o),
-        )),
+    match model.order(id.0).filter(|o| Some(o.cart) == name) {
+        Some(o) => {
+            let resp = reply(
+                Format::accepted(req.headers()),
+                StatusCode::OK,
+                &order_view(o),
+            );
+            Ok(with_cookie(resp, cart.and_then(|c| c.set)))
+        }
         None => Err(ApiError::not_found(format!("no order {id}"))),
     }
 }

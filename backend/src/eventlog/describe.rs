@@ -1,26 +1,27 @@
 //! What one event did, in an operator's words: the facts it concerns (products, cart, order),
 //! a one-line summary and each change before and after, read from the model just before the
-//! event and just after it. Pure functions of events and models; cart ids never leave as they
-//! are (a short hash stands for them).
+//! event and just after it. Pure functions of events and models; carts never leave as the
+//! events name them (a short hash of the cart's name stands for them, the same the admin's
+//! order list shows), least of all an old event's clear cart id.
 
 use std::sync::Arc;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use shared::ids::CartId;
 use shared::money;
 use shared::proto::{
     CatalogEvent, CheckoutEvent, EventChange, catalog_event, checkout_event::Event,
 };
 
 use crate::catalog::{Catalog, CatalogFold, Product};
+use crate::checkout::cart_name::{self, legacy_name};
 use crate::checkout::fold::{ProductInfo, cart_command_key};
 use crate::checkout::query::rejection_message;
 use crate::checkout::{Checkout, CheckoutFold, Outcome};
 use crate::engine::{Applied, Fold};
 
-/// The short hash the operator sees for a cart: the first 10 hex digits of SHA-256 of its id
-/// (as written in events). Enough to tell carts apart and to filter by; useless to act as one.
+/// The short hash the operator sees for a cart: the first 10 hex digits of SHA-256 of its name
+/// (as the model keeps it). Enough to tell carts apart and to filter by; useless to act as one.
 pub fn cart_hash(cart_id: &str) -> String {
     let digest = Sha256::digest(cart_id.as_bytes());
     digest.iter().take(5).map(|b| format!("{b:02x}")).collect()
@@ -50,13 +51,22 @@ impl AnyEvent {
     }
 }
 
-/// Replaces every `cartId` with its short hash, at any depth.
+/// Replaces every cart an event names with the short hash of its name, at any depth: an old
+/// event's clear `cartId` (a shopper's credential) by its legacy name's, names by their own.
 fn redact(v: &mut Value) {
     match v {
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
                 match v {
-                    Value::String(id) if k == "cartId" => *id = cart_hash(id),
+                    Value::String(id) if k == "cartId" => {
+                        *id = match id.parse() {
+                            Ok(old) => cart_hash(&legacy_name(old).to_string()),
+                            Err(_) => cart_hash(id),
+                        }
+                    }
+                    Value::String(name) if k == "cartName" || k == "fromCartName" => {
+                        *name = cart_hash(name)
+                    }
                     _ => redact(v),
                 }
             }
@@ -262,16 +272,6 @@ fn info_fields(p: &ProductInfo) -> [(&'static str, String); 3] {
     ]
 }
 
-fn cart_of(event: &CheckoutEvent) -> Option<(&str, CartId)> {
-    let id = match event.event.as_ref()? {
-        Event::CartLineSetV1(e) => &e.cart_id,
-        Event::OrderRequestedV1(e) => &e.cart_id,
-        Event::OrderRequestedV2(e) => &e.cart_id,
-        _ => return None,
-    };
-    Some((id.as_str(), id.parse().ok()?))
-}
-
 impl Describe for CheckoutFold {
     type Before = CheckoutBefore;
 
@@ -283,14 +283,14 @@ impl Describe for CheckoutFold {
             },
             Some(Event::StockDeliveredV1(e)) => CheckoutBefore::Stock(model.stock(e.product_id)),
             Some(Event::CartLineSetV1(e)) => {
-                let cart = e.cart_id.parse().ok().and_then(|c| model.cart(c));
+                let cart = cart_name::of_event(event).and_then(|c| model.cart(c));
                 let quantity = cart
                     .and_then(|c| c.lines.iter().find(|(p, _)| *p == e.product_id))
                     .map_or(0, |(_, q)| *q);
                 CheckoutBefore::Line(quantity, cart.map_or(0, |c| c.version))
             }
             Some(Event::OrderRequestedV1(_) | Event::OrderRequestedV2(_)) => {
-                let cart = cart_of(event).and_then(|(_, c)| model.cart(c));
+                let cart = cart_name::of_event(event).and_then(|c| model.cart(c));
                 let lines = cart
                     .map(|c| {
                         c.lines
@@ -301,7 +301,7 @@ impl Describe for CheckoutFold {
                     .unwrap_or_default();
                 CheckoutBefore::Order(lines, cart.map_or(0, |c| c.version))
             }
-            None => CheckoutBefore::Nothing,
+            Some(Event::CartRekeyedV1(_)) | None => CheckoutBefore::Nothing,
         }
     }
 
@@ -312,9 +312,9 @@ impl Describe for CheckoutFold {
         model: &Checkout,
     ) -> Facts {
         let mut facts = Facts::default();
-        let cart = cart_of(event);
-        if let Some((id, _)) = cart {
-            facts.cart = cart_hash(id);
+        let cart = cart_name::of_event(event);
+        if let Some(name) = cart {
+            facts.cart = cart_hash(&name.to_string());
         }
         let ignored = |facts: &mut Facts, what: String| {
             if let Applied::Ignored(why) = applied {
@@ -380,9 +380,9 @@ impl Describe for CheckoutFold {
                     facts.cart, e.product_id, e.quantity
                 );
                 if !ignored(&mut facts, what.clone()) {
-                    let c = cart.and_then(|(_, c)| model.cart(c));
+                    let c = cart.and_then(|c| model.cart(c));
                     let outcome = cart
-                        .and_then(|(_, c)| model.command(&cart_command_key(c, key)))
+                        .and_then(|c| model.command(&cart_command_key(c, key)))
                         .map(|r| &r.outcome);
                     facts.summary = match outcome {
                         Some(Outcome::CartLineRefused) => {
@@ -421,7 +421,7 @@ impl Describe for CheckoutFold {
                 let what = format!("order of cart {}", facts.cart);
                 if !ignored(&mut facts, what.clone()) {
                     let outcome = cart
-                        .and_then(|(_, c)| model.command(&cart_command_key(c, key)))
+                        .and_then(|c| model.command(&cart_command_key(c, key)))
                         .map(|r| &r.outcome);
                     match outcome {
                         Some(Outcome::OrderPlaced(id)) => {
@@ -464,9 +464,7 @@ impl Describe for CheckoutFold {
                         }
                         _ => facts.summary = what,
                     }
-                    let v = cart
-                        .and_then(|(_, c)| model.cart(c))
-                        .map_or(0, |c| c.version);
+                    let v = cart.and_then(|c| model.cart(c)).map_or(0, |c| c.version);
                     if v != version {
                         facts.changes.push(change(
                             "cart version",
@@ -474,6 +472,15 @@ impl Describe for CheckoutFold {
                             v.to_string(),
                         ));
                     }
+                }
+            }
+            (Some(Event::CartRekeyedV1(_)), _) => {
+                let what = format!(
+                    "cart {}: a cart of an old cookie moved here, with its orders (the old cookie opens nothing now)",
+                    facts.cart
+                );
+                if !ignored(&mut facts, what.clone()) {
+                    facts.summary = what;
                 }
             }
             (None, _) => {
@@ -506,7 +513,8 @@ impl Describe for CheckoutFold {
 mod tests {
     use super::*;
     use crate::catalog::fold::tests::{disable, price, upsert};
-    use crate::checkout::fold::tests::{A, fact, line, order_shown, shown, stock};
+    use crate::checkout::fold::tests::{A, fact, legacy, line, order_shown, rekey, shown, stock};
+    use shared::ids::CartId;
 
     fn through<F: Describe>(model: &mut F::Model, event: &F::Event, offset: i64) -> Facts {
         let before = F::before(model, event);
@@ -596,5 +604,29 @@ mod tests {
         assert!(!json.contains(&A.to_string()), "{json}");
         assert!(json.contains(&cart_hash(&A.to_string())), "{json}");
         assert_eq!(cart_hash(&A.to_string()).len(), 10);
+    }
+
+    /// An old event's clear cart id is a shopper's credential: neither its JSON nor its facts
+    /// show it, and both name the cart as the admin's order list does (by its legacy name), so
+    /// the operator sees one cart before and after it moves to an issued cookie.
+    #[test]
+    fn an_old_events_cart_id_never_shows() {
+        let old = CartId(0x1234_5678_9abc_def0);
+        let name = legacy_name(old).to_string();
+        let mut m = Checkout::default();
+        through::<CheckoutFold>(&mut m, &fact(0, upsert(1, "Lamp", "Home", 2500)), 0);
+        let e = legacy(line("k", old, 1, 2), old);
+        let json = AnyEvent::Checkout(e.clone()).json();
+        assert!(!json.contains(&old.to_string()), "{json}");
+        assert!(json.contains(&cart_hash(&name)), "{json}");
+        let f = through::<CheckoutFold>(&mut m, &e, 1);
+        assert_eq!(f.cart, cart_hash(&name));
+        assert!(!format!("{f:?}").contains(&old.to_string()));
+        let moved = rekey(old, A);
+        let json = AnyEvent::Checkout(moved.clone()).json();
+        assert!(json.contains(&cart_hash(&name)) && json.contains(&cart_hash(&A.to_string())));
+        let f = through::<CheckoutFold>(&mut m, &moved, 2);
+        assert_eq!(f.cart, cart_hash(&A.to_string()));
+        assert!(f.summary.contains("moved here"), "{}", f.summary);
     }
 }

@@ -8,8 +8,10 @@
 //! - [`route`]: the API's routes, one table; [`openapi`]: the OpenAPI document written from it
 //!   and the interactive docs; [`wire`]: formats, bodies, errors and replies.
 //! - [`origin`]: which browser origins may open the live socket and call the API (CORS).
-//! - [`cookie`]: the cart cookie (a random cart id); [`static_files`]: the browser app's files.
+//! - [`cookie`]: the cart cookie (a server-issued secret with a MAC) and the cart names derived
+//!   from it; [`cart_limit`]: new carts per client address. [`static_files`]: the app's files.
 
+pub mod cart_limit;
 pub mod cookie;
 pub mod dispatch;
 pub mod openapi;

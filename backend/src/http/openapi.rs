@@ -107,7 +107,9 @@ fn status_text(status: u16) -> &'static str {
             "An Idempotency-Key reused for another request, or a file with bad rows (nothing was written)."
         }
         426 => "Not a websocket upgrade.",
-        429 => "Too many sockets from this address.",
+        429 => {
+            "Too many sockets, or too many new carts, from this address: retry after Retry-After seconds (a new cart), or close a socket."
+        }
         503 => {
             "The broker is unreachable, the command was not applied in time, or the shop is replaying its log: retry with the same Idempotency-Key after Retry-After seconds."
         }
@@ -387,7 +389,7 @@ fn operation(spec: &Path, op: &Op) -> Value {
         ok["content"] = c;
     }
     if op.access == Access::Cart && answer != Body::Websocket {
-        ok["headers"] = json!({"Set-Cookie": {"description": "`cart=<id>; HttpOnly; SameSite=Lax; Path=/` when the request named no cart.", "schema": {"type": "string"}}});
+        ok["headers"] = json!({"Set-Cookie": {"description": "`cart=<value>; HttpOnly; SameSite=Lax; Path=/` when the request named no cart with a cookie this server issued (a cookie the server did not issue names no cart), or when a cart of an older cookie moves to a new one.", "schema": {"type": "string"}}});
     }
     if spec.path == "/api/admin/products/{id}" && op.method == "GET" {
         ok["headers"] = json!({"ETag": {"description": "The product's version (quoted).", "schema": {"type": "string"}}});
@@ -463,7 +465,7 @@ pub fn build() -> Value {
             },
         });
         match status {
-            503 => {
+            503 | 429 => {
                 r["headers"] = json!({"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}})
             }
             401 => {
@@ -507,7 +509,9 @@ proto3 JSON (`application/json`), chosen by `Content-Type` and `Accept`; JSON is
 64-bit integers are strings in JSON; fields at their default value are left out. Every error is \
 an `Error` body `{\"code\", \"message\"}`.\n\n\
 Commands (`PUT`, `POST`, `DELETE`) need an `Idempotency-Key`: retry a failed command with the \
-same key. The cart is named by the `cart` cookie the server sets. The admin API needs \
+same key. The cart is named by the `cart` cookie the server sets (a cookie it did not issue \
+names no cart); new carts are limited per client address (429 with `Retry-After`). The admin \
+API needs \
 `Authorization: Bearer <ADMIN_TOKEN>`.";
 
 #[cfg(test)]

@@ -249,6 +249,8 @@ const PRODUCT_ID: Param = Param {
 const READ: &[u16] = &[400, 503];
 const ADMIN_READ: &[u16] = &[400, 401, 403, 503];
 const COMMAND: &[u16] = &[400, 404, 408, 409, 413, 415, 422, 503];
+/// A command that may create a cart: new carts are limited per client address.
+const CART_COMMAND: &[u16] = &[400, 404, 408, 409, 413, 415, 422, 429, 503];
 const ADMIN_COMMAND: &[u16] = &[400, 401, 403, 404, 408, 412, 413, 415, 422, 503];
 
 /// Every path of the API and its operations.
@@ -332,11 +334,11 @@ pub static API: &[Path] = &[
             method: "PUT",
             route: |p| Route::SetCartLine(p[0]),
             summary: "Set a cart line's quantity",
-            about: "0 removes the line (at most MAX_LINE_QUANTITY, 99; at most CART_MAX_LINES different products, 409 `cart_full` beyond). Answers with the whole cart.",
+            about: "0 removes the line (at most MAX_LINE_QUANTITY, 99; at most CART_MAX_LINES different products, 409 `cart_full` beyond). Answers with the whole cart. The first line of a new cart counts against the client address's new carts (CART_CREATE_PER_MINUTE, CART_CREATE_BURST): 429 `too_many_carts` with `Retry-After` beyond.",
             query: &[],
             body: Body::Message("SetCartLine"),
             answer: (200, Body::Message("CartView")),
-            errors: COMMAND,
+            errors: CART_COMMAND,
             access: Access::Cart,
             command: true,
         }],

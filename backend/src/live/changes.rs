@@ -8,6 +8,7 @@ use shared::ids::CartId;
 use shared::proto::{CheckoutEvent, catalog_event, checkout_event::Event};
 use tokio::sync::{broadcast, watch};
 
+use crate::checkout::cart_name;
 use crate::checkout::fold::cart_command_key;
 use crate::checkout::{Checkout, CheckoutFold, Outcome};
 use crate::engine::{Applied, Observer};
@@ -45,18 +46,20 @@ pub fn touched(event: &CheckoutEvent, model: &Checkout, into: &mut Vec<Touched>)
             into.push(Touched::Product(product));
         }
         Some(Event::StockDeliveredV1(e)) => into.push(Touched::Product(e.product_id)),
-        Some(Event::CartLineSetV1(e)) => {
-            if let Ok(cart) = e.cart_id.parse() {
+        // A moved cart is new to the sockets of its new name; one still open with the old cookie
+        // keeps showing the cart as it was until the app reads it again (with the new cookie).
+        Some(Event::CartLineSetV1(_)) | Some(Event::CartRekeyedV1(_)) => {
+            if let Some(cart) = cart_name::of_event(event) {
                 into.push(Touched::Cart(cart));
             }
         }
         Some(Event::OrderRequestedV1(_)) | Some(Event::OrderRequestedV2(_)) => {
-            let (cart_id, cart_version) = match &event.event {
-                Some(Event::OrderRequestedV1(e)) => (&e.cart_id, e.cart_version),
-                Some(Event::OrderRequestedV2(e)) => (&e.cart_id, e.cart_version),
+            let cart_version = match &event.event {
+                Some(Event::OrderRequestedV1(e)) => e.cart_version,
+                Some(Event::OrderRequestedV2(e)) => e.cart_version,
                 _ => unreachable!("matched above"),
             };
-            let Ok(cart) = cart_id.parse::<CartId>() else {
+            let Some(cart) = cart_name::of_event(event) else {
                 return;
             };
             let key = event

@@ -25,8 +25,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::catalog::CatalogFold;
 use crate::checkout::CheckoutFold;
 use crate::engine::Context;
+use crate::http::PeerAddr;
 use crate::http::wire::{ApiError, Format, Resp};
-use crate::http::{PeerAddr, cookie};
 use crate::ops::metrics::live::LiveMetrics;
 use crate::state::State;
 
@@ -154,7 +154,7 @@ pub fn upgrade(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> 
         total: limits.live_max_sockets,
         per_client: limits.live_max_sockets_per_client,
     };
-    let cart = cookie::read(req.headers());
+    let cart = crate::checkout::http::cart_to_watch(state, req.headers());
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_REQUEST_BYTES))
         .max_frame_size(Some(MAX_REQUEST_BYTES));

@@ -26,6 +26,7 @@ use crate::catalog::query::{self, ListQuery};
 use crate::catalog::search;
 use crate::catalog::validate::validate_product;
 use crate::catalog::{Catalog, CatalogFold};
+use crate::checkout::cart_name;
 use crate::checkout::query::{cart_view, order_view};
 use crate::checkout::{Checkout, CheckoutFold};
 use crate::engine::{Applied, Fold};
@@ -405,35 +406,51 @@ pub fn route(data: &[u8]) {
 
 // --- the cart cookie -------------------------------------------------------------------------
 
-/// `Cookie` headers (one per line of the input): the cart is the first well-formed `cart` pair
-/// in them, whatever else the headers hold, and a cookie the server sets reads back as its id.
+/// `Cookie` headers (one per line of the input): the cart is the first `cart` pair the server
+/// issued (under the development key), else the first of the old form (32 hex digits), whatever
+/// else the headers hold; nothing else names a cart, and a cookie the server sets reads back as
+/// its cart's name.
 pub fn cart_cookie(data: &[u8]) {
+    let keys = cookie::CartKeys::development();
     let mut headers = HeaderMap::new();
     for line in data.split(|&b| b == b'\n') {
         if let Ok(v) = HeaderValue::from_bytes(line) {
             headers.append(COOKIE, v);
         }
     }
-    let expected = headers
+    let values: Vec<&[u8]> = headers
         .get_all(COOKIE)
         .iter()
         .flat_map(|v| v.as_bytes().split(|&b| b == b';'))
-        .filter_map(|pair| {
-            let pair = pair.trim_ascii();
-            let value = pair.strip_prefix(b"cart=")?;
-            std::str::from_utf8(value).ok()?.parse::<CartId>().ok()
-        })
-        .next();
-    let got = cookie::read(&headers);
+        .filter_map(|pair| pair.trim_ascii().strip_prefix(b"cart="))
+        .collect();
+    let issued = values.iter().find_map(|v| keys.open(v));
+    let old = values
+        .iter()
+        .find_map(|v| std::str::from_utf8(v).ok()?.parse::<CartId>().ok());
+    let expected = match (issued, old) {
+        (Some(name), _) => Some(cookie::CartCookie::Issued(name)),
+        (None, Some(id)) => Some(cookie::CartCookie::Legacy(id)),
+        (None, None) => None,
+    };
+    let got = cookie::read(&headers, &keys);
     assert_eq!(got, expected, "headers {headers:?}");
-    if let Some(id) = got {
-        assert_eq!(id.to_string().parse(), Ok(id));
-        let set = cookie::set_cookie(id, false);
-        let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
-        let mut back = HeaderMap::new();
-        back.insert(COOKIE, HeaderValue::from_str(&pair).unwrap());
-        assert_eq!(cookie::read(&back), Some(id));
+    if let Some(cookie::CartCookie::Issued(name)) = got {
+        assert!(
+            values.iter().any(|v| v.len() == 64),
+            "an issued cookie is 64 hex digits"
+        );
+        assert_ne!(name, CartId(0));
     }
+    let new = keys.issue();
+    let set = cookie::set_cookie(&new, false);
+    let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
+    let mut back = headers.clone();
+    back.insert(COOKIE, HeaderValue::from_str(&pair).unwrap());
+    assert_eq!(
+        cookie::read(&back, &keys),
+        Some(cookie::CartCookie::Issued(new.name))
+    );
 }
 
 // --- CSV import ------------------------------------------------------------------------------
@@ -743,10 +760,8 @@ pub fn checkout_events(data: &[u8]) {
                 }
                 None
             }
-            Some(checkout_event::Event::CartLineSetV1(e)) => e.cart_id.parse::<CartId>().ok(),
-            Some(checkout_event::Event::OrderRequestedV1(e)) => e.cart_id.parse::<CartId>().ok(),
-            Some(checkout_event::Event::OrderRequestedV2(e)) => e.cart_id.parse::<CartId>().ok(),
-            _ => None,
+            Some(_) => cart_name::of_event(&event),
+            None => None,
         };
         while let Some(order) = m.order(next_order) {
             for line in &order.lines {
@@ -878,6 +893,14 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         b"cart=0123456789abcdef0123456789abcdef\nlang=de".to_vec(),
     );
     add(
+        "cart_cookie",
+        format!(
+            "theme=dark; cart=x; cart={}; x=1",
+            cookie::CartKeys::development().reissue(CartId(0xa)).value
+        )
+        .into_bytes(),
+    );
+    add(
         "import_products",
         format!(
             "{}\n1,Walnut Desk Lamp,A lamp.,Long text.,Office,4999,EUR,\n\
@@ -941,6 +964,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         ),
     );
     let cart = "0000000000000000000000000000000a".to_owned();
+    let named = "0000000000000000000000000000000b".to_owned();
     let checkout = |event: checkout_event::Event, key: &str| CheckoutEvent {
         event: Some(event),
         meta: Some(seed_meta(key, 9)),
@@ -972,6 +996,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
                 quantity: 2,
                 cart_retention_ms: 2_592_000_000,
                 max_lines: 100,
+                ..Default::default()
             }),
             "l1",
         ),
@@ -979,6 +1004,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
             checkout_event::Event::OrderRequestedV1(shared::proto::OrderRequestedV1 {
                 cart_id: cart.clone(),
                 cart_version: 1,
+                ..Default::default()
             }),
             "o1",
         ),
@@ -989,12 +1015,13 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
                 quantity: 2,
                 cart_retention_ms: 2_592_000_000,
                 max_lines: 100,
+                ..Default::default()
             }),
             "l2",
         ),
         checkout(
             checkout_event::Event::OrderRequestedV2(shared::proto::OrderRequestedV2 {
-                cart_id: cart,
+                cart_id: cart.clone(),
                 cart_version: 3,
                 lines: vec![shared::proto::ShownLine {
                     product_id: 1,
@@ -1003,8 +1030,28 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
                     quantity: 2,
                 }],
                 cart_retention_ms: 2_592_000_000,
+                ..Default::default()
             }),
             "o2",
+        ),
+        // The old cart moves to a name, and is written by its name from then on.
+        checkout(
+            checkout_event::Event::CartRekeyedV1(shared::proto::CartRekeyedV1 {
+                from_cart_name: cart_name::legacy_name(cart.parse().expect("hex")).to_string(),
+                cart_name: named.clone(),
+            }),
+            "rekey",
+        ),
+        checkout(
+            checkout_event::Event::CartLineSetV1(shared::proto::CartLineSetV1 {
+                cart_name: named,
+                product_id: 1,
+                quantity: 1,
+                cart_retention_ms: 2_592_000_000,
+                max_lines: 100,
+                ..Default::default()
+            }),
+            "l3",
         ),
     ]);
     add(

@@ -69,7 +69,7 @@ pub enum Answer {
 
 #[derive(Clone, Debug)]
 pub struct Record {
-    /// The cart the command was sent for (32 hex digits); None for the operator's.
+    /// The cart cookie the command was sent with; None for the operator's.
     pub cart: Option<String>,
     pub key: String,
     pub kind: Kind,
@@ -221,9 +221,10 @@ impl Rng {
     }
 }
 
-/// A client with a cart of its own (the cookie the server would have set).
+/// A client with a cart of its own: a cookie as the server issues it (the shop runs on loopback
+/// with the development key), minted here so every attempt of the first command names one cart.
 pub fn cart_client(addr: SocketAddr) -> (String, Shopper) {
-    let cart = backend::http::cookie::new_cart_id().to_string();
+    let cart = backend::http::cookie::CartKeys::development().issue().value;
     let mut client = Shopper::new(addr);
     client.cookie = Some(format!("cart={cart}"));
     (cart, client)

@@ -17,6 +17,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use shared::proto::{CartView, CheckoutEvent, OrderList, ProductView, checkout_event::Event};
 
+use backend::checkout::cart_name;
 use backend::tools::audit::LogEntry;
 use backend::tools::audit::ledger::{Ledger, Verdict};
 
@@ -66,9 +67,17 @@ fn read_topic_now(bootstrap: &str, topic: &str) -> Vec<(i64, Vec<u8>)> {
     out
 }
 
-/// The scope a command's idempotency key lives in, as the fold scopes it.
+/// The scope a command's idempotency key lives in, as the fold scopes it: a cart's name.
 fn scope(cart: Option<&str>) -> String {
     cart.map_or_else(|| "admin".to_owned(), |c| format!("cart/{c}"))
+}
+
+/// The name the log knows a shopper's cart by, from the cookie it holds.
+pub fn name_of(cookie: &str) -> String {
+    backend::http::cookie::CartKeys::development()
+        .open(cookie.as_bytes())
+        .expect("an issued cookie")
+        .to_string()
 }
 
 /// The checkout log as the checks need it.
@@ -102,25 +111,16 @@ impl Log {
                 event: Some(event.clone()),
             });
             let key = event.meta.as_ref().map(|m| m.idempotency_key.clone());
+            let cart = cart_name::of_event(&event).map(|c| c.to_string());
             let (scope, key) = match (&event.event, key) {
-                (Some(Event::CartLineSetV1(e)), Some(k)) => (scope(Some(&e.cart_id)), k),
-                (
-                    Some(Event::OrderRequestedV1(shared::proto::OrderRequestedV1 {
-                        cart_id, ..
-                    })),
-                    Some(k),
-                )
-                | (
-                    Some(Event::OrderRequestedV2(shared::proto::OrderRequestedV2 {
-                        cart_id, ..
-                    })),
-                    Some(k),
-                ) => {
+                (Some(Event::CartLineSetV1(_)), Some(k)) => (scope(cart.as_deref()), k),
+                (Some(Event::OrderRequestedV1(_) | Event::OrderRequestedV2(_)), Some(k)) => {
+                    let cart = cart.expect("an order names its cart");
                     log.order_keys
-                        .entry(cart_id.clone())
+                        .entry(cart.clone())
                         .or_default()
                         .insert(k.clone());
-                    (scope(Some(cart_id)), k)
+                    (scope(Some(&cart)), k)
                 }
                 (Some(Event::StockDeliveredV1(e)), Some(k)) => {
                     if delivery_keys.insert(k.clone()) {
@@ -137,8 +137,9 @@ impl Log {
     }
 
     pub fn contains(&self, record: &Record) -> bool {
+        let cart = record.cart.as_deref().map(name_of);
         self.commands
-            .contains_key(&(scope(record.cart.as_deref()), record.key.clone()))
+            .contains_key(&(scope(cart.as_deref()), record.key.clone()))
     }
 
     /// Events the fold absorbed as repeats of a key already applied.
@@ -301,7 +302,7 @@ pub async fn check(
             .count();
         let unexplained = shown.difference(&acked).count();
         f.duplicates += unexplained.saturating_sub(unsettled_orders);
-        let keys = log.order_keys.get(cart).map_or(0, |k| k.len());
+        let keys = log.order_keys.get(&name_of(cart)).map_or(0, |k| k.len());
         f.duplicates += shown.len().saturating_sub(keys);
         let acked_orders = records.iter().filter(|r| r.order_id().is_some()).count();
         // Two keys answered with one order id would hide a lost order.

@@ -631,3 +631,61 @@ unsafe extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
+
+/// Every record of a topic's partition 0 from offset 0 to its end, read by a plain consumer of
+/// the test's own (as any Kafka client would): the payloads in offset order.
+pub async fn read_log(brokers: &str, topic: &str) -> Vec<Vec<u8>> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Message, Offset, TopicPartitionList};
+    let (brokers, topic) = (brokers.to_owned(), topic.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .set("group.id", "test-log-reader")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("a consumer");
+        let (_, high) = consumer
+            .fetch_watermarks(&topic, 0, Duration::from_secs(30))
+            .expect("the topic's watermarks");
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&topic, 0, Offset::Beginning)
+            .unwrap();
+        consumer.assign(&tpl).expect("assign");
+        let mut out = Vec::new();
+        let mut next = 0;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while next < high {
+            assert!(
+                Instant::now() < deadline,
+                "read {next} of {high} of {topic}"
+            );
+            if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+                let m = m.expect("a message");
+                next = m.offset() + 1;
+                out.push(m.payload().unwrap_or_default().to_vec());
+            }
+        }
+        out
+    })
+    .await
+    .expect("the log read")
+}
+
+/// Writes one record to a topic as any Kafka client could (acks=all), e.g. an event of an
+/// older version.
+pub async fn produce(brokers: &str, topic: &str, key: &[u8], payload: &[u8]) {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("acks", "all")
+        .create()
+        .expect("a producer");
+    producer
+        .send(
+            FutureRecord::to(topic).key(key).payload(payload),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("produced");
+}

@@ -41,7 +41,7 @@ impl Bench {
 
         // The shop's add-to-cart.
         self.say("add-to-cart: sequential PUT /api/cart/lines/{id}");
-        let cookie = format!("{}={}", cookie::NAME, cookie::new_cart_id());
+        let cookie = bench_cart_cookie();
         let mut client = HttpConn::connect(addr).await?;
         let mut cart = vec![];
         for i in 0..WARM + SAMPLES {

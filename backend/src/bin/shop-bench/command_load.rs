@@ -251,7 +251,7 @@ async fn client(
     deadline: Instant,
 ) -> anyhow::Result<(u64, u64, Vec<Duration>)> {
     let mut conn = HttpConn::connect(addr).await?;
-    let cookie = format!("{}={}", cookie::NAME, cookie::new_cart_id());
+    let cookie = bench_cart_cookie();
     let (mut ok, mut bad, mut samples) = (0u64, 0u64, vec![]);
     let mut i = 0u64;
     while Instant::now() < deadline {

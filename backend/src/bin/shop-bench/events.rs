@@ -72,19 +72,21 @@ pub(crate) fn shopper_events(products: u64, lines: u64) -> Encoded {
         for j in 0..4 {
             events.push(CheckoutEvent {
                 event: Some(checkout_event::Event::CartLineSetV1(CartLineSetV1 {
-                    cart_id: cart.clone(),
+                    cart_name: cart.clone(),
                     product_id: 1 + (first + j) % products,
                     quantity: 1 + ((c + j) % 3) as u32,
                     cart_retention_ms: 30 * 86_400_000,
                     max_lines: 100,
+                    ..Default::default()
                 })),
                 meta: Some(meta(format!("line-{c}-{j}"))),
             });
         }
         events.push(CheckoutEvent {
             event: Some(checkout_event::Event::OrderRequestedV1(OrderRequestedV1 {
-                cart_id: cart,
+                cart_name: cart,
                 cart_version: 4,
+                ..Default::default()
             })),
             meta: Some(meta(format!("order-{c}"))),
         });

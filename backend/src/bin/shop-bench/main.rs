@@ -65,6 +65,16 @@ use backend::http::cookie;
 use backend::tools::{generate, import};
 use backend::{commands, shutdown};
 
+/// A cart cookie as the shop would issue it: its shops run on loopback without `CART_KEY`, so
+/// under the development key, and a client mints its own instead of reading a `Set-Cookie`.
+fn bench_cart_cookie() -> String {
+    format!(
+        "{}={}",
+        cookie::NAME,
+        cookie::CartKeys::development().issue().value
+    )
+}
+
 mod broker;
 mod cart;
 mod command_load;

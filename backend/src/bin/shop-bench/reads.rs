@@ -73,6 +73,9 @@ impl Bench {
             "127.0.0.1:0",
             "--static-dir",
             "/nonexistent",
+            // Every client of the run is on loopback: no limit on their new carts.
+            "--cart-create-per-minute",
+            "0",
             // Section t delivers stock through the admin API.
             "--admin-token",
             "bench-admin-token-of-this-run",

@@ -233,7 +233,7 @@ fn rss_of(pid: u32) -> Option<u64> {
 /// The p99 of `n` sequential add-to-cart commands of one cart.
 async fn add_to_cart(addr: SocketAddr, n: usize) -> anyhow::Result<Duration> {
     let mut conn = HttpConn::connect(addr).await?;
-    let cookie = format!("{}={}", cookie::NAME, cookie::new_cart_id());
+    let cookie = bench_cart_cookie();
     let mut samples = vec![];
     for i in 0..n + 20 {
         let key = format!("scale-{i}");

@@ -12,6 +12,10 @@
 //! it showed (V2) is accepted only for exactly those lines, at those titles and unit prices. A
 //! line beyond the cart's limit (as its event names it) is not added.
 //!
+//! Carts are told apart by the name the log gives them: an event's `cart_name`, or for an event
+//! written before names, the legacy name of its `cart_id` (the log's naming convention, which
+//! every reader shares); a re-keying moves a legacy cart to its new name.
+//!
 //! Retention is left out on purpose: an audited run (a flash sale, a chaos run) lasts minutes,
 //! far less than any record or cart retention, so nothing it writes expires during it.
 
@@ -20,6 +24,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use shared::proto::{catalog_event, checkout_event::Event};
 
 use super::LogEntry;
+use crate::checkout::cart_name;
+
+/// The cart an event's fields name, as text (None: neither field is a cart).
+fn cart_of(name: &str, id: &str) -> Option<String> {
+    cart_name::named(name, id).map(|c| c.to_string())
+}
 
 /// What the ledger decided for an order request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,14 +120,17 @@ impl Ledger {
                 }
                 Some(Event::StockDeliveredV1(_)) => {}
                 Some(Event::CartLineSetV1(l)) => {
-                    if !valid_cart(&l.cart_id) || !taken.insert((Some(l.cart_id.clone()), key)) {
+                    let Some(cart_key) = cart_of(&l.cart_name, &l.cart_id) else {
+                        continue;
+                    };
+                    if !taken.insert((Some(cart_key.clone()), key)) {
                         continue;
                     }
                     let for_sale = products.get(&l.product_id).is_some_and(|p| p.for_sale);
                     if l.quantity > 0 && !for_sale {
                         continue;
                     }
-                    let cart = carts.entry(l.cart_id.clone()).or_default();
+                    let cart = carts.entry(cart_key).or_default();
                     let before = cart.lines.clone();
                     let full = l.max_lines > 0 && cart.lines.len() >= l.max_lines as usize;
                     match cart.lines.iter().position(|(p, _)| *p == l.product_id) {
@@ -135,8 +148,10 @@ impl Ledger {
                     }
                 }
                 Some(Event::OrderRequestedV1(_)) | Some(Event::OrderRequestedV2(_)) => {
-                    let (cart_id, version, named) = match &event.event {
-                        Some(Event::OrderRequestedV1(o)) => (&o.cart_id, o.cart_version, None),
+                    let (cart_key, version, named) = match &event.event {
+                        Some(Event::OrderRequestedV1(o)) => {
+                            (cart_of(&o.cart_name, &o.cart_id), o.cart_version, None)
+                        }
                         Some(Event::OrderRequestedV2(o)) => {
                             let named: Vec<Named> = o
                                 .lines
@@ -147,17 +162,21 @@ impl Ledger {
                                     (l.product_id, l.quantity, t, price.minor, price.currency)
                                 })
                                 .collect();
-                            (&o.cart_id, o.cart_version, Some(named))
+                            (
+                                cart_of(&o.cart_name, &o.cart_id),
+                                o.cart_version,
+                                Some(named),
+                            )
                         }
                         _ => unreachable!("matched above"),
                     };
-                    if !valid_cart(cart_id) {
+                    let Some(cart_key) = cart_key else {
                         continue;
-                    }
-                    let verdict = if !taken.insert((Some(cart_id.clone()), key)) {
+                    };
+                    let verdict = if !taken.insert((Some(cart_key.clone()), key)) {
                         Verdict::Repeat
                     } else {
-                        let cart = carts.entry(cart_id.clone()).or_default();
+                        let cart = carts.entry(cart_key).or_default();
                         let verdict =
                             decide(cart, version, named.as_deref(), &products, &ledger.stock);
                         if let Verdict::Accepted(lines) = &verdict {
@@ -171,6 +190,21 @@ impl Ledger {
                         verdict
                     };
                     ledger.verdicts.insert(entry.offset, verdict);
+                }
+                // A cart written before names moves to a name (once per name); a cart already
+                // there stays.
+                Some(Event::CartRekeyedV1(r)) => {
+                    let (Some(from), Some(to)) =
+                        (cart_of(&r.from_cart_name, ""), cart_of(&r.cart_name, ""))
+                    else {
+                        continue;
+                    };
+                    if !taken.insert((Some(format!("rekey/{to}")), String::new())) {
+                        continue;
+                    }
+                    if let Some(cart) = carts.remove(&from) {
+                        carts.entry(to).or_insert(cart);
+                    }
                 }
                 None => {}
             }
@@ -232,11 +266,6 @@ fn decide(
         }
     }
     Verdict::Accepted(cart.lines.clone())
-}
-
-/// A cart id as the API writes it: 32 lower-case hex digits.
-fn valid_cart(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 #[cfg(test)]

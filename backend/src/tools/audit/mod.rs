@@ -7,6 +7,10 @@
 //! idempotency keys that got more than one accepted order. [`check`] then holds the fold's
 //! decisions against the ledger's, and both against what each replica serves over HTTP and what
 //! the shoppers were answered. `shop-audit` and the flash-sale test both use it.
+//!
+//! The log names carts by values that open nothing, so the replicas' orders are read as the
+//! operator reads them (`GET /api/admin/orders`, each order with its cart's short hash) and
+//! held against the log's orders per cart by the same hash.
 
 pub mod ledger;
 
@@ -26,11 +30,13 @@ use serde::Serialize;
 use shared::ids::CartId;
 use shared::proto::{CheckoutEvent, RejectionReason, checkout_event::Event};
 
+use crate::checkout::cart_name;
 use crate::checkout::fold::{admin_command_key, cart_command_key};
 use crate::checkout::{Checkout, CheckoutFold, Outcome};
 use crate::config::KafkaConfig;
 use crate::engine::Fold;
 use crate::engine::kafka::{self, BrokerStatus};
+use crate::eventlog::cart_hash;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
@@ -179,7 +185,7 @@ pub struct Summary {
     pub orders: Vec<LoggedOrder>,
     /// Raw idempotency keys that got more than one accepted order, with how many.
     pub duplicate_keys: BTreeMap<String, u64>,
-    /// Accepted order ids by cart (hex cart id).
+    /// Accepted order ids by cart (its name, as the model keeps it).
     pub accepted_by_cart: BTreeMap<String, Vec<u64>>,
     /// Accepted orders that charged a line at a price (or title) their request did not name,
     /// as "offset N: ...".
@@ -260,12 +266,11 @@ pub fn summarise(log: &[LogEntry]) -> Summary {
                     .deliver(d.quantity);
             }
             Some(Event::OrderRequestedV1(_)) | Some(Event::OrderRequestedV2(_)) => {
-                let (cart_id, named) = match &event.event {
-                    Some(Event::OrderRequestedV1(o)) => (&o.cart_id, None),
-                    Some(Event::OrderRequestedV2(o)) => (&o.cart_id, Some(&o.lines)),
-                    _ => unreachable!("matched above"),
+                let named = match &event.event {
+                    Some(Event::OrderRequestedV2(o)) => Some(&o.lines),
+                    _ => None,
                 };
-                let Ok(cart) = cart_id.parse::<CartId>() else {
+                let Some(cart) = cart_name::of_event(event) else {
                     continue;
                 };
                 let decision = match recorded_here(&cart_command_key(cart, &key)) {
@@ -387,7 +392,7 @@ fn decided_otherwise(summary: &Summary) -> Vec<String> {
     differ
 }
 
-/// What one replica serves about the audited product and the ordering carts.
+/// What one replica serves about the audited product and the orders.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReplicaView {
     pub base: String,
@@ -395,17 +400,16 @@ pub struct ReplicaView {
     pub product: serde_json::Value,
     /// Units available per the product view.
     pub available: Option<u64>,
-    /// `GET /api/orders` with each cart's cookie, as JSON, by hex cart id.
-    pub orders: BTreeMap<String, serde_json::Value>,
+    /// Every order of `GET /api/admin/orders` as JSON, by its cart's short hash, oldest first.
+    pub orders: BTreeMap<String, Vec<serde_json::Value>>,
 }
 
 impl ReplicaView {
-    /// The order ids this replica lists for a cart.
+    /// The order ids this replica lists for a cart (by its short hash).
     pub fn order_ids(&self, cart: &str) -> Vec<u64> {
         let mut ids: Vec<u64> = self
             .orders
             .get(cart)
-            .and_then(|l| l["orders"].as_array())
             .into_iter()
             .flatten()
             .filter_map(|o| json_u64(&o["id"]))
@@ -424,21 +428,21 @@ fn json_u64(v: &serde_json::Value) -> Option<u64> {
     }
 }
 
-/// Reads the product and every cart's orders from one replica (`http://host:port`), as a shopper
-/// would: the cart is named by its cookie.
+/// Reads the product (as a shopper) and every order (as the operator, with `admin_token`) from
+/// one replica (`http://host:port`).
 pub async fn fetch_replica(
     base: &str,
     product: u64,
-    carts: &[CartId],
+    admin_token: &str,
 ) -> Result<ReplicaView, AuditError> {
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let get = |path: String, cookie: Option<String>| {
+    let get = |path: String, admin: bool| {
         let client = client.clone();
         let uri = format!("{base}{path}");
         async move {
             let mut req = Request::get(&uri).header(header::ACCEPT, "application/json");
-            if let Some(c) = cookie {
-                req = req.header(header::COOKIE, c);
+            if admin {
+                req = req.header(header::AUTHORIZATION, format!("Bearer {admin_token}"));
             }
             let fail = |detail: String| AuditError::Replica {
                 base: base.to_owned(),
@@ -463,23 +467,35 @@ pub async fn fetch_replica(
             Ok::<_, AuditError>((status, json))
         }
     };
-    let (status, product_json) = get(format!("/api/products/{product}"), None).await?;
+    let (status, product_json) = get(format!("/api/products/{product}"), false).await?;
     let (product_json, available) = if status == StatusCode::OK {
         let available = json_u64(&product_json["availability"]["available"]);
         (product_json, available)
     } else {
         (serde_json::Value::Null, None)
     };
-    let mut orders = BTreeMap::new();
-    for cart in carts {
-        let (status, list) = get("/api/orders".into(), Some(format!("cart={cart}"))).await?;
+    let mut orders: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    let mut page = 1u64;
+    loop {
+        let path = format!("/api/admin/orders?page={page}&page_size=100");
+        let (status, list) = get(path, true).await?;
         if status != StatusCode::OK {
             return Err(AuditError::Replica {
                 base: base.to_owned(),
-                detail: format!("GET /api/orders for cart {cart}: {status} {list}"),
+                detail: format!("GET /api/admin/orders page {page}: {status} {list}"),
             });
         }
-        orders.insert(cart.to_string(), list);
+        for item in list["items"].as_array().into_iter().flatten() {
+            let cart = item["cart"].as_str().unwrap_or_default().to_owned();
+            orders.entry(cart).or_default().push(item["order"].clone());
+        }
+        if page >= list["totalPages"].as_u64().unwrap_or(0) {
+            break;
+        }
+        page += 1;
+    }
+    for list in orders.values_mut() {
+        list.sort_by_key(|o| json_u64(&o["id"]));
     }
     Ok(ReplicaView {
         base: base.to_owned(),
@@ -633,15 +649,19 @@ pub fn check(summary: &Summary, replicas: &[ReplicaView], want: &Expectation) ->
             r.available
                 .map_or_else(|| "no product".to_owned(), |a| a.to_string()),
         ));
-        let mismatched = summary
-            .ordering_carts()
+        let logged: BTreeMap<String, Vec<u64>> = summary
+            .accepted_by_cart
             .iter()
-            .map(|c| c.to_string())
-            .filter(|c| {
-                let mut logged = summary.accepted_by_cart.get(c).cloned().unwrap_or_default();
-                logged.sort_unstable();
-                r.order_ids(c) != logged
+            .map(|(cart, ids)| {
+                let mut ids = ids.clone();
+                ids.sort_unstable();
+                (cart_hash(cart), ids)
             })
+            .collect();
+        let mismatched = logged
+            .keys()
+            .chain(r.orders.keys().filter(|c| !logged.contains_key(*c)))
+            .filter(|c| r.order_ids(c) != logged.get(*c).cloned().unwrap_or_default())
             .count();
         checks.push(verdict(
             format!("carts whose orders on {} differ from the log", r.base),
@@ -893,7 +913,7 @@ pub(crate) mod tests {
                         .iter()
                         .map(|i| serde_json::json!({"id": i.to_string()}))
                         .collect();
-                    (c.to_string(), serde_json::json!({ "orders": list }))
+                    (cart_hash(&c.to_string()), list)
                 })
                 .collect(),
         }
