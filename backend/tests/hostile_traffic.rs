@@ -325,14 +325,18 @@ fn proc_status_bytes(pid: u32, field: &str) -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-/// A stock file of about `bytes` bytes whose every row is bad (quantity 0), and its rows.
+/// A stock file of at most `bytes` bytes (the largest upload the shop takes, at full size)
+/// whose every row is bad (quantity 0), and its rows.
 fn bad_stock_file(bytes: usize) -> (bytes::Bytes, u64) {
-    let mut file = String::with_capacity(bytes + 32);
+    let mut file = String::with_capacity(bytes);
     file.push_str("product_id,quantity\n");
     let mut id = 1u64;
-    while file.len() < bytes {
-        file.push_str(&id.to_string());
-        file.push_str(",0\n");
+    loop {
+        let row = format!("{id},0\n");
+        if file.len() + row.len() > bytes {
+            break;
+        }
+        file.push_str(&row);
         id += 1;
     }
     (bytes::Bytes::from(file), id - 1)
