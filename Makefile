@@ -219,12 +219,14 @@ chaos: broker-tool
 
 # The hostile-traffic suite at full size (`make test` runs it reduced): stalled heads and
 # bodies, a flood of anonymous no-op commands, a foreign-origin websocket, orders racing price
-# changes. The table goes to target/hostile/report.md.
+# changes, two concurrent uploads of bad CSV rows. The table goes to target/hostile/report.md.
 HOSTILE_STALLED ?= 2000
 HOSTILE_NOOPS ?= 100000
 HOSTILE_SECONDS ?= 20
+HOSTILE_UPLOAD_MIB ?= 32
 hostile: broker-tool
 	HOSTILE_STALLED=$(HOSTILE_STALLED) HOSTILE_NOOPS=$(HOSTILE_NOOPS) HOSTILE_SECONDS=$(HOSTILE_SECONDS) \
+	  HOSTILE_UPLOAD_MIB=$(HOSTILE_UPLOAD_MIB) \
 	  $(CARGO) test --locked -p backend --test hostile_traffic -- --nocapture
 
 lint:

@@ -55,6 +55,7 @@ pub fn build(config: Config) -> anyhow::Result<Arc<State>> {
         metrics: metrics.commands.clone(),
         timeout: config.command_timeout,
     };
+    let imports = Imports::new(metrics.imports.clone());
     Ok(Arc::new(State {
         catalog,
         checkout,
@@ -64,7 +65,7 @@ pub fn build(config: Config) -> anyhow::Result<Arc<State>> {
         live: Live::new(config.live_announced_batches as usize),
         search: SearchPool::new(config.search.threads as usize, config.search.queue as usize),
         events: Arc::new(EventLog::new(config.admin.event_log_size as usize)),
-        imports: Imports::default(),
+        imports,
         cart_keys: CartKeys::new(config.cart_key()),
         cart_limiter: CartLimiter::new(
             config.limits.cart_create_per_minute,

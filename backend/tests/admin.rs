@@ -337,18 +337,201 @@ async fn an_upload_with_a_bad_row_writes_nothing_and_a_retried_one_nothing_twice
     // The same key with another file is refused.
     let other = upload(&mut admin, "stock", "up-4", "product_id,quantity\n10,1\n").await;
     assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY);
-    // The same file under a new key (another upload of it): written again, counted once.
+    // The same file under a new key (another upload of it): every row already imported, so
+    // nothing is written and the answer says so.
     let r = upload(&mut admin, "stock", "up-5", stock)
         .await
         .expect(StatusCode::ACCEPTED);
-    done(&admin, "stock", r.json()["id"].as_str().unwrap()).await;
+    let again = done(&admin, "stock", r.json()["id"].as_str().unwrap()).await;
+    assert_eq!(counts(&again), ["2", "0", "2", "0"]);
     assert_eq!(level(admin.get("/api/products/10").await.json()), "4");
     assert_eq!(level(admin.get("/api/products/11").await.json()), "6");
     assert_eq!(
         applied(&mut admin, "checkout").await,
-        after + 2.0,
-        "two copies, ignored"
+        after,
+        "nothing written: both rows were already imported"
     );
+    shop.stop().await;
+}
+
+/// The counts of an import: rows, applied, already imported, produced (proto3 JSON leaves a
+/// zero out).
+fn counts(status: &Value) -> [&str; 4] {
+    ["rows", "applied", "alreadyImported", "produced"].map(|f| status[f].as_str().unwrap_or("0"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_says_what_it_changed_and_a_reupload_changes_nothing() {
+    let (_cluster, shop, mut admin) = seeded().await;
+    let products = "id,title,description,long_text,category,price_minor,currency,image_urls\n\
+                    1,Desk lamp,A fine Desk lamp,,Home,2500,EUR,\n\
+                    20,Oak stool,Solid oak.,,Home,3900,EUR,\n21,Pine stool,,,Home,2900,EUR,\n";
+    let r = upload(&mut admin, "products", "p-1", products)
+        .await
+        .expect(StatusCode::ACCEPTED);
+    let first = done(&admin, "products", r.json()["id"].as_str().unwrap()).await;
+    // Product 1 was seeded with these very fields: nothing to change.
+    assert_eq!(counts(&first), ["3", "2", "1", "2"]);
+    let before = applied(&mut admin, "catalog").await;
+    let r = upload(&mut admin, "products", "p-2", products)
+        .await
+        .expect(StatusCode::ACCEPTED);
+    assert_eq!(r.json()["state"], "done", "nothing to write: done at once");
+    assert_eq!(counts(&r.json()), ["3", "0", "3", "0"]);
+    let changed = products.replace("Pine stool,,,Home,2900", "Pine stool,,,Home,2700");
+    let r = upload(&mut admin, "products", "p-3", &changed)
+        .await
+        .expect(StatusCode::ACCEPTED);
+    let third = done(&admin, "products", r.json()["id"].as_str().unwrap()).await;
+    assert_eq!(counts(&third), ["3", "1", "2", "1"]);
+    assert_eq!(applied(&mut admin, "catalog").await, before + 1.0);
+
+    let stock = "product_id,quantity\n20,4\n21,6\n1,1\n";
+    let r = upload(&mut admin, "stock", "s-1", stock)
+        .await
+        .expect(StatusCode::ACCEPTED);
+    let first = done(&admin, "stock", r.json()["id"].as_str().unwrap()).await;
+    assert_eq!(counts(&first), ["3", "3", "0", "3"]);
+    let level = |p: Value| p["availability"]["available"].as_str().unwrap().to_owned();
+    assert_eq!(level(admin.get("/api/products/1").await.json()), "11");
+    let before = applied(&mut admin, "checkout").await;
+    // The same stock file again, under a new key: the operator is told it changed nothing.
+    let r = upload(&mut admin, "stock", "s-2", stock)
+        .await
+        .expect(StatusCode::ACCEPTED);
+    let again = r.json();
+    assert_eq!(
+        (again["state"].as_str(), counts(&again)),
+        (Some("done"), ["3", "0", "3", "0"])
+    );
+    assert_eq!(level(admin.get("/api/products/1").await.json()), "11");
+    assert_eq!(
+        applied(&mut admin, "checkout").await,
+        before,
+        "nothing written"
+    );
+    shop.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_of_many_bad_rows_lists_the_first_hundred_and_a_huge_value_is_quoted_short() {
+    let (_cluster, shop, mut admin) = seeded().await;
+    let mut file = String::from("product_id,quantity\n");
+    for i in 1..=5_000 {
+        file.push_str(&format!("{i},0\n"));
+    }
+    let r = upload(&mut admin, "stock", "bad-1", &file)
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY);
+    let e = r.json();
+    let rows = e["badRows"].as_array().unwrap();
+    assert_eq!(rows.len(), 100);
+    assert_eq!(
+        (rows[0]["line"].as_str(), rows[99]["line"].as_str()),
+        (Some("2"), Some("101"))
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("5,000 bad rows (the first 100 are listed); nothing was written"),
+        "{e}"
+    );
+
+    // One cell of a mebibyte: quoted with 60 characters and its length, not echoed.
+    let cell = "7".repeat(1 << 20);
+    let r = upload(
+        &mut admin,
+        "stock",
+        "bad-2",
+        &format!("product_id,quantity\n1,{cell}\n"),
+    )
+    .await
+    .expect(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.len() < 2_000, "a {} byte refusal", r.body.len());
+    assert_eq!(
+        r.json()["badRows"][0]["message"],
+        format!(
+            "quantity must be an integer, got \"{}\"… (1048576 characters)",
+            "7".repeat(60)
+        )
+    );
+    shop.stop().await;
+}
+
+async fn metric(s: &mut Shopper, series: &str) -> f64 {
+    let text = String::from_utf8(s.get("/metrics").await.body.to_vec()).unwrap();
+    sample(&text, series).unwrap_or(-1.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_while_another_is_in_progress_gets_503_with_retry_after() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (_cluster, shop, mut admin) = seeded().await;
+    let before = applied(&mut admin, "checkout").await;
+    // The first upload sends its head and half its body, and holds the rest back.
+    let body = "product_id,quantity\n1,5\n3,0\n";
+    let (half, rest) = body.split_at(20);
+    let mut held = tokio::net::TcpStream::connect(shop.addr).await.unwrap();
+    let head = format!(
+        "POST /api/admin/imports/stock HTTP/1.1\r\nHost: shop\r\nAuthorization: {}\r\n\
+         Content-Type: text/csv\r\nIdempotency-Key: held-1\r\nContent-Length: {}\r\n\r\n{half}",
+        auth(),
+        body.len()
+    );
+    held.write_all(head.as_bytes()).await.unwrap();
+    eventually(LIMIT, "the first upload holds the import slot", || {
+        let mut a = admin.clone();
+        async move { metric(&mut a, "shop_imports_running").await == 1.0 }
+    })
+    .await;
+
+    let r = upload(
+        &mut admin,
+        "stock",
+        "second-1",
+        "product_id,quantity\n1,5\n",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers["retry-after"], "5");
+    let e = r.json();
+    assert_eq!(e["code"], "import_in_progress");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("import is in progress"),
+        "{e}"
+    );
+    assert_eq!(e["retryAfterSeconds"], 5);
+    assert_eq!(
+        metric(&mut admin, r#"shop_imports_total{result="busy"}"#).await,
+        1.0
+    );
+
+    // The first one goes on: its bad row refuses it, and the slot is free again.
+    held.write_all(rest.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let mut buf = [0u8; 4096];
+        let n = held.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed without an answer");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 422"), "{answer}");
+    assert_eq!(metric(&mut admin, "shop_imports_running").await, 0.0);
+    let r = upload(
+        &mut admin,
+        "stock",
+        "second-1",
+        "product_id,quantity\n1,5\n",
+    )
+    .await
+    .expect(StatusCode::ACCEPTED);
+    done(&admin, "stock", r.json()["id"].as_str().unwrap()).await;
+    assert_eq!(applied(&mut admin, "checkout").await, before + 1.0);
     shop.stop().await;
 }
 

@@ -19,10 +19,14 @@
 //! - `cart-flood`: cookieless writes from one address, each asking for a new cart (a second
 //!   shop on the same log, at the default limit): at most the limit made, the rest answered 429
 //!   with `Retry-After`.
+//! - `concurrent-bad-uploads`: two CSV uploads of bad rows sent at once while `/healthz` is
+//!   measured: each answered 422 or 503, nothing written, `/healthz` answered throughout (its
+//!   p99 under the uploads beside the idle p99, and the shop's peak RSS growth against the
+//!   files' size, reported, not asserted).
 //!
 //! `cargo test` runs it reduced; `make hostile` at full size (`HOSTILE_STALLED` connections of
 //! each kind, `HOSTILE_NOOPS` commands, `HOSTILE_SECONDS` of repricing, `HOSTILE_CART_FLOOD`
-//! new-cart writes, 1,000 either way).
+//! new-cart writes, 1,000 either way, `HOSTILE_UPLOAD_MIB` MiB per upload).
 
 mod support;
 
@@ -32,7 +36,7 @@ use http::{Method, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use support::{Backend, Broker, Shopper, sample};
+use support::{ADMIN_TOKEN, Backend, Broker, Shopper, sample};
 
 const CHECKOUT: &str = "shop.checkout.v1";
 
@@ -543,6 +547,153 @@ async fn cart_flood(broker: &Broker) -> Row {
     }
 }
 
+/// A field of /proc/<pid>/status in bytes (`VmRSS`, `VmHWM`: resident now, and its peak).
+fn proc_status_bytes(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// A stock file of at most `bytes` bytes (the largest upload the shop takes, at full size)
+/// whose every row is bad (quantity 0), and its rows.
+fn bad_stock_file(bytes: usize) -> (bytes::Bytes, u64) {
+    let mut file = String::with_capacity(bytes);
+    file.push_str("product_id,quantity\n");
+    let mut id = 1u64;
+    loop {
+        let row = format!("{id},0\n");
+        if file.len() + row.len() > bytes {
+            break;
+        }
+        file.push_str(&row);
+        id += 1;
+    }
+    (bytes::Bytes::from(file), id - 1)
+}
+
+async fn concurrent_bad_uploads(broker: &Broker, shop: &Backend) -> Row {
+    let t = Instant::now();
+    let addr = shop.addr;
+    let mib: usize = env_or("HOSTILE_UPLOAD_MIB", 4);
+    let (file, rows) = bad_stock_file(mib << 20);
+    let files_size = 2 * file.len() as u64;
+    let before = support::log_size(broker, "shop.checkout.v1");
+    let (idle, _) = healthz_for(addr, Duration::from_secs(1)).await;
+    let pid = shop.pid();
+    // Resets the process's peak RSS to its current RSS (proc(5): clear_refs, "5").
+    let peak_reset = std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok();
+    let rss_before = proc_status_bytes(pid, "VmRSS");
+    let uploads: Vec<_> = (0..2)
+        .map(|i| {
+            let file = file.clone();
+            tokio::spawn(async move {
+                let auth = format!("Bearer {ADMIN_TOKEN}");
+                let key = format!("hostile-upload-{i}");
+                let started = Instant::now();
+                let r = Shopper::new(addr)
+                    .try_send(
+                        Method::POST,
+                        "/api/admin/imports/stock",
+                        &[
+                            ("authorization", &auth),
+                            ("content-type", "text/csv"),
+                            ("idempotency-key", &key),
+                        ],
+                        file,
+                    )
+                    .await;
+                (r, started.elapsed())
+            })
+        })
+        .collect();
+    // /healthz one after the other until both uploads are answered.
+    let mut healthz = Shopper::new(addr);
+    let (mut during, mut failed) = (vec![], 0usize);
+    while during.len() < 10 || !uploads.iter().all(|u| u.is_finished()) {
+        let started = Instant::now();
+        let ok = matches!(
+            tokio::time::timeout(Duration::from_secs(30), healthz.try_send(Method::GET, "/healthz", &[], bytes::Bytes::new())).await,
+            Ok(Ok(r)) if r.status == StatusCode::OK
+        );
+        during.push(started.elapsed());
+        failed += usize::from(!ok);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let peak = proc_status_bytes(pid, "VmHWM");
+    let mut answers = vec![];
+    for u in uploads {
+        let (r, took) = u.await.unwrap();
+        match r {
+            Ok(r) => {
+                let message = r.json()["message"].as_str().unwrap_or("").to_owned();
+                answers.push((r.status.as_u16(), took, message));
+            }
+            Err(e) => answers.push((0, took, e)),
+        }
+    }
+    // What the shop still holds a moment later.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_after = proc_status_bytes(pid, "VmRSS");
+    let written = support::log_size(broker, "shop.checkout.v1") - before;
+    let (idle_p99, during_p99) = (p99(idle), p99(during.clone()));
+    let growth = peak.saturating_sub(rss_before);
+    let mib_of = |b: u64| b as f64 / (1 << 20) as f64;
+    let answered = answers
+        .iter()
+        .map(|(status, took, message)| {
+            format!(
+                "{status} in {:.1} s ({})",
+                took.as_secs_f64(),
+                message.chars().take(70).collect::<String>()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Row {
+        scenario: "concurrent-bad-uploads",
+        load: format!(
+            "2 uploads at once of a {:.1} MiB stock file, {rows} rows, every one bad (quantity 0)",
+            mib_of(file.len() as u64),
+        ),
+        held: format!(
+            "{answered}; /healthz {}/{} answered 200, p99 {:.1} ms under the uploads vs {:.1} ms idle ({:.1}×), the longest {:.1} ms; shop peak RSS +{:.0} MiB over {:.0} MiB before ({:.2}× the files' {:.0} MiB{}), {:.0} MiB held 1 s after",
+            during.len() - failed,
+            during.len(),
+            during_p99.as_secs_f64() * 1e3,
+            idle_p99.as_secs_f64() * 1e3,
+            during_p99.as_secs_f64() / idle_p99.as_secs_f64().max(1e-9),
+            during
+                .iter()
+                .max()
+                .copied()
+                .unwrap_or_default()
+                .as_secs_f64()
+                * 1e3,
+            mib_of(growth),
+            mib_of(rss_before),
+            growth as f64 / files_size as f64,
+            mib_of(files_size),
+            if peak_reset {
+                ""
+            } else {
+                "; peak since start: clear_refs refused"
+            },
+            mib_of(rss_after.saturating_sub(rss_before)),
+        ),
+        lost: format!("{written} events written, {failed} /healthz failed"),
+        ok: answers
+            .iter()
+            .all(|(status, ..)| *status == 422 || *status == 503)
+            && written == 0
+            && failed == 0,
+        seconds: t.elapsed().as_secs_f64(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_traffic_suite() {
     // Thousands of sockets on each side: this process needs its open-file limit raised too.
@@ -577,6 +728,7 @@ async fn hostile_traffic_suite() {
         log_reader(&broker, shop.addr).await,
         made_up_cart(&broker, shop.addr).await,
         cart_flood(&broker).await,
+        concurrent_bad_uploads(&broker, &shop).await,
     ];
     let mut report = format!(
         "Hostile-traffic suite, {}: the debug `shop` binary on tansu, head and body deadlines {HEAD_MS} ms.\n\n\

@@ -1,30 +1,37 @@
 //! `POST /api/admin/imports/{kind}` and `GET /api/admin/imports/{kind}/{id}`: a CSV file of
 //! products or stock, uploaded from the browser and written exactly as `shop import` writes it
-//! (one implementation: [`crate::tools::import::prepare`] validates the whole file and builds
-//! the records, [`crate::tools::import::produce_all_until`] writes them). One bad row and
-//! nothing is written. An upload's `Idempotency-Key` names the import: the same key again
-//! answers with it and writes nothing twice; the same key with another file is refused.
+//! (one implementation: [`crate::tools::import`] checks the whole file and builds the records).
+//! One bad row and nothing is written. An upload's `Idempotency-Key` names the import: the same
+//! key again answers with it and writes nothing twice; the same key with another file is
+//! refused.
 //!
-//! Progress is the running replica's knowledge, kept for its newest [`KEEP`] imports: what is
-//! written is in the log (stock rows carry keys derived from the file, product rows set the
-//! same fields again), so an upload retried against another replica or after a restart is
-//! written again and changes nothing twice.
+//! One upload at a time per replica ([`super::jobs`]): another one meanwhile is answered 503
+//! with `Retry-After` at once (its body read and dropped, so the client sees the answer). A
+//! refusal lists the first [`MAX_KEPT_ERRORS`](crate::tools::import::MAX_KEPT_ERRORS) bad rows and counts them all; a bad value is
+//! quoted short. The answer says what the import changes: rows applied, and rows already in
+//! effect, which are not written.
+//!
+//! Progress is the running replica's knowledge, kept for its newest [`super::jobs::KEEP`]
+//! imports: what is written is in the log (stock rows carry keys derived from the file, product
+//! rows set the same fields again), so an upload retried against another replica or after a
+//! restart changes nothing twice.
 
-use std::sync::Arc;
-
+use bytes::{Bytes, BytesMut};
 use http::{Request, StatusCode, header};
+use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use shared::proto::ImportRowError;
 
-use super::jobs::{Applied, Job, import_id, run};
-use crate::commands::meta::{fingerprint, idempotency_key};
+use super::jobs::{self, Checked, Job, Target, Upload, import_id};
+use crate::commands::meta::{Fingerprint, idempotency_key};
 use crate::http::request::require_admin;
-use crate::http::wire::{self, ApiError, Format, Resp, reply};
+use crate::http::wire::{ApiError, Format, Resp, reply};
+use crate::ops::metrics::imports::ImportAnswer;
 use crate::state::State;
-use crate::tools::import::{FileKind, RowError, prepare};
+use crate::tools::import::{BadRows, FileKind};
 
-/// Bad rows listed in a refusal; beyond them the message counts the rest.
-const MAX_LISTED: usize = 10_000;
+/// Seconds an upload refused because another import is in progress is told to wait.
+pub const BUSY_RETRY_AFTER_SECS: u32 = 5;
 
 fn kind_of(name: &str) -> Result<FileKind, ApiError> {
     FileKind::parse(name).ok_or_else(|| {
@@ -35,29 +42,58 @@ fn kind_of(name: &str) -> Result<FileKind, ApiError> {
     })
 }
 
-/// The refusal of a file with bad rows.
-pub fn bad_rows_error(errors: Vec<RowError>) -> ApiError {
-    let n = errors.len();
+/// The refusal of a file with bad rows: the first ones listed, all of them counted.
+pub fn bad_rows_error(bad: BadRows) -> ApiError {
+    let n = bad.count;
+    let listed = bad.first.len();
     let mut e = ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_rows",
-        if n > MAX_LISTED {
+        if n > listed as u64 {
             format!(
-                "{n} bad rows (the first {MAX_LISTED} are listed); nothing was written: fix them and upload the file again"
+                "{} bad rows (the first {listed} are listed); nothing was written: fix them and upload the file again",
+                grouped(n)
             )
         } else {
             format!("{n} bad row(s); nothing was written: fix them and upload the file again")
         },
     );
-    e.bad_rows = errors
+    e.bad_rows = bad
+        .first
         .into_iter()
-        .take(MAX_LISTED)
         .map(|r| ImportRowError {
             line: r.line,
             message: r.message,
         })
         .collect();
     e
+}
+
+/// 5000000 as "5,000,000".
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+fn busy() -> ApiError {
+    ApiError {
+        retry_after: Some(BUSY_RETRY_AFTER_SECS),
+        ..ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "import_in_progress",
+            format!(
+                "another import is in progress on this replica (one at a time); nothing of this \
+                 file was read or written: upload it again in {BUSY_RETRY_AFTER_SECS} s"
+            ),
+        )
+    }
 }
 
 fn csv_body(headers: &http::HeaderMap) -> Result<(), ApiError> {
@@ -84,6 +120,88 @@ fn csv_body(headers: &http::HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// The body's limits, as `wire::read_body` applies them: at most `limit` bytes (413 above),
+/// within `timeout` (408).
+struct Limits {
+    limit: usize,
+    timeout: std::time::Duration,
+}
+
+/// Hands the body to `each` piece by piece as it arrives, within the limits.
+async fn read_pieces(
+    body: Incoming,
+    declared: Option<u64>,
+    limits: &Limits,
+    mut each: impl FnMut(Bytes),
+) -> Result<(), ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request body exceeds {} bytes", limits.limit),
+        )
+    };
+    if declared.is_some_and(|n| n > limits.limit as u64) {
+        return Err(too_large());
+    }
+    let read = async {
+        let mut body = body;
+        let mut total = 0usize;
+        while let Some(frame) = body.frame().await {
+            let frame = frame
+                .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
+            if let Ok(data) = frame.into_data() {
+                total += data.len();
+                if total > limits.limit {
+                    return Err(too_large());
+                }
+                each(data);
+            }
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(limits.timeout, read).await {
+        Ok(read) => read,
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request body did not arrive within {} ms",
+                limits.timeout.as_millis()
+            ),
+        )),
+    }
+}
+
+/// The file in one buffer sized from its `Content-Length` (held once, not in pieces and then
+/// again whole).
+async fn read_file(
+    body: Incoming,
+    declared: Option<u64>,
+    limits: &Limits,
+) -> Result<Bytes, ApiError> {
+    let size = declared.unwrap_or(0).min(limits.limit as u64) as usize;
+    let mut file = BytesMut::with_capacity(size);
+    read_pieces(body, declared, limits, |piece| {
+        file.extend_from_slice(&piece)
+    })
+    .await?;
+    Ok(file.freeze())
+}
+
+/// The fingerprint of the file, computed as it arrives (a retried upload is recognised without
+/// holding it).
+async fn read_fingerprint(
+    body: Incoming,
+    declared: Option<u64>,
+    limits: &Limits,
+) -> Result<u64, ApiError> {
+    let mut f = Fingerprint::default();
+    read_pieces(body, declared, limits, |piece| f.update(&piece)).await?;
+    f.end_part();
+    Ok(f.value())
+}
+
 pub async fn start(state: &State, req: Request<Incoming>, kind: &str) -> Result<Resp, ApiError> {
     require_admin(state.admin_token(), &req)?;
     let kind = kind_of(kind)?;
@@ -91,41 +209,52 @@ pub async fn start(state: &State, req: Request<Incoming>, kind: &str) -> Result<
     let key = idempotency_key(&parts.headers)?;
     csv_body(&parts.headers)?;
     let format = Format::accepted(&parts.headers);
-    let bytes = wire::read_body(
-        body,
-        &parts.headers,
-        state.config.admin.max_import_bytes,
-        state.config.limits.body_timeout,
-    )
-    .await?;
-    let id = import_id(kind, &key);
-    let hash = fingerprint(&[&bytes]);
-    if let Some(job) = state.imports.get(&id) {
-        return answer_existing(&job, hash, format);
-    }
-    let prepared = prepare(kind, &bytes, &state.config.kafka).map_err(bad_rows_error)?;
-    let rows = prepared.records.len() as u64;
-    let job = Arc::new(Job::new(id, kind, hash, rows, state.imports.next_seq()));
-    let registered = state.imports.insert(job.clone());
-    if !Arc::ptr_eq(&registered, &job) {
-        // The same upload arrived twice at once: the first one runs it.
-        return answer_existing(&registered, hash, format);
-    }
-    let context = match kind {
-        FileKind::Products => Applied::Catalog(state.catalog.clone()),
-        FileKind::Stock => Applied::Checkout(state.checkout.clone()),
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let limits = Limits {
+        limit: state.config.admin.max_import_bytes,
+        timeout: state.config.limits.body_timeout,
     };
-    tokio::spawn(run(
-        job.clone(),
-        prepared,
-        state.config.kafka.clone(),
-        context,
-    ));
-    Ok(reply(format, StatusCode::ACCEPTED, &job.status()))
+    let id = import_id(kind, &key);
+    if let Some(job) = state.imports.get(&id) {
+        let file = read_fingerprint(body, declared, &limits).await?;
+        return answer(&job, file, format);
+    }
+    let Some(slot) = state.imports.try_slot() else {
+        // Read and dropped: closing a connection with unread data resets it, and the client
+        // might never see this answer.
+        let _ = read_pieces(body, declared, &limits, drop).await;
+        state.imports.metrics().answered(ImportAnswer::Busy);
+        return Err(busy());
+    };
+    let bytes = read_file(body, declared, &limits).await?;
+    let target = match kind {
+        FileKind::Products => Target::Catalog(state.catalog.clone()),
+        FileKind::Stock => Target::Checkout(state.checkout.clone()),
+    };
+    let checked = jobs::start(Upload {
+        id,
+        bytes,
+        target,
+        kafka: state.config.kafka.clone(),
+        imports: state.imports.clone(),
+        slot,
+    })
+    .map_err(|e| ApiError::internal(format!("cannot start the import's thread: {e}")))?;
+    match checked.await {
+        Ok(Checked::Refused(bad)) => Err(bad_rows_error(bad)),
+        Ok(Checked::Job { job, file }) => answer(&job, file, format),
+        Err(_) => Err(ApiError::internal(
+            "the import stopped before its file was checked; nothing was written",
+        )),
+    }
 }
 
-fn answer_existing(job: &Job, hash: u64, format: Format) -> Result<Resp, ApiError> {
-    if job.hash() != hash {
+fn answer(job: &Job, file: u64, format: Format) -> Result<Resp, ApiError> {
+    if job.hash() != file {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_key_reused",
@@ -160,19 +289,23 @@ pub fn status(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tools::import::{MAX_KEPT_ERRORS, RowError};
 
     #[test]
     fn a_refusal_lists_every_bad_row() {
-        let e = bad_rows_error(vec![
-            RowError {
-                line: 3,
-                message: "quantity must be between 1 and 1000000, got 0".into(),
-            },
-            RowError {
-                line: 5,
-                message: "x".into(),
-            },
-        ]);
+        let e = bad_rows_error(BadRows {
+            count: 2,
+            first: vec![
+                RowError {
+                    line: 3,
+                    message: "quantity must be between 1 and 1000000, got 0".into(),
+                },
+                RowError {
+                    line: 5,
+                    message: "x".into(),
+                },
+            ],
+        });
         assert_eq!(
             (e.status, e.code),
             (StatusCode::UNPROCESSABLE_ENTITY, "invalid_rows")
@@ -180,5 +313,37 @@ mod tests {
         assert_eq!(e.bad_rows.len(), 2);
         assert_eq!(e.bad_rows[0].line, 3);
         assert!(e.message.contains("nothing was written"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_refusal_of_more_rows_than_listed_counts_them_all() {
+        let first = (0..MAX_KEPT_ERRORS as u64)
+            .map(|line| RowError {
+                line: line + 2,
+                message: "x".into(),
+            })
+            .collect();
+        let e = bad_rows_error(BadRows {
+            count: 5_000_000,
+            first,
+        });
+        assert_eq!(e.bad_rows.len(), 100);
+        assert!(
+            e.message
+                .starts_with("5,000,000 bad rows (the first 100 are listed); nothing was written"),
+            "{}",
+            e.message
+        );
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1_000), "1,000");
+        assert_eq!(grouped(123_456_789), "123,456,789");
+    }
+
+    #[test]
+    fn busy_says_an_import_is_in_progress_and_when_to_retry() {
+        let e = busy();
+        assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.retry_after, Some(BUSY_RETRY_AFTER_SECS));
+        assert!(e.message.contains("import is in progress"), "{}", e.message);
     }
 }

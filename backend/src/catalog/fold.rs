@@ -147,6 +147,14 @@ impl Catalog {
         self.products.get(id)
     }
 
+    /// Whether applying this upsert would change anything: a new product, other fields, or a
+    /// disabled product it would enable again (an import leaves out the rows that would not).
+    pub fn upsert_changes(&self, e: &ProductUpsertedV1) -> bool {
+        self.products
+            .get(e.product_id)
+            .is_none_or(|p| **p != from_event(e))
+    }
+
     /// A product a shopper may see.
     pub fn enabled_product(&self, id: u64) -> Option<&Arc<Product>> {
         self.products.get(id).filter(|p| !p.disabled)
@@ -703,6 +711,25 @@ pub(crate) mod tests {
             .collect();
         assert_eq!(by_price, vec![1, 2]);
         assert_eq!(c.enabled_product(1).unwrap().price_minor, 100);
+    }
+
+    #[test]
+    fn an_upsert_of_the_same_fields_changes_nothing_unless_it_enables() {
+        let fields = |e: CatalogEvent| match e.event {
+            Some(Event::ProductUpsertedV1(u)) => u,
+            _ => unreachable!(),
+        };
+        let c = incremental(&[upsert(1, "Lamp", "Home", 500)]);
+        assert!(!c.upsert_changes(&fields(upsert(1, "Lamp", "Home", 500))));
+        assert!(c.upsert_changes(&fields(upsert(1, "Lamp", "Home", 501))));
+        assert!(c.upsert_changes(&fields(upsert(1, "Lamp!", "Home", 500))));
+        assert!(c.upsert_changes(&fields(upsert(2, "Lamp", "Home", 500))));
+        let c = incremental(&[upsert(1, "Lamp", "Home", 500), disable(1)]);
+        assert!(c.upsert_changes(&fields(upsert(1, "Lamp", "Home", 500))));
+        // A price change since, then the old row again: it changes the price back.
+        let c = incremental(&[upsert(1, "Lamp", "Home", 500), price(1, 400)]);
+        assert!(c.upsert_changes(&fields(upsert(1, "Lamp", "Home", 500))));
+        assert!(!c.upsert_changes(&fields(upsert(1, "Lamp", "Home", 400))));
     }
 
     #[test]

@@ -531,7 +531,7 @@ pub static API: &[Path] = &[
             method: "POST",
             route: |p| Route::StartImport(p[0]),
             summary: "Import a CSV file of products or stock",
-            about: "The file of `shop import` (products: id,title,description,long_text,category,price_minor,currency,image_urls; stock: product_id,quantity), validated whole first: with one bad row nothing is written and 422 `invalid_rows` lists every bad row with its line. Otherwise 202: the rows are being written; follow `GET /api/admin/imports/{kind}/{id}`. The same Idempotency-Key again answers with the same import (200) and writes nothing twice.",
+            about: "The file of `shop import` (products: id,title,description,long_text,category,price_minor,currency,image_urls; stock: product_id,quantity), validated whole first: with one bad row nothing is written and 422 `invalid_rows` lists the first 100 bad rows with their line (a bad value quoted short) and counts them all in its message. Otherwise 202: `applied` rows (the ones that change something) are being written, `alreadyImported` rows are in effect already and not written; follow `GET /api/admin/imports/{kind}/{id}`. The same Idempotency-Key again answers with the same import and writes nothing twice. One upload at a time per replica: while one is read, checked or written, another gets 503 `import_in_progress` with `Retry-After`.",
             query: &[],
             body: Body::Csv,
             answer: (202, Body::Message("ImportStatus")),

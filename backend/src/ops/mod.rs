@@ -3,6 +3,7 @@
 //! record into it through handles and hooks, and never depend on its handlers.
 
 pub mod health;
+pub mod heap;
 pub mod metrics;
 pub mod profiling;
 pub mod traces;

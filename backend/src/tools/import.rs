@@ -1,19 +1,26 @@
 //! `shop import`: loads products and stock deliveries from CSV files into Kafka, and the one
 //! produce loop every bulk tool (import, demo data) shares.
 //!
-//! A file is validated whole before anything is written: one bad row and nothing reaches Kafka,
-//! so a fixed file can simply be imported again. Every row's idempotency key is derived from the
-//! file's content and the row's line, so importing the same file twice has no second effect.
+//! A file is checked whole before anything is written: one bad row and nothing reaches Kafka,
+//! so a fixed file can simply be imported again. Every stock row's idempotency key is derived
+//! from the file's content and the row's line, so importing the same file twice has no second
+//! effect.
+//!
+//! Both passes stream: [`check`] reads the file row by row and keeps the first
+//! [`MAX_KEPT_ERRORS`] bad rows with a message (the rest are counted, and a message is only
+//! written for a row that is kept), and [`records`] reads it again to build each record as it
+//! is written. Neither holds a copy of the rows, so a file of millions of bad rows costs little
+//! more than the file.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::Read;
 use std::path::PathBuf;
+use std::pin::pin;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use futures_util::FutureExt as _;
+use futures_util::{FutureExt as _, Stream, StreamExt as _};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use prost::Message;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -45,7 +52,15 @@ pub const STOCK_COLUMNS: [&str; 2] = ["product_id", "quantity"];
 pub const IMAGE_URL_SEPARATOR: char = '|';
 /// Largest quantity of one stock row, the server's default delivery limit.
 pub const MAX_STOCK_QUANTITY: u32 = 1_000_000;
-/// More bad rows than this are counted, not printed.
+/// Bad rows kept with their message, in line order; the rest are counted.
+pub const MAX_KEPT_ERRORS: usize = 100;
+/// Characters of a bad value quoted in a message; a longer value is cut and its length given.
+pub const MAX_QUOTED_CHARS: usize = 60;
+/// Longest message kept for a row, whatever rule wrote it.
+const MAX_MESSAGE_CHARS: usize = 400;
+/// Header problems named one by one (a header of a thousand unknown columns names five).
+const MAX_HEADER_PROBLEMS: usize = 5;
+/// Bad rows printed by `shop import`.
 const MAX_PRINTED_ERRORS: usize = 50;
 
 /// `shop import products|stock FILE.csv`.
@@ -83,6 +98,114 @@ impl fmt::Display for RowError {
     }
 }
 
+/// What is wrong with a file: how many rows are bad, and the first [`MAX_KEPT_ERRORS`] of them
+/// in line order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BadRows {
+    pub count: u64,
+    pub first: Vec<RowError>,
+}
+
+impl BadRows {
+    fn add(&mut self, line: u64, problem: Problem<'_>) {
+        self.count += 1;
+        if self.first.len() < MAX_KEPT_ERRORS {
+            self.first.push(RowError {
+                line,
+                message: cut(problem.message(), MAX_MESSAGE_CHARS),
+            });
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Adds `count` bad rows found by another pass, the first of which are `first` (in line
+    /// order), keeping the first [`MAX_KEPT_ERRORS`] of both in line order.
+    fn merge(&mut self, count: u64, first: Vec<RowError>) {
+        self.count += count;
+        self.first.extend(first);
+        self.first.sort_by_key(|e| e.line);
+        self.first.truncate(MAX_KEPT_ERRORS);
+    }
+}
+
+/// Why a row cannot be imported. The bad value is borrowed from the row: the message is written
+/// only for a row that is kept.
+#[derive(Debug)]
+enum Problem<'a> {
+    NotPositive {
+        column: &'static str,
+        value: &'a str,
+    },
+    NotInteger {
+        column: &'static str,
+        value: &'a str,
+    },
+    Quantity(i64),
+    Duplicate {
+        column: &'static str,
+        id: u64,
+        first_line: u64,
+    },
+    Fields {
+        expected: u64,
+        got: u64,
+    },
+    NotUtf8,
+    Unreadable(String),
+    /// A rule's own message (the product rules of `catalog::validate`).
+    Rule(String),
+}
+
+impl Problem<'_> {
+    fn message(&self) -> String {
+        match self {
+            Problem::NotPositive { column, value } => {
+                format!("{column} must be a positive integer, got {}", quoted(value))
+            }
+            Problem::NotInteger { column, value } => {
+                format!("{column} must be an integer, got {}", quoted(value))
+            }
+            Problem::Quantity(q) => {
+                format!("quantity must be between 1 and {MAX_STOCK_QUANTITY}, got {q}")
+            }
+            Problem::Duplicate {
+                column,
+                id,
+                first_line,
+            } => format!("duplicate {column} {id} (first on line {first_line})"),
+            Problem::Fields { expected, got } => format!("expected {expected} fields, got {got}"),
+            Problem::NotUtf8 => "not valid UTF-8".to_owned(),
+            Problem::Unreadable(why) => format!("cannot read the file: {why}"),
+            Problem::Rule(message) => message.clone(),
+        }
+    }
+}
+
+/// A value as a message quotes it: whole when short, else its first [`MAX_QUOTED_CHARS`]
+/// characters, an ellipsis and its length (a 32 MiB cell is never echoed back).
+pub fn quoted(value: &str) -> String {
+    match value.char_indices().nth(MAX_QUOTED_CHARS) {
+        None => format!("{value:?}"),
+        Some((end, _)) => format!(
+            "{:?}… ({} characters)",
+            &value[..end],
+            value.chars().count()
+        ),
+    }
+}
+
+/// At most `max` characters of `s`, the cut marked with an ellipsis.
+fn cut(mut s: String, max: usize) -> String {
+    if let Some((end, _)) = s.char_indices().nth(max) {
+        s.truncate(end);
+        s.push('…');
+    }
+    s
+}
+
 /// A valid row and the line it starts on (part of its idempotency key).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row<T> {
@@ -90,85 +213,70 @@ pub struct Row<T> {
     pub event: T,
 }
 
-/// Reads a products file; every bad row is reported, not just the first.
-pub fn parse_products(reader: impl Read) -> Result<Vec<Row<ProductUpsertedV1>>, Vec<RowError>> {
-    parse_rows(
-        reader,
-        PRODUCT_COLUMNS,
-        |[
-            id,
-            title,
-            description,
-            long_text,
-            category,
-            price,
-            currency,
-            urls,
-        ]| {
-            let id = positive_id("id", id)?;
-            let minor = price
-                .trim()
-                .parse::<i64>()
-                .map_err(|_| format!("price_minor must be an integer, got {price:?}"))?;
-            let image_urls = if urls.trim().is_empty() {
-                Vec::new()
-            } else {
-                urls.split(IMAGE_URL_SEPARATOR)
-                    .map(|u| u.trim().to_owned())
-                    .collect()
-            };
-            let upsert = UpsertProduct {
-                title: title.to_owned(),
-                description: description.to_owned(),
-                long_text: long_text.to_owned(),
-                category: category.to_owned(),
-                price: Some(Money {
-                    minor,
-                    currency: currency.trim().to_owned(),
-                }),
-                image_urls,
-            };
-            validate_product(id, &upsert).map_err(|e| e.message)
-        },
-        |p| p.product_id,
-    )
+fn product_of(
+    [
+        id,
+        title,
+        description,
+        long_text,
+        category,
+        price,
+        currency,
+        urls,
+    ]: [&str; 8],
+) -> Result<ProductUpsertedV1, Problem<'_>> {
+    let id = positive_id("id", id)?;
+    let minor = price
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| Problem::NotInteger {
+            column: "price_minor",
+            value: price,
+        })?;
+    let image_urls = if urls.trim().is_empty() {
+        Vec::new()
+    } else {
+        urls.split(IMAGE_URL_SEPARATOR)
+            .map(|u| u.trim().to_owned())
+            .collect()
+    };
+    let upsert = UpsertProduct {
+        title: title.to_owned(),
+        description: description.to_owned(),
+        long_text: long_text.to_owned(),
+        category: category.to_owned(),
+        price: Some(Money {
+            minor,
+            currency: currency.trim().to_owned(),
+        }),
+        image_urls,
+    };
+    validate_product(id, &upsert).map_err(|e| Problem::Rule(e.message))
 }
 
-/// Reads a stock file; every bad row is reported, not just the first.
-pub fn parse_stock(reader: impl Read) -> Result<Vec<Row<StockDeliveredV1>>, Vec<RowError>> {
-    parse_rows(
-        reader,
-        STOCK_COLUMNS,
-        |[product_id, quantity]| {
-            let product_id = positive_id("product_id", product_id)?;
-            let q = quantity
-                .trim()
-                .parse::<i64>()
-                .map_err(|_| format!("quantity must be an integer, got {quantity:?}"))?;
-            match u32::try_from(q) {
-                Ok(quantity) if (1..=MAX_STOCK_QUANTITY).contains(&quantity) => {
-                    Ok(StockDeliveredV1 {
-                        product_id,
-                        quantity,
-                    })
-                }
-                _ => Err(format!(
-                    "quantity must be between 1 and {MAX_STOCK_QUANTITY}, got {q}"
-                )),
-            }
-        },
-        |s| s.product_id,
-    )
+fn stock_of([product_id, quantity]: [&str; 2]) -> Result<StockDeliveredV1, Problem<'_>> {
+    let product_id = positive_id("product_id", product_id)?;
+    let q = quantity
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| Problem::NotInteger {
+            column: "quantity",
+            value: quantity,
+        })?;
+    match u32::try_from(q) {
+        Ok(quantity) if (1..=MAX_STOCK_QUANTITY).contains(&quantity) => Ok(StockDeliveredV1 {
+            product_id,
+            quantity,
+        }),
+        _ => Err(Problem::Quantity(q)),
+    }
 }
 
-fn positive_id(column: &str, value: &str) -> Result<u64, String> {
+fn positive_id<'a>(column: &'static str, value: &'a str) -> Result<u64, Problem<'a>> {
     let v = value.trim();
     match v.parse::<u64>() {
         Ok(n) if n > 0 && !v.starts_with('+') => Ok(n),
-        _ => Err(format!(
-            "{column} must be a positive integer, got {:?}",
-            value.chars().take(40).collect::<String>()
-        )),
+        _ => Err(Problem::NotPositive { column, value }),
     }
 }
 
@@ -180,15 +288,23 @@ fn column_positions<const N: usize>(
 ) -> Result<[usize; N], String> {
     let mut positions = [usize::MAX; N];
     let mut problems = Vec::new();
+    let mut more = 0usize;
+    let mut problem = |p: String| {
+        if problems.len() < MAX_HEADER_PROBLEMS {
+            problems.push(p);
+        } else {
+            more += 1;
+        }
+    };
     for (i, name) in header.iter().enumerate() {
         // A spreadsheet's UTF-8 byte order mark sticks to the first name.
         let name = name.trim_start_matches('\u{feff}').trim();
         match expected.iter().position(|e| *e == name) {
             Some(c) if positions[c] != usize::MAX => {
-                problems.push(format!("column {name:?} appears twice"))
+                problem(format!("column {} appears twice", quoted(name)))
             }
             Some(c) => positions[c] = i,
-            None => problems.push(format!("unknown column {name:?}")),
+            None => problem(format!("unknown column {}", quoted(name))),
         }
     }
     let missing: Vec<&str> = expected
@@ -199,6 +315,9 @@ fn column_positions<const N: usize>(
         .collect();
     if !missing.is_empty() {
         problems.insert(0, format!("missing column(s) {}", missing.join(", ")));
+    }
+    if more > 0 {
+        problems.push(format!("{more} more unknown or repeated columns"));
     }
     if problems.is_empty() {
         Ok(positions)
@@ -211,79 +330,263 @@ fn column_positions<const N: usize>(
     }
 }
 
-/// The frame of both parsers: header, per-row conversion, duplicate ids, error collection.
-fn parse_rows<T, const N: usize>(
-    reader: impl Read,
-    columns: [&str; N],
-    convert: impl Fn([&str; N]) -> Result<T, String>,
-    id_of: impl Fn(&T) -> u64,
-) -> Result<Vec<Row<T>>, Vec<RowError>> {
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(reader);
-    let header_error = |message: String| vec![RowError { line: 1, message }];
-    let positions = match csv.headers() {
-        Ok(header) => column_positions(header, columns).map_err(header_error)?,
-        Err(e) => return Err(header_error(csv_error_message(&e))),
-    };
-    let mut rows = Vec::new();
-    let mut errors = Vec::new();
-    let mut first_line_of: HashMap<u64, u64> = HashMap::new();
-    let mut record = csv::StringRecord::new();
-    loop {
-        match csv.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {
-                let line = record.position().map_or(0, |p| p.line());
-                let fields = positions.map(|p| record.get(p).unwrap_or(""));
-                match convert(fields) {
-                    Ok(event) => match first_line_of.entry(id_of(&event)) {
-                        Entry::Occupied(first) => errors.push(RowError {
-                            line,
-                            message: format!(
-                                "duplicate {} {} (first on line {})",
-                                columns[0],
-                                first.key(),
-                                first.get()
-                            ),
-                        }),
-                        Entry::Vacant(slot) => {
-                            slot.insert(line);
-                            rows.push(Row { line, event });
-                        }
-                    },
-                    Err(message) => errors.push(RowError { line, message }),
-                }
+/// A CSV file read record by record into one reused buffer.
+struct Records<R: Read, const N: usize> {
+    csv: csv::Reader<R>,
+    positions: [usize; N],
+    record: csv::StringRecord,
+    done: bool,
+}
+
+/// What [`Records::advance`] found.
+enum Next {
+    /// The record on this line is in the buffer.
+    Record(u64),
+    /// A row that is not a record of the file's shape, on this line.
+    Bad(u64, Problem<'static>),
+    End,
+}
+
+impl<R: Read, const N: usize> Records<R, N> {
+    /// Reads the header; a header that does not name the columns is the file's one problem.
+    fn open(reader: R, columns: [&str; N]) -> Result<Self, RowError> {
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(reader);
+        let header_error = |message: String| RowError {
+            line: 1,
+            message: cut(message, MAX_MESSAGE_CHARS),
+        };
+        let positions = match csv.headers() {
+            Ok(header) => column_positions(header, columns).map_err(header_error)?,
+            Err(e) => return Err(header_error(csv_problem(&e).message())),
+        };
+        Ok(Records {
+            csv,
+            positions,
+            record: csv::StringRecord::new(),
+            done: false,
+        })
+    }
+
+    fn advance(&mut self) -> Next {
+        if self.done {
+            return Next::End;
+        }
+        match self.csv.read_record(&mut self.record) {
+            Ok(false) => {
+                self.done = true;
+                Next::End
             }
+            Ok(true) => Next::Record(self.record.position().map_or(0, |p| p.line())),
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                let fatal = matches!(e.kind(), csv::ErrorKind::Io(_));
-                errors.push(RowError {
-                    line,
-                    message: csv_error_message(&e),
-                });
-                if fatal {
-                    break;
-                }
+                // A reader that fails (never a slice) would fail again: stop there.
+                self.done = matches!(e.kind(), csv::ErrorKind::Io(_));
+                Next::Bad(e.position().map_or(0, |p| p.line()), csv_problem(&e))
             }
         }
     }
-    if errors.is_empty() {
-        Ok(rows)
-    } else {
-        Err(errors)
+
+    /// The expected columns of the record in the buffer.
+    fn fields(&self) -> [&str; N] {
+        self.positions.map(|p| self.record.get(p).unwrap_or(""))
     }
 }
 
-fn csv_error_message(e: &csv::Error) -> String {
+fn csv_problem(e: &csv::Error) -> Problem<'static> {
     match e.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
-        } => format!("expected {expected_len} fields, got {len}"),
-        csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".to_owned(),
-        csv::ErrorKind::Io(e) => format!("cannot read the file: {e}"),
-        _ => e.to_string(),
+        } => Problem::Fields {
+            expected: *expected_len,
+            got: *len,
+        },
+        csv::ErrorKind::Utf8 { .. } => Problem::NotUtf8,
+        csv::ErrorKind::Io(e) => Problem::Unreadable(e.to_string()),
+        _ => Problem::Unreadable(e.to_string()),
     }
+}
+
+/// One pass over a file: every row converted and checked, then the ids sorted to find repeated
+/// ones (and, only if there are, a second pass to name them). `each` sees the valid rows in
+/// order for as long as no bad row has turned up (a file with a repeated id is refused at the
+/// end, whatever `each` saw). Returns the number of rows of a valid file.
+fn check_rows<T, const N: usize>(
+    bytes: &[u8],
+    columns: [&'static str; N],
+    convert: impl Fn([&str; N]) -> Result<T, Problem<'_>>,
+    id_of: impl Fn(&T) -> u64,
+    mut each: impl FnMut(&Row<T>),
+) -> Result<u64, BadRows> {
+    let mut records = Records::open(bytes, columns).map_err(|e| BadRows {
+        count: 1,
+        first: vec![e],
+    })?;
+    let mut bad = BadRows::default();
+    // Every valid row's id: 8 bytes a row, the one structure that grows with a valid file (a
+    // map of the line each id was first seen on cost 20 to 40).
+    let mut ids: Vec<u64> = Vec::new();
+    loop {
+        let line = match records.advance() {
+            Next::End => break,
+            Next::Bad(line, problem) => {
+                bad.add(line, problem);
+                continue;
+            }
+            Next::Record(line) => line,
+        };
+        match convert(records.fields()) {
+            Ok(event) => {
+                ids.push(id_of(&event));
+                if bad.is_empty() {
+                    each(&Row { line, event });
+                }
+            }
+            Err(problem) => bad.add(line, problem),
+        }
+    }
+    let rows = ids.len() as u64;
+    ids.sort_unstable();
+    let repeats = ids.windows(2).filter(|w| w[0] == w[1]).count() as u64;
+    if repeats > 0 {
+        let repeated: Vec<u64> = ids
+            .chunk_by(|a, b| a == b)
+            .filter(|run| run.len() > 1)
+            .map(|run| run[0])
+            .collect();
+        drop(ids);
+        bad.merge(
+            repeats,
+            repeated_rows(bytes, columns, &convert, &id_of, &repeated),
+        );
+    }
+    if bad.is_empty() { Ok(rows) } else { Err(bad) }
+}
+
+/// The first [`MAX_KEPT_ERRORS`] rows, in line order, whose id (one of `repeated`, sorted) an
+/// earlier row has.
+fn repeated_rows<T, const N: usize>(
+    bytes: &[u8],
+    columns: [&'static str; N],
+    convert: &impl Fn([&str; N]) -> Result<T, Problem<'_>>,
+    id_of: &impl Fn(&T) -> u64,
+    repeated: &[u64],
+) -> Vec<RowError> {
+    let Ok(mut records) = Records::open(bytes, columns) else {
+        return vec![];
+    };
+    let mut first_line = vec![0u64; repeated.len()];
+    let mut found = Vec::new();
+    while found.len() < MAX_KEPT_ERRORS {
+        let line = match records.advance() {
+            Next::End => break,
+            Next::Bad(..) => continue,
+            Next::Record(line) => line,
+        };
+        let Ok(event) = convert(records.fields()) else {
+            continue;
+        };
+        let id = id_of(&event);
+        let Ok(i) = repeated.binary_search(&id) else {
+            continue;
+        };
+        if first_line[i] == 0 {
+            first_line[i] = line;
+        } else {
+            let problem = Problem::Duplicate {
+                column: columns[0],
+                id,
+                first_line: first_line[i],
+            };
+            found.push(RowError {
+                line,
+                message: problem.message(),
+            });
+        }
+    }
+    found
+}
+
+/// Checks a products file; `each` sees its valid rows while none is bad.
+pub fn check_products(
+    bytes: &[u8],
+    each: impl FnMut(&Row<ProductUpsertedV1>),
+) -> Result<u64, BadRows> {
+    check_rows(bytes, PRODUCT_COLUMNS, product_of, |p| p.product_id, each)
+}
+
+/// Checks a stock file; `each` sees its valid rows while none is bad.
+pub fn check_stock(bytes: &[u8], each: impl FnMut(&Row<StockDeliveredV1>)) -> Result<u64, BadRows> {
+    check_rows(bytes, STOCK_COLUMNS, stock_of, |s| s.product_id, each)
+}
+
+/// Checks a whole file: the number of its rows, or what is wrong with it.
+pub fn check(kind: FileKind, bytes: &[u8]) -> Result<u64, BadRows> {
+    match kind {
+        FileKind::Products => check_products(bytes, |_| {}),
+        FileKind::Stock => check_stock(bytes, |_| {}),
+    }
+}
+
+/// The rows of a file that [`check`] found valid, in order, read again.
+fn valid_rows<T, R: Read, const N: usize>(
+    reader: R,
+    columns: [&'static str; N],
+    convert: impl Fn([&str; N]) -> Result<T, Problem<'_>>,
+) -> impl Iterator<Item = Row<T>> {
+    let mut records = Records::open(reader, columns).ok();
+    std::iter::from_fn(move || {
+        let records = records.as_mut()?;
+        loop {
+            match records.advance() {
+                Next::End => return None,
+                // Not in a checked file; skipped rather than written.
+                Next::Bad(..) => continue,
+                Next::Record(line) => {
+                    if let Ok(event) = convert(records.fields()) {
+                        return Some(Row { line, event });
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// A products file's valid rows (see [`check_products`]), read again.
+pub fn product_rows(reader: impl Read) -> impl Iterator<Item = Row<ProductUpsertedV1>> {
+    valid_rows(reader, PRODUCT_COLUMNS, product_of)
+}
+
+/// A stock file's valid rows (see [`check_stock`]), read again.
+pub fn stock_rows(reader: impl Read) -> impl Iterator<Item = Row<StockDeliveredV1>> {
+    valid_rows(reader, STOCK_COLUMNS, stock_of)
+}
+
+/// Reads a whole products file: its rows, or its bad rows (the first [`MAX_KEPT_ERRORS`]).
+pub fn parse_products(reader: impl Read) -> Result<Vec<Row<ProductUpsertedV1>>, Vec<RowError>> {
+    let bytes = read_all(reader)?;
+    let mut rows = Vec::new();
+    check_products(&bytes, |r| rows.push(r.clone())).map_err(|bad| bad.first)?;
+    Ok(rows)
+}
+
+/// Reads a whole stock file: its rows, or its bad rows (the first [`MAX_KEPT_ERRORS`]).
+pub fn parse_stock(reader: impl Read) -> Result<Vec<Row<StockDeliveredV1>>, Vec<RowError>> {
+    let bytes = read_all(reader)?;
+    let mut rows = Vec::new();
+    check_stock(&bytes, |r| rows.push(r.clone())).map_err(|bad| bad.first)?;
+    Ok(rows)
+}
+
+fn read_all(mut reader: impl Read) -> Result<Vec<u8>, Vec<RowError>> {
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes).map_err(|e| {
+        vec![RowError {
+            line: 1,
+            message: Problem::Unreadable(e.to_string()).message(),
+        }]
+    })?;
+    Ok(bytes)
 }
 
 pub async fn run(command: ImportCommand) -> anyhow::Result<()> {
@@ -324,93 +627,88 @@ impl FileKind {
             FileKind::Stock => "stock rows",
         }
     }
+
+    /// The topic its records go to.
+    pub fn topic(self, cfg: &KafkaConfig) -> &str {
+        match self {
+            FileKind::Products => &cfg.catalog_topic,
+            FileKind::Stock => &cfg.checkout_topic,
+        }
+    }
 }
 
-/// A valid file as the records that import it, in file order.
-pub struct Prepared {
-    pub kind: FileKind,
-    pub topic: String,
-    pub records: Vec<([u8; 8], Vec<u8>)>,
-    /// The file's fingerprint: part of every stock row's idempotency key.
-    pub hash: u64,
-}
+/// A record as it is produced: the product id (big-endian) as its key, the event as its value.
+pub type Record = ([u8; 8], Vec<u8>);
 
-/// Validates a whole file and builds the records that import it: every bad row is reported,
-/// and with one nothing is built. The one rule set of `shop import` and the import endpoint.
-pub fn prepare(kind: FileKind, bytes: &[u8], cfg: &KafkaConfig) -> Result<Prepared, Vec<RowError>> {
-    let hash = meta::fingerprint(&[bytes]);
-    let (topic, records) = match kind {
-        FileKind::Products => {
-            let records = parse_products(bytes)?
-                .into_iter()
-                .map(|row| {
-                    let id = row.event.product_id;
-                    let event = CatalogEvent {
-                        event: Some(catalog_event::Event::ProductUpsertedV1(row.event)),
-                        // An upsert is idempotent by its content (importing again sets the same
-                        // fields); a key would only cost the catalog model a record per product.
-                        meta: None,
-                    };
-                    (id.to_be_bytes(), event.encode_to_vec())
-                })
-                .collect();
-            (&cfg.catalog_topic, records)
-        }
-        FileKind::Stock => {
-            let records = parse_stock(bytes)?
-                .into_iter()
-                .map(|row| {
-                    // The same file again (any upload, any replica) adds nothing twice.
-                    let key = format!("import-stock-{hash:016x}-{}", row.line);
-                    let id = row.event.product_id;
-                    let event = CheckoutEvent {
-                        event: Some(checkout_event::Event::StockDeliveredV1(row.event)),
-                        meta: Some(meta::meta(key, 0)),
-                    };
-                    (id.to_be_bytes(), event.encode_to_vec())
-                })
-                .collect();
-            (&cfg.checkout_topic, records)
-        }
+/// The record of a products row.
+pub fn product_record(row: Row<ProductUpsertedV1>) -> Record {
+    let id = row.event.product_id;
+    let event = CatalogEvent {
+        event: Some(catalog_event::Event::ProductUpsertedV1(row.event)),
+        // An upsert is idempotent by its content (importing again sets the same fields); a key
+        // would only cost the catalog model a record per product.
+        meta: None,
     };
-    Ok(Prepared {
-        kind,
-        topic: topic.clone(),
-        records,
-        hash,
-    })
+    (id.to_be_bytes(), event.encode_to_vec())
+}
+
+/// The idempotency key of a stock row: the file's fingerprint and the row's line, so the same
+/// file again (any upload, any replica) adds nothing twice.
+pub fn stock_row_key(file: u64, line: u64) -> String {
+    format!("import-stock-{file:016x}-{line}")
+}
+
+/// The record of a stock row of the file whose fingerprint is `file`.
+pub fn stock_record(row: Row<StockDeliveredV1>, file: u64) -> Record {
+    let id = row.event.product_id;
+    let event = CheckoutEvent {
+        event: Some(checkout_event::Event::StockDeliveredV1(row.event)),
+        meta: Some(meta::meta(stock_row_key(file, row.line), 0)),
+    };
+    (id.to_be_bytes(), event.encode_to_vec())
+}
+
+/// The records that import a checked file, built one by one as they are taken, in file order.
+/// The one rule set of `shop import` and the import endpoint.
+/// `file` is the file's fingerprint (`meta::fingerprint(&[bytes])`), part of stock rows' keys.
+pub fn records(
+    kind: FileKind,
+    bytes: &[u8],
+    file: u64,
+) -> Box<dyn Iterator<Item = Record> + Send + '_> {
+    match kind {
+        FileKind::Products => Box::new(product_rows(bytes).map(product_record)),
+        FileKind::Stock => Box::new(stock_rows(bytes).map(move |row| stock_record(row, file))),
+    }
 }
 
 async fn import(kind: FileKind, args: ImportArgs) -> anyhow::Result<()> {
     let file = &args.file;
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let prepared = match prepare(kind, &bytes, &args.kafka) {
-        Ok(p) => p,
-        Err(errors) => {
-            for e in errors.iter().take(MAX_PRINTED_ERRORS) {
+    let total = match check(kind, &bytes) {
+        Ok(rows) => rows,
+        Err(bad) => {
+            for e in bad.first.iter().take(MAX_PRINTED_ERRORS) {
                 eprintln!("{}: {e}", file.display());
             }
-            if errors.len() > MAX_PRINTED_ERRORS {
-                eprintln!(
-                    "... and {} more bad rows",
-                    errors.len() - MAX_PRINTED_ERRORS
-                );
+            let printed = bad.first.len().min(MAX_PRINTED_ERRORS) as u64;
+            if bad.count > printed {
+                eprintln!("... and {} more bad rows", bad.count - printed);
             }
             bail!(
                 "{} has {} bad row(s); nothing was written to Kafka",
                 file.display(),
-                errors.len()
+                bad.count
             )
         }
     };
     prepare_topics(&args.kafka).await?;
-    let total = prepared.records.len() as u64;
     write_all(
         &args.kafka,
-        &prepared.topic,
+        kind.topic(&args.kafka),
         kind.rows(),
         total,
-        prepared.records.into_iter(),
+        records(kind, &bytes, meta::fingerprint(&[&bytes])),
     )
     .await
 }
@@ -521,6 +819,22 @@ pub async fn produce_all_until<K: AsRef<[u8]>>(
     records: impl Iterator<Item = (K, Vec<u8>)>,
     progress: &ProgressBar,
 ) -> Result<(u64, i64), ProduceAllError> {
+    produce_stream_until(
+        producer,
+        topic,
+        futures_util::stream::iter(records),
+        progress,
+    )
+    .await
+}
+
+/// [`produce_all_until`] of records that arrive as a stream (built on another thread, say).
+pub async fn produce_stream_until<K: AsRef<[u8]>>(
+    producer: &FutureProducer<ShopClientContext>,
+    topic: &str,
+    records: impl Stream<Item = (K, Vec<u8>)>,
+    progress: &ProgressBar,
+) -> Result<(u64, i64), ProduceAllError> {
     let mut deliveries = Deliveries {
         in_flight: VecDeque::with_capacity(2 * BATCH),
         acknowledged: 0,
@@ -528,9 +842,14 @@ pub async fn produce_all_until<K: AsRef<[u8]>>(
         failure: None,
         progress,
     };
-    let mut records = records.peekable();
-    while deliveries.failure.is_none() && records.peek().is_some() {
-        for (key, payload) in records.by_ref().take(BATCH) {
+    let mut records = pin!(records);
+    let mut more = true;
+    while deliveries.failure.is_none() && more {
+        for _ in 0..BATCH {
+            let Some((key, payload)) = records.next().await else {
+                more = false;
+                break;
+            };
             match enqueue(producer, topic, key.as_ref(), &payload).await {
                 Ok(delivery) => deliveries.in_flight.push_back(delivery),
                 Err(e) => {
@@ -771,5 +1090,103 @@ mod tests {
                 .collect::<Vec<_>>(),
             [(2, 1, 5), (3, 6, 1_000_000)]
         );
+    }
+
+    #[test]
+    fn a_file_of_many_bad_rows_keeps_the_first_hundred_and_counts_them_all() {
+        let mut file = String::from("product_id,quantity\n1,5\n");
+        for i in 0..5_000 {
+            file.push_str(&format!("{},0\n", i + 2));
+        }
+        let bad = check(FileKind::Stock, file.as_bytes()).unwrap_err();
+        assert_eq!(bad.count, 5_000);
+        assert_eq!(bad.first.len(), MAX_KEPT_ERRORS);
+        assert_eq!(bad.first[0].line, 3);
+        assert_eq!(bad.first[99].line, 102);
+        // The short form the tests and the fuzz targets read keeps the same first rows.
+        assert_eq!(parse_stock(file.as_bytes()).unwrap_err(), bad.first);
+    }
+
+    #[test]
+    fn repeated_ids_are_counted_all_and_listed_in_line_order_with_the_other_bad_rows() {
+        let mut file = String::from("product_id,quantity\n");
+        for id in 1..=150 {
+            file.push_str(&format!("{id},1\n"));
+        }
+        file.push_str("7,0\n"); // line 152: a bad quantity, not a repeat
+        for id in 1..=150 {
+            file.push_str(&format!("{id},2\n"));
+        }
+        let bad = check(FileKind::Stock, file.as_bytes()).unwrap_err();
+        assert_eq!(bad.count, 151);
+        assert_eq!(bad.first.len(), MAX_KEPT_ERRORS);
+        assert_eq!(
+            bad.first[0].to_string(),
+            "line 152: quantity must be between 1 and 1000000, got 0"
+        );
+        assert_eq!(
+            bad.first[1].to_string(),
+            "line 153: duplicate product_id 1 (first on line 2)"
+        );
+        assert_eq!(
+            bad.first[99].to_string(),
+            "line 251: duplicate product_id 99 (first on line 100)"
+        );
+        assert!(bad.first.windows(2).all(|w| w[0].line < w[1].line));
+    }
+
+    #[test]
+    fn a_huge_value_is_quoted_short_with_its_length() {
+        let cell = "9".repeat(100_000) + "x";
+        let file = format!("product_id,quantity\n1,{cell}\n{cell},2\n");
+        let bad = check(FileKind::Stock, file.as_bytes()).unwrap_err();
+        let head = "9".repeat(MAX_QUOTED_CHARS);
+        assert_eq!(
+            bad.first
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            [
+                format!("line 2: quantity must be an integer, got \"{head}\"… (100001 characters)"),
+                format!(
+                    "line 3: product_id must be a positive integer, got \"{head}\"… (100001 characters)"
+                ),
+            ]
+        );
+        assert_eq!(quoted("naïve"), "\"naïve\"");
+        let long = "é".repeat(61);
+        assert_eq!(
+            quoted(&long),
+            format!("{:?}… (61 characters)", "é".repeat(60))
+        );
+        let header = format!("product_id,quantity,{}\n", "c".repeat(1_000_000));
+        let bad = check(FileKind::Stock, header.as_bytes()).unwrap_err();
+        assert!(bad.first[0].message.len() < 500, "{}", bad.first[0].message);
+        let many = format!("product_id,quantity{}\n", ",x".repeat(10_000));
+        let bad = check(FileKind::Stock, many.as_bytes()).unwrap_err();
+        assert_eq!(
+            bad.first[0].message,
+            format!(
+                "{}9995 more unknown or repeated columns (expected header: product_id,quantity)",
+                "unknown column \"x\"; ".repeat(5)
+            )
+        );
+    }
+
+    #[test]
+    fn records_are_built_again_from_the_checked_file_in_its_order() {
+        let file = "product_id,quantity\n7,1\n3,2\n";
+        assert_eq!(check(FileKind::Stock, file.as_bytes()), Ok(2));
+        let hash = meta::fingerprint(&[file.as_bytes()]);
+        let built: Vec<Record> = records(FileKind::Stock, file.as_bytes(), hash).collect();
+        assert_eq!(built.len(), 2);
+        assert_eq!(built[0].0, 7u64.to_be_bytes());
+        let event = CheckoutEvent::decode(built[1].1.as_slice()).unwrap();
+        assert_eq!(event.meta.unwrap().idempotency_key, stock_row_key(hash, 3));
+        let products = format!("{HEADER}5,Lamp,,,Office,100,EUR,\n");
+        let built: Vec<Record> = records(FileKind::Products, products.as_bytes(), 0).collect();
+        assert_eq!(built.len(), 1);
+        let event = CatalogEvent::decode(built[0].1.as_slice()).unwrap();
+        assert!(event.meta.is_none());
     }
 }

@@ -603,6 +603,11 @@ impl Backend {
         Backend { addr, child }
     }
 
+    /// The process id of the running binary (for reading its /proc entries).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGTERM and wait: the graceful path.
     pub fn terminate(mut self) {
         unsafe { libc_kill(self.child.id() as i32, 15) };

@@ -7,6 +7,7 @@
 //! - **Read at scrape time** ([`ContextCollector`]): the engine's own atomic counters
 //!   ([`EngineStats`](crate::engine::EngineStats)), offsets, lag and model sizes, so nothing is counted twice and the read path
 //!   pays nothing for them.
+//! - **Imports** ([`ImportMetrics`]): an upload in progress, uploads by answer.
 //! - **Live updates** ([`LiveMetrics`]): open websockets, frames sent by kind, slow clients
 //!   dropped, resyncs.
 //! - **Snapshots** ([`SnapshotMetrics`](snapshot::SnapshotMetrics)): loads at start-up by result, the loaded offset and
@@ -20,6 +21,7 @@ pub mod commands;
 pub mod contexts;
 pub mod engine;
 pub mod family;
+pub mod imports;
 pub mod kafka;
 pub mod live;
 pub mod requests;
@@ -34,6 +36,7 @@ use prometheus::{Encoder, Registry, TextEncoder};
 use commands::CommandMetrics;
 use contexts::{ContextCollector, ContextProbe};
 use engine::{EngineMetrics, EngineVecs};
+use imports::ImportMetrics;
 use kafka::KafkaMetrics;
 use live::LiveMetrics;
 use requests::HttpMetrics;
@@ -50,6 +53,7 @@ pub struct Metrics {
     /// Handed to every Kafka client's context.
     pub kafka: Arc<KafkaMetrics>,
     pub live: LiveMetrics,
+    pub imports: ImportMetrics,
 }
 
 impl Metrics {
@@ -62,11 +66,13 @@ impl Metrics {
         let engine = EngineVecs::new();
         let kafka = Arc::new(KafkaMetrics::new());
         let live = LiveMetrics::new();
+        let imports = ImportMetrics::new();
         http.register(&registry)?;
         commands.register(&registry)?;
         engine.register(&registry)?;
         kafka.register(&registry)?;
         live.register(&registry)?;
+        imports.register(&registry)?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -78,6 +84,7 @@ impl Metrics {
             engine,
             kafka,
             live,
+            imports,
         })
     }
 

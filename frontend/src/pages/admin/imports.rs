@@ -1,8 +1,11 @@
 //! `/admin/imports`: a products or stock CSV file (the `shop import` format) uploaded from the
-//! browser. The shop checks the whole file first: with one bad row nothing is written, and
-//! every bad row is listed with its line and reason. Otherwise a progress bar follows the rows
-//! as Kafka acknowledges them and until the shop has applied the last one. Each chosen file gets
-//! its own idempotency key, so "Upload again" after a lost answer writes nothing twice.
+//! browser. The shop checks the whole file first: with one bad row nothing is written, and the
+//! bad rows are listed with their line and reason (the first 100; the message counts them all).
+//! Otherwise a progress bar follows the rows that change something as Kafka acknowledges them
+//! and until the shop has applied the last one, and the end says how many rows were applied and
+//! how many were already imported. Each chosen file gets its own idempotency key, so "Upload
+//! again" after a lost answer writes nothing twice; while another import is in progress the
+//! shop answers at once, and the page says so.
 
 use gloo_timers::future::TimeoutFuture;
 use shared::proto::{ImportRowError, ImportStatus};
@@ -35,12 +38,21 @@ pub enum Stage {
     Failed(String),
 }
 
-/// The bar's share done: rows acknowledged, and the last step (applied) once done.
+/// The bar's share done: rows acknowledged of the rows to write, and the last step (applied)
+/// once done.
 pub fn progress(status: &ImportStatus) -> (u64, u64) {
-    let total = status.rows.max(1);
+    let total = status.applied.max(1);
     match status.state.as_str() {
         "done" => (total, total),
         _ => (status.produced.min(total), total),
+    }
+}
+
+fn rows(n: u64) -> String {
+    if n == 1 {
+        "1 row".to_owned()
+    } else {
+        format!("{n} rows")
     }
 }
 
@@ -48,13 +60,21 @@ pub fn stage_text(status: &ImportStatus) -> String {
     match status.state.as_str() {
         "producing" => format!(
             "Writing rows to Kafka: {} of {}",
-            status.produced, status.rows
+            status.produced, status.applied
         ),
         "applying" => format!(
-            "All {} rows written; waiting for the shop to apply the last one",
-            status.rows
+            "All {} written; waiting for the shop to apply the last one",
+            rows(status.applied)
         ),
-        "done" => format!("Done: {} rows written and applied.", status.rows),
+        "done" if status.applied == 0 => format!(
+            "Done: 0 rows applied, {} already imported: nothing to write.",
+            status.already_imported
+        ),
+        "done" => format!(
+            "Done: {} applied, {} already imported.",
+            rows(status.applied),
+            status.already_imported
+        ),
         _ => format!("Failed: {}", status.error),
     }
 }
@@ -95,6 +115,14 @@ fn send(upload: Upload, stage: UseStateSetter<Stage>) {
             }
             Err(ApiError::Status { status: 422, body }) if !body.bad_rows.is_empty() => {
                 stage.set(Stage::Refused(body.message.clone(), body.bad_rows))
+            }
+            Err(e @ ApiError::Status { status: 503, .. })
+                if matches!(&e, ApiError::Status { body, .. } if body.code == "import_in_progress") =>
+            {
+                stage.set(Stage::Failed(format!(
+                    "Another import is in progress on the shop ({}). Upload again in a few seconds: nothing of this file was written.",
+                    e.operator_message()
+                )))
             }
             Err(e) if e.is_retryable() => stage.set(Stage::Failed(format!(
                 "The upload did not get through ({}). Upload it again: the shop writes it once.",
@@ -221,7 +249,8 @@ pub fn AdminImports() -> Html {
                         html! {
                             <div class="import-progress">
                                 <progress data-testid="import-progress" max={total.to_string()} value={done.to_string()}
-                                    data-produced={status.produced.to_string()} data-rows={status.rows.to_string()}></progress>
+                                    data-produced={status.produced.to_string()} data-rows={status.rows.to_string()}
+                                    data-applied={status.applied.to_string()} data-already={status.already_imported.to_string()}></progress>
                                 <p data-testid="import-state" data-state={status.state.clone()}>{ stage_text(status) }</p>
                                 if status.state == "failed" {
                                     <button type="button" class="button" data-testid="import-retry" onclick={on_retry.clone()}>{ "Upload again" }</button>
@@ -251,7 +280,9 @@ mod tests {
     #[test]
     fn the_bar_follows_the_rows_and_ends_when_applied() {
         let mut s = ImportStatus {
-            rows: 4,
+            rows: 5,
+            applied: 4,
+            already_imported: 1,
             produced: 1,
             state: "producing".into(),
             ..Default::default()
@@ -262,12 +293,17 @@ mod tests {
         s.state = "applying".into();
         assert_eq!(progress(&s), (4, 4));
         s.state = "done".into();
-        assert_eq!(stage_text(&s), "Done: 4 rows written and applied.");
-        s.rows = 0;
+        assert_eq!(stage_text(&s), "Done: 4 rows applied, 1 already imported.");
+        s.applied = 0;
+        s.already_imported = 5;
         assert_eq!(
             progress(&s),
             (1, 1),
-            "an empty file is done, not divided by zero"
+            "nothing to write is done, not divided by zero"
+        );
+        assert_eq!(
+            stage_text(&s),
+            "Done: 0 rows applied, 5 already imported: nothing to write."
         );
     }
 }
