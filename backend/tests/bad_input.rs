@@ -75,6 +75,21 @@ impl Case {
 const PRODUCT: &str =
     r#"{"title": "Lamp", "category": "Home", "price": {"minor": 100, "currency": "EUR"}}"#;
 
+/// An upsert as protobuf, with this title.
+fn upsert_proto(title: &str) -> Vec<u8> {
+    use prost::Message as _;
+    shared::proto::UpsertProduct {
+        title: title.into(),
+        category: "Home".into(),
+        price: Some(shared::proto::Money {
+            minor: 100,
+            currency: "EUR".into(),
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
 fn product_with(field: &str) -> String {
     let mut p: serde_json::Value = serde_json::from_str(PRODUCT).unwrap();
     let extra: serde_json::Value = serde_json::from_str(field).unwrap();
@@ -186,6 +201,24 @@ fn cases() -> Vec<Case> {
         c("PUT", "/api/admin/products/5", AJ, product_with(r#"{"price": null}"#), 400, "price is required"),
         c("PUT", "/api/admin/products/5", AJ, product_with(r#"{"imageUrls": ["ftp://x"]}"#), 400, "image URL \"ftp://x\" must be an http(s) URL"),
         c("PUT", "/api/admin/products/5", AJ, product_with(r#"{"imageUrls": "https://x"}"#), 400, "malformed JSON body"),
+        // Product text: no control character, bidirectional override or isolate (one rule with
+        // the CSV import); image URLs absolute http(s) with a host.
+        c("PUT", "/api/admin/products/5", AJ, product_with(r#"{"title": "Lamp\u0000"}"#), 400, "title must not contain control characters (line breaks, tabs, escapes): U+0000 at character 5"),
+        c("PUT", "/api/admin/products/5", AJ, product_with(r#"{"title": "Lamp \u001b[31mred\u001b[0m"}"#), 400, "title must not contain control characters (line breaks, tabs, escapes): U+001B at character 6"),
+        c("PUT", "/api/admin/products/5", AJ, product_with(r#"{"title": "Lamp\u0007"}"#), 400, "title must not contain control characters (line breaks, tabs, escapes): U+0007"),
+        c("PUT", "/api/admin/products/5", AJ, product_with(r#"{"title": "Lamp \u202egpj.exe"}"#), 400, "title must not contain bidirectional embeddings, overrides or isolates: U+202E at character 6"),
+        c("PUT", "/api/admin/products/5", AJ, product_with(r#"{"title": "Lamp \u2066x\u2069"}"#), 400, "title must not contain bidirectional embeddings, overrides or isolates: U+2066"),
+        c("PUT", "/api/admin/products/5", AJ, product_with(r#"{"title": "Lamp\r\nX-Injected: 1"}"#), 400, "title must not contain control characters (line breaks, tabs, escapes): U+000D at character 5"),
+        c("PUT", "/api/admin/products/5", AJ, product_with(r#"{"category": "Home\nGarden"}"#), 400, "category must not contain control characters"),
+        c("PUT", "/api/admin/products/5", AJ, product_with(r#"{"description": "Warm.\u0000"}"#), 400, "description must not contain control characters other than line feeds and tabs: U+0000"),
+        c("PUT", "/api/admin/products/5", AJ, product_with(r#"{"description": "Warm.\rCold."}"#), 400, "description must not contain control characters other than line feeds and tabs: U+000D"),
+        c("PUT", "/api/admin/products/5", AJ, product_with(r#"{"longText": "Read \u202ethis"}"#), 400, "long_text must not contain bidirectional embeddings"),
+        c("PUT", "/api/admin/products/5", AP, upsert_proto("Lamp\u{1b}]0;owned\u{7}"), 400, "title must not contain control characters"),
+        c("PUT", "/api/admin/products/5", AJ, product_with(r#"{"imageUrls": ["//evil.example/pixel.png"]}"#), 400, "image URL \"//evil.example/pixel.png\" must be an http(s) URL with a host"),
+        c("PUT", "/api/admin/products/5", AJ, product_with(r#"{"imageUrls": ["javascript:alert(1)"]}"#), 400, "image URL \"javascript:alert(1)\" must be an http(s) URL with a host"),
+        c("PUT", "/api/admin/products/5", AJ, product_with(r#"{"imageUrls": ["data:image/png;base64,iVBORw0KGgo="]}"#), 400, "image URL \"data:image/png;base64,iVBORw0KGgo=\" must be an http(s) URL"),
+        c("PUT", "/api/admin/products/5", AJ, product_with(r#"{"imageUrls": ["/img/lamp.jpg"]}"#), 400, "image URL \"/img/lamp.jpg\" must be an http(s) URL with a host"),
+        c("PUT", "/api/admin/products/5", AJ, product_with(r#"{"imageUrls": ["https://shop.example@evil.example/x.png"]}"#), 400, "it must not name a user before the host"),
         c("PUT", "/api/admin/products/5", AJ, product_with(r#"{"colour": "red"}"#), 400, "malformed JSON body: unknown field `colour`"),
         c("PUT", "/api/admin/products/5", AP, vec![0x0a, 0x05, b'L'], 400, "malformed protobuf body"),
         c("PUT", "/api/admin/products/5", AP, vec![0x0a, 0x02, 0xc3, 0x28], 400, "malformed protobuf body"),
@@ -248,6 +281,11 @@ fn cases() -> Vec<Case> {
         c("GET", "/api/admin/events/ws", &[ADMIN], "", 426, "is a websocket"),
         c("PUT", "/api/admin/products/1", AJ, PRODUCT, 412, "changed since you read it").with(("if-match", "\"0000000000000000\"")),
         c("PUT", "/api/admin/products/1/price", AJ, "{\"priceMinor\": 5}", 400, "If-Match must be a product's version as read").with(("if-match", &long(201))),
+        c("PUT", "/api/admin/products/1/price", AJ, "{\"priceMinor\": 5}", 400, "If-Match must be a product's version as read, quoted").with(("if-match", "0000000000000000")),
+        c("PUT", "/api/admin/products/1/price", AJ, "{\"priceMinor\": 5}", 400, "* stands alone").with(("if-match", "\"0000000000000000\", *")),
+        c("PUT", "/api/admin/products/1/price", AJ, "{\"priceMinor\": 5}", 400, "closing quote").with(("if-match", "\"0000000000000000")),
+        c("PUT", "/api/admin/products/1/price", AJ, "{\"priceMinor\": 5}", 412, "changed since you read it").with(("if-match", "W/\"0000000000000000\", \"1\"")),
+        c("PUT", "/api/admin/products/77", AJ, PRODUCT, 412, "no product 77 to match If-Match *").with(("if-match", "*")),
         c("GET", "/api/openapi.json?x=1", NONE, "", 400, "unknown query parameter \"x\""),
         // GET /api/ws: not an upgrade, or a broken one.
         c("GET", "/api/ws", NONE, "", 426, "/api/ws is a websocket"),
