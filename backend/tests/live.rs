@@ -684,9 +684,10 @@ async fn a_client_reading_the_answers_to_its_own_requests_is_never_too_slow() {
     shop.stop().await;
 }
 
-/// A client that asks for three pages of large products and never reads, though it keeps
-/// sending: its queue stops moving, its pings are not written within the idle limit, and it is
-/// closed with 1013 (its answers wait as ids meanwhile, never as frames without bound).
+/// A client that asks for page after page of large products every 100 ms and never reads: its
+/// queue stops moving, its pings are not written within the idle limit, and it is closed with
+/// 1013 (its answers wait as ids meanwhile, never as frames without bound). Its close frame
+/// arrives once it reads: the server reads what it still sent, so the connection is not reset.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_its_answers_is_still_cut_off() {
     let cluster = mock_cluster();
@@ -695,7 +696,8 @@ async fn a_client_that_never_reads_its_answers_is_still_cut_off() {
         &["--live-ping-ms", "100", "--live-idle-ms", "400"],
     ))
     .await;
-    // Snapshots of about 2 KB: three answers are 3 MB, far more than the kernel buffers.
+    // Snapshots of about 2 KB, 1 MB a page: the pages it keeps asking for soon fill the kernel's
+    // buffers (up to 4 MB) and the server's writes to it block.
     add_products(shop.addr, 1..=1000, &"Solid walnut. ".repeat(140)).await;
     let admin = Shopper::new(shop.addr);
     let ws = connect_small(shop.addr, None).await;
