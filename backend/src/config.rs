@@ -211,7 +211,8 @@ pub struct Config {
     #[arg(long = "live-ping-ms", env = "LIVE_PING_MS", default_value = "20000", value_parser = positive_millis)]
     pub live_ping_every: Duration,
     /// A live-update websocket that has sent nothing (not even a pong) for this many
-    /// milliseconds is closed with 1001; it is checked at each ping.
+    /// milliseconds is closed with 1001, and one that has taken nothing (its pings of this long
+    /// are still unwritten) with 1013; both are checked at each ping.
     #[arg(long = "live-idle-ms", env = "LIVE_IDLE_MS", default_value = "60000", value_parser = positive_millis)]
     pub live_idle_limit: Duration,
     #[command(flatten)]
