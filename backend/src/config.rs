@@ -202,9 +202,10 @@ pub struct Config {
     /// this many seconds.
     #[arg(long = "stuck-after-secs", env = "STUCK_AFTER_SECS", default_value = "30", value_parser = seconds)]
     pub stuck_after: Duration,
-    /// Frames one live-update websocket may have waiting; a client that falls this far behind is
-    /// disconnected (close code 1013) so it never slows the server. A watch request queues one
-    /// frame per newly watched product (up to 500), so keep it above that.
+    /// Pushed frames (changes, pings) one live-update websocket may have waiting; a client that
+    /// falls this far behind is disconnected (close code 1013) so it never slows the server. The
+    /// snapshots answering the client's own watch request do not count: they are built as the
+    /// client takes them.
     #[arg(long, env = "LIVE_SOCKET_BUFFER", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub live_socket_buffer: u32,
     /// Published batches of checkout events a live-update websocket may fall behind (while it
@@ -216,7 +217,8 @@ pub struct Config {
     #[arg(long = "live-ping-ms", env = "LIVE_PING_MS", default_value = "20000", value_parser = positive_millis)]
     pub live_ping_every: Duration,
     /// A live-update websocket that has sent nothing (not even a pong) for this many
-    /// milliseconds is closed with 1001; it is checked at each ping.
+    /// milliseconds is closed with 1001, and one that has taken nothing (its pings of this long
+    /// are still unwritten) with 1013; both are checked at each ping.
     #[arg(long = "live-idle-ms", env = "LIVE_IDLE_MS", default_value = "60000", value_parser = positive_millis)]
     pub live_idle_limit: Duration,
     #[command(flatten)]

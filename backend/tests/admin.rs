@@ -178,6 +178,231 @@ async fn an_edit_made_from_an_older_read_is_refused() {
     shop.stop().await;
 }
 
+/// A product change with `If-Match` headers (each one a header line), answered.
+async fn change_with(
+    s: &mut Shopper,
+    path: &str,
+    key: &str,
+    if_match: &[&str],
+    body: Value,
+) -> Reply {
+    let auth = auth();
+    let mut headers = vec![
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+        ("idempotency-key", key),
+    ];
+    headers.extend(if_match.iter().map(|v| ("if-match", *v)));
+    s.send(Method::PUT, path, &headers, body.to_string()).await
+}
+
+async fn price_of(s: &mut Shopper, id: u64) -> String {
+    let p = s.get(&format!("/api/products/{id}")).await.json();
+    p["price"]["minor"].as_str().unwrap_or_default().to_owned()
+}
+
+/// `If-Match` by RFC 9110's strong comparison: a weak tag never matches, even of the current
+/// version; a list matches if one of its tags is the current version (one header line or
+/// several); `*` matches a product that exists and not one that does not; a malformed header is
+/// a 400. Nothing refused is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn if_match_compares_strongly_and_reads_lists() {
+    let (_cluster, shop, mut admin) = seeded().await;
+    let etag = |r: Reply| r.headers["etag"].to_str().unwrap().to_owned();
+    let current = etag(
+        admin_get(&mut admin, "/api/admin/products/1")
+            .await
+            .expect(StatusCode::OK),
+    );
+    let price = "/api/admin/products/1/price";
+
+    let weak = format!("W/{current}");
+    let r = change_with(
+        &mut admin,
+        price,
+        "weak",
+        &[&weak],
+        json!({"priceMinor": 2000}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "{r:?}");
+    assert_eq!(r.json()["code"], "changed_meanwhile");
+    assert!(
+        r.json()["message"].as_str().unwrap().contains("weakly"),
+        "{r:?}"
+    );
+    assert_eq!(price_of(&mut admin, 1).await, "2500", "nothing written");
+
+    let list = format!("\"0000000000000000\", {current}, W/\"1\"");
+    change_with(
+        &mut admin,
+        price,
+        "list",
+        &[&list],
+        json!({"priceMinor": 2100}),
+    )
+    .await
+    .expect(StatusCode::OK);
+    assert_eq!(price_of(&mut admin, 1).await, "2100");
+
+    let current = etag(admin_get(&mut admin, "/api/admin/products/1").await);
+    change_with(
+        &mut admin,
+        price,
+        "lines",
+        &["\"0000000000000000\"", &current],
+        json!({"priceMinor": 2200}),
+    )
+    .await
+    .expect(StatusCode::OK);
+    assert_eq!(price_of(&mut admin, 1).await, "2200");
+
+    change_with(
+        &mut admin,
+        price,
+        "star",
+        &["*"],
+        json!({"priceMinor": 2300}),
+    )
+    .await
+    .expect(StatusCode::OK);
+    assert_eq!(price_of(&mut admin, 1).await, "2300");
+    let lamp =
+        json!({"title": "Lamp", "category": "Home", "price": {"minor": 100, "currency": "EUR"}});
+    let r = change_with(
+        &mut admin,
+        "/api/admin/products/42",
+        "new",
+        &["*"],
+        lamp.clone(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "{r:?}");
+    admin
+        .get("/api/products/42")
+        .await
+        .expect(StatusCode::NOT_FOUND);
+
+    let current = etag(admin_get(&mut admin, "/api/admin/products/1").await);
+    let unquoted = current.trim_matches('"').to_owned();
+    for bad in [unquoted.as_str(), "\"1\" \"2\"", "*, \"1\"", "\"open"] {
+        let r = change_with(
+            &mut admin,
+            price,
+            "bad",
+            &[bad],
+            json!({"priceMinor": 2400}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {r:?}");
+        assert!(
+            r.json()["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("If-Match must be"),
+            "{r:?}"
+        );
+    }
+    assert_eq!(price_of(&mut admin, 1).await, "2300", "nothing written");
+    shop.stop().await;
+}
+
+/// Product text through an upload: each row with a control character, a bidirectional
+/// override or an image URL that is not an absolute http(s) URL is a bad row naming its field,
+/// and nothing of the file is written (one rule with the API's upsert).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_of_hostile_product_text_is_refused_row_by_row() {
+    let (_cluster, shop, mut admin) = seeded().await;
+    let before = (
+        applied(&mut admin, "catalog").await,
+        applied(&mut admin, "checkout").await,
+    );
+    let file = "id,title,description,long_text,category,price_minor,currency,image_urls\n\
+                20,Good lamp,\"Two\r\nparagraphs\",,Home,100,EUR,https://images.example/l.jpg\n\
+                21,Lamp\0,,,Home,100,EUR,\n\
+                22,Lamp \u{1b}[31mred,,,Home,100,EUR,\n\
+                23,Lamp\u{7},,,Home,100,EUR,\n\
+                24,Lamp \u{202e}gpj.exe,,,Home,100,EUR,\n\
+                25,\"Lamp\r\nX-Injected: 1\",,,Home,100,EUR,\n\
+                26,Lamp,,,Home,100,EUR,//evil.example/pixel.png\n\
+                27,Lamp,,,Home,100,EUR,javascript:alert(1)\n\
+                28,Lamp,\u{1b}]0;owned\u{7},,Home,100,EUR,\n\
+                29,Lamp,,,Home\u{2067},100,EUR,\n";
+    let r = upload(&mut admin, "products", "hostile-1", file).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{r:?}");
+    let e = r.json();
+    assert_eq!(e["code"], "invalid_rows");
+    let rows: Vec<(String, String)> = e["badRows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["line"].as_str().unwrap().to_owned(),
+                b["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    // Line numbers are the file's: row 20's description and row 25's title span two.
+    let expected = [
+        (
+            "4",
+            "title must not contain control characters (line breaks, tabs, escapes): U+0000",
+        ),
+        (
+            "5",
+            "title must not contain control characters (line breaks, tabs, escapes): U+001B",
+        ),
+        (
+            "6",
+            "title must not contain control characters (line breaks, tabs, escapes): U+0007",
+        ),
+        (
+            "7",
+            "title must not contain bidirectional embeddings, overrides or isolates: U+202E",
+        ),
+        (
+            "8",
+            "title must not contain control characters (line breaks, tabs, escapes): U+000D",
+        ),
+        (
+            "10",
+            "image URL \"//evil.example/pixel.png\" must be an http(s) URL with a host",
+        ),
+        (
+            "11",
+            "image URL \"javascript:alert(1)\" must be an http(s) URL with a host",
+        ),
+        (
+            "12",
+            "description must not contain control characters other than line feeds and tabs: U+001B",
+        ),
+        (
+            "13",
+            "category must not contain bidirectional embeddings, overrides or isolates: U+2067",
+        ),
+    ];
+    assert_eq!(rows.len(), expected.len(), "{rows:?}");
+    for ((line, message), (want_line, want)) in rows.iter().zip(expected) {
+        assert_eq!(line, want_line, "{rows:?}");
+        assert!(message.starts_with(want), "line {line}: {message:?}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        (
+            applied(&mut admin, "catalog").await,
+            applied(&mut admin, "checkout").await
+        ),
+        before,
+        "nothing written"
+    );
+    admin
+        .get("/api/products/20")
+        .await
+        .expect(StatusCode::NOT_FOUND);
+    shop.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_across_carts_newest_first_never_naming_a_cart() {
     let (_cluster, shop, mut admin) = seeded().await;
@@ -298,7 +523,7 @@ async fn an_upload_with_a_bad_row_writes_nothing_and_a_retried_one_nothing_twice
 
     // A good products file, then a stock file for them.
     let products = "id,title,description,long_text,category,price_minor,currency,image_urls\n\
-                    10,Oak stool,Solid oak.,,Home,3900,EUR,\n11,Pine stool,,,Home,2900,EUR,/img/p.jpg\n";
+                    10,Oak stool,Solid oak.,,Home,3900,EUR,\n11,Pine stool,,,Home,2900,EUR,https://images.example/p.jpg\n";
     let r = upload(&mut admin, "products", "up-3", products)
         .await
         .expect(StatusCode::ACCEPTED);

@@ -23,6 +23,11 @@
 //!   measured: each answered 422 or 503, nothing written, `/healthz` answered throughout (its
 //!   p99 under the uploads beside the idle p99, and the shop's peak RSS growth against the
 //!   files' size, reported, not asserted).
+//! - `product-text`: titles with NUL, ESC sequences, BEL, a right-to-left override or CR LF and
+//!   image URLs `//host/x` or `javascript:`, through the API and a CSV upload: every one refused
+//!   naming its field, nothing written;
+//! - `live-answers`: three `LiveRequest`s of 500 new ids, 1 s apart, from a socket that reads
+//!   every frame (all answered, never closed) and from one that never reads (closed, 1013).
 //!
 //! `cargo test` runs it reduced; `make hostile` at full size (`HOSTILE_STALLED` connections of
 //! each kind, `HOSTILE_NOOPS` commands, `HOSTILE_SECONDS` of repricing, `HOSTILE_CART_FLOOD`
@@ -32,9 +37,15 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use futures_util::{SinkExt, StreamExt};
 use http::{Method, StatusCode};
+use prost::Message as _;
+use shared::proto::{LiveFrame, LiveRequest, live_frame::Frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use support::{ADMIN_TOKEN, Backend, Broker, Shopper, sample};
 
@@ -483,6 +494,102 @@ async fn made_up_cart(broker: &Broker, addr: std::net::SocketAddr) -> Row {
     }
 }
 
+/// Hostile product text: as API upserts (JSON) and as the rows of one CSV upload.
+const HOSTILE_TEXT: [(&str, &str, &str); 7] = [
+    ("title", "Lamp\0", "NUL"),
+    ("title", "Lamp \u{1b}[2J\u{1b}[31mred", "ESC sequence"),
+    ("title", "Lamp\u{7}", "BEL"),
+    ("title", "Lamp \u{202e}gpj.exe", "right-to-left override"),
+    ("title", "Lamp\r\nX-Injected: 1", "CR LF"),
+    (
+        "imageUrls",
+        "//evil.example/pixel.png",
+        "scheme-relative URL",
+    ),
+    ("imageUrls", "javascript:alert(1)", "javascript: URL"),
+];
+
+async fn product_text(broker: &Broker, addr: std::net::SocketAddr) -> Row {
+    let t = Instant::now();
+    let before = support::log_size(broker, "shop.catalog.v1");
+    let mut admin = Shopper::new(addr);
+    let (mut refused, mut named) = (0, 0);
+    let mut csv =
+        String::from("id,title,description,long_text,category,price_minor,currency,image_urls\n");
+    for (i, (field, value, _)) in HOSTILE_TEXT.iter().enumerate() {
+        let id = 900 + i as u64;
+        let mut p = serde_json::json!({"title": "Lamp", "category": "Home", "price": {"minor": 100, "currency": "EUR"}});
+        p[field] = if *field == "imageUrls" {
+            serde_json::json!([value])
+        } else {
+            serde_json::json!(value)
+        };
+        let r = admin
+            .admin(
+                Method::PUT,
+                &format!("/api/admin/products/{id}"),
+                &format!("text-{i}"),
+                p,
+            )
+            .await;
+        refused += usize::from(r.status == StatusCode::BAD_REQUEST);
+        let names = |m: &str| {
+            m.starts_with(if *field == "imageUrls" {
+                "image URL"
+            } else {
+                field
+            })
+        };
+        named += usize::from(r.json()["message"].as_str().is_some_and(names));
+        let (title, urls) = if *field == "title" {
+            (*value, "")
+        } else {
+            ("Lamp", *value)
+        };
+        csv.push_str(&format!("{id},\"{title}\",,,Home,100,EUR,{urls}\n"));
+    }
+    let r = admin
+        .send(
+            Method::POST,
+            "/api/admin/imports/products",
+            &[
+                ("authorization", &format!("Bearer {}", support::ADMIN_TOKEN)),
+                ("content-type", "text/csv"),
+                ("idempotency-key", "hostile-text"),
+            ],
+            csv,
+        )
+        .await;
+    let bad_rows = if r.status == StatusCode::UNPROCESSABLE_ENTITY {
+        r.json()["badRows"].as_array().map_or(0, |rows| {
+            rows.iter()
+                .filter(|b| {
+                    b["message"].as_str().is_some_and(|m| {
+                        m.starts_with("title must not contain") || m.starts_with("image URL")
+                    })
+                })
+                .count()
+        })
+    } else {
+        0
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let written = support::log_size(broker, "shop.catalog.v1") - before;
+    let n = HOSTILE_TEXT.len();
+    let kinds: Vec<&str> = HOSTILE_TEXT.iter().map(|(_, _, k)| *k).collect();
+    Row {
+        scenario: "product-text",
+        load: format!("{n} upserts and a {n}-row CSV upload: {}", kinds.join(", ")),
+        held: format!(
+            "{refused}/{n} upserts answered 400, {named} naming the field; the upload answered {} with {bad_rows}/{n} bad rows naming the field",
+            r.status.as_u16()
+        ),
+        lost: format!("{written} events written"),
+        ok: refused == n && named == n && bad_rows == n && written == 0,
+        seconds: t.elapsed().as_secs_f64(),
+    }
+}
+
 async fn cart_flood(broker: &Broker) -> Row {
     let t = Instant::now();
     let total: usize = env_or("HOSTILE_CART_FLOOD", 1_000);
@@ -694,6 +801,166 @@ async fn concurrent_bad_uploads(broker: &Broker, shop: &Backend) -> Row {
     }
 }
 
+/// The ids of three pages of 500: each new to the socket when it is asked for.
+fn live_pages() -> [Vec<u64>; 3] {
+    [
+        (1001..=1500).collect(),
+        (1501..=2000).collect(),
+        (1001..=1500).collect(),
+    ]
+}
+
+/// A socket with a 4 KB receive buffer, so that one that does not read blocks the server soon.
+async fn live_socket(
+    addr: std::net::SocketAddr,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>> {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(addr).await.unwrap();
+    let req = format!("ws://{addr}/api/ws").into_client_request().unwrap();
+    tokio_tungstenite::client_async(req, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+        .await
+        .expect("websocket connects")
+        .0
+}
+
+fn live_request(ids: &[u64]) -> WsMessage {
+    let req = LiveRequest {
+        watch_products: ids.to_vec(),
+    };
+    WsMessage::Binary(req.encode_to_vec().into())
+}
+
+async fn live_answers(broker: &Broker) -> Row {
+    let t = Instant::now();
+    // A shop of its own with a short ping (250 ms) and idle limit (1.5 s), the rest at defaults
+    // (`LIVE_SOCKET_BUFFER` 1024).
+    let shop = Backend::start(
+        &broker.brokers(),
+        &[("LIVE_PING_MS", "250"), ("LIVE_IDLE_MS", "1500")],
+    )
+    .await;
+    let addr = shop.addr;
+    // 1,000 products with 1.5 KB descriptions: an answer of 500 snapshots is about 800 KB.
+    let description = "Solid walnut, oiled by hand. ".repeat(52);
+    let seeding = (0..16).map(|w| {
+        let description = description.clone();
+        tokio::spawn(async move {
+            let mut admin = Shopper::new(addr);
+            for id in (1001..=2000u64).skip(w).step_by(16) {
+                let p = serde_json::json!({"title": format!("Lamp {id}"), "description": description,
+                    "category": "Home", "price": {"minor": 1000, "currency": "EUR"}});
+                admin
+                    .admin(Method::PUT, &format!("/api/admin/products/{id}"), &format!("live-{id}"), p)
+                    .await
+                    .expect(StatusCode::OK);
+            }
+        })
+    });
+    for s in futures_util::future::join_all(seeding).await {
+        s.unwrap();
+    }
+
+    // The reader: reads every frame as it comes, sends the next page 1 s after the last.
+    let (mut tx, mut rx) = live_socket(addr).await.split();
+    let reading = tokio::spawn(async move {
+        let (mut ids, mut closed) = (Vec::new(), None);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while ids.len() < 1_500 && Instant::now() < deadline {
+            match tokio::time::timeout(Duration::from_secs(5), rx.next()).await {
+                Ok(Some(Ok(WsMessage::Binary(b)))) => {
+                    if let Ok(f) = LiveFrame::decode(b)
+                        && let Some(Frame::Product(p)) = f.frame
+                    {
+                        ids.push(p.product_id);
+                    }
+                }
+                Ok(Some(Ok(WsMessage::Close(c)))) => {
+                    closed = Some(c.map_or(0, |c| u16::from(c.code)));
+                    break;
+                }
+                Ok(Some(Ok(_))) => {}
+                Ok(Some(Err(_)) | None) => {
+                    closed = Some(0);
+                    break;
+                }
+                Err(_) => {}
+            }
+        }
+        (ids, closed, rx)
+    });
+    for page in live_pages() {
+        let _ = tx.send(live_request(&page)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let (ids, closed, _rx) = reading.await.unwrap();
+    let answered = ids == live_pages().concat();
+
+    // The one that never reads: the same pages 1 s apart, then the pages again every 250 ms
+    // (each a new answer of 500), more than the kernel's buffers take (4 MB here).
+    let started = Instant::now();
+    let (mut tx, mut rx) = live_socket(addr).await.split();
+    let sending = tokio::spawn(async move {
+        for (n, page) in live_pages().iter().cycle().enumerate() {
+            if tx.send(live_request(page)).await.is_err() {
+                return;
+            }
+            let pause = if n < 3 { 1_000 } else { 250 };
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+        }
+    });
+    let mut dropped_after = None;
+    let mut metrics = Shopper::new(addr);
+    while started.elapsed() < Duration::from_secs(30) {
+        let m = String::from_utf8(metrics.get("/metrics").await.body.to_vec()).unwrap();
+        if sample(&m, "shop_live_slow_clients_dropped_total").unwrap_or(0.0) >= 1.0 {
+            dropped_after = Some(started.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sending.abort();
+    // Read now: the frames on their way, then the close frame.
+    let close = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match rx.next().await {
+                Some(Ok(WsMessage::Close(c))) => return c.map(|c| c.code),
+                Some(Ok(_)) => {}
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .ok()
+    .flatten();
+    shop.terminate();
+    let cut = dropped_after.is_some() && close == Some(CloseCode::Again);
+    Row {
+        scenario: "live-answers",
+        load: "3 `LiveRequest`s of 500 new ids (1.6 KB snapshots), 1 s apart, from a socket reading every frame, and from one that never reads and goes on asking every 250 ms (4 KB receive buffers; ping 250 ms, idle limit 1.5 s)".into(),
+        held: format!(
+            "reader: {}/1500 snapshots in the order asked, {}; non-reader: {}",
+            ids.len(),
+            match closed {
+                None => "still open".to_owned(),
+                Some(code) => format!("closed with {code}"),
+            },
+            match (dropped_after, close) {
+                (Some(after), Some(code)) => format!(
+                    "closed with {} after {:.1} s",
+                    u16::from(code),
+                    after.as_secs_f64()
+                ),
+                (Some(after), None) => format!("dropped after {:.1} s, no close frame read", after.as_secs_f64()),
+                (None, _) => "still open after 30 s".to_owned(),
+            }
+        ),
+        lost: format!("{} snapshots the reader asked for", 1_500usize.saturating_sub(ids.len())),
+        ok: answered && closed.is_none() && cut,
+        seconds: t.elapsed().as_secs_f64(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_traffic_suite() {
     // Thousands of sockets on each side: this process needs its open-file limit raised too.
@@ -729,6 +996,8 @@ async fn hostile_traffic_suite() {
         made_up_cart(&broker, shop.addr).await,
         cart_flood(&broker).await,
         concurrent_bad_uploads(&broker, &shop).await,
+        product_text(&broker, shop.addr).await,
+        live_answers(&broker).await,
     ];
     let mut report = format!(
         "Hostile-traffic suite, {}: the debug `shop` binary on tansu, head and body deadlines {HEAD_MS} ms.\n\n\

@@ -14,7 +14,7 @@ use shared::proto::{
     CartView, LiveFrame, LiveRequest, OrderView, ProductLive, ProductView, RejectionReason,
     live_frame::Frame,
 };
-use support::{InProcess, Shopper, config, mock_cluster, shop_in_memory};
+use support::{InProcess, Shopper, config, eventually, mock_cluster, shop_in_memory};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -593,5 +593,162 @@ async fn a_socket_that_falls_behind_the_announcements_is_told_to_resync() {
     }
     frame_until(&mut ws, |_| {}, |f| matches!(f, Frame::Resync(_))).await;
     assert_eq!(metric(&mut admin, "shop_live_resyncs_total").await, 1.0);
+    shop.stop().await;
+}
+
+/// Adds products `ids` from a few clients at once, each titled `Lamp {id}` and described by
+/// `description`.
+async fn add_products(
+    addr: std::net::SocketAddr,
+    ids: std::ops::RangeInclusive<u64>,
+    description: &str,
+) {
+    let workers = 8;
+    let tasks = (0..workers).map(|w| {
+        let (ids, description) = (ids.clone(), description.to_owned());
+        tokio::spawn(async move {
+            let mut admin = Shopper::new(addr);
+            for id in ids.skip(w).step_by(workers) {
+                let p = serde_json::json!({"title": format!("Lamp {id}"), "description": description,
+                    "category": "Home", "price": {"minor": 1000, "currency": "EUR"}});
+                admin
+                    .admin(
+                        Method::PUT,
+                        &format!("/api/admin/products/{id}"),
+                        &format!("p{id}"),
+                        p,
+                    )
+                    .await
+                    .expect(StatusCode::OK);
+            }
+        })
+    });
+    for t in futures_util::future::join_all(tasks).await {
+        t.unwrap();
+    }
+}
+
+/// Three pages of 500 products watched one after the other, every frame read: 1,500 snapshots
+/// through a queue of 8 pushed frames, and the socket stays open (it was closed with 1013 when
+/// the answers counted against that queue).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_reading_the_answers_to_its_own_requests_is_never_too_slow() {
+    let cluster = mock_cluster();
+    let shop = InProcess::start(config(
+        &cluster.bootstrap_servers(),
+        &["--live-socket-buffer", "8"],
+    ))
+    .await;
+    add_products(shop.addr, 1..=1000, "A lamp.").await;
+    let mut admin = Shopper::new(shop.addr);
+    let mut ws = connect(shop.addr, None).await;
+    let pages: [Vec<u64>; 3] = [
+        (1..=500).collect(),
+        (501..=1000).collect(),
+        (1..=500).collect(),
+    ];
+    for (n, page) in pages.iter().enumerate() {
+        watch(&mut ws, page).await;
+        let mut got = Vec::with_capacity(page.len());
+        while got.len() < page.len() {
+            match next_message(&mut ws).await {
+                Some(Ok(Message::Binary(b))) => {
+                    let f = LiveFrame::decode(b).unwrap().frame.unwrap();
+                    got.push(product(&f).expect("a product snapshot").product_id);
+                }
+                other => panic!(
+                    "request {} got {} of its {} snapshots, then {other:?}",
+                    n + 1,
+                    got.len(),
+                    page.len()
+                ),
+            }
+        }
+        assert_eq!(
+            &got, page,
+            "each newly watched product once, in the order asked"
+        );
+    }
+    // Still open, and changes are still pushed.
+    deliver(&mut admin, 7, 3, "d7").await;
+    let f = next_frame(&mut ws).await.frame.unwrap();
+    let p = product(&f).expect("a product frame");
+    assert_eq!(
+        (p.product_id, p.availability.as_ref().unwrap().available),
+        (7, 3)
+    );
+    assert_eq!(
+        metric(&mut admin, "shop_live_slow_clients_dropped_total").await,
+        0.0
+    );
+    shop.stop().await;
+}
+
+/// A client that asks for page after page of large products every 100 ms and never reads: its
+/// queue stops moving, its pings are not written within the idle limit, and it is closed with
+/// 1013 (its answers wait as ids meanwhile, never as frames without bound). Its close frame
+/// arrives once it reads: the server reads what it still sent, so the connection is not reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_its_answers_is_still_cut_off() {
+    let cluster = mock_cluster();
+    let shop = InProcess::start(config(
+        &cluster.bootstrap_servers(),
+        &["--live-ping-ms", "100", "--live-idle-ms", "400"],
+    ))
+    .await;
+    // Snapshots of about 2 KB, 1 MB a page: the pages it keeps asking for soon fill the kernel's
+    // buffers (up to 4 MB) and the server's writes to it block.
+    add_products(shop.addr, 1..=1000, &"Solid walnut. ".repeat(140)).await;
+    let admin = Shopper::new(shop.addr);
+    let ws = connect_small(shop.addr, None).await;
+    let (mut tx, mut rx) = ws.split();
+    let sender = tokio::spawn(async move {
+        let pages: [Vec<u64>; 3] = [
+            (1..=500).collect(),
+            (501..=1000).collect(),
+            (1..=500).collect(),
+        ];
+        for page in pages.iter().cycle() {
+            let req = LiveRequest {
+                watch_products: page.clone(),
+            };
+            if tx
+                .send(Message::Binary(req.encode_to_vec().into()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    eventually(LIMIT, "the client that never reads is dropped", || {
+        let mut admin = admin.clone();
+        async move { metric(&mut admin, "shop_live_slow_clients_dropped_total").await >= 1.0 }
+    })
+    .await;
+    sender.abort();
+    // Read now: the frames on their way, then the close frame.
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        assert!(Instant::now() < deadline, "the socket stays open");
+        match tokio::time::timeout(LIMIT, rx.next())
+            .await
+            .expect("the socket ends")
+        {
+            Some(Ok(Message::Close(Some(c)))) => {
+                assert_eq!(c.code, CloseCode::Again);
+                assert_eq!(c.reason, "too slow: reconnect");
+                break;
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("the socket ended without its close frame: {other:?}"),
+        }
+    }
+    eventually(LIMIT, "the socket no longer counted", || {
+        let mut admin = admin.clone();
+        async move { metric(&mut admin, "shop_live_sockets").await == 0.0 }
+    })
+    .await;
     shop.stop().await;
 }

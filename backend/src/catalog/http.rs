@@ -26,6 +26,7 @@ use crate::checkout::Checkout;
 use crate::checkout::query::product_availability;
 use crate::commands::Submission;
 use crate::commands::meta::idempotency_key;
+use crate::http::if_match::IfMatch;
 use crate::http::request::{parse_query, product_id, read_command, require_admin};
 use crate::http::route::LIST_PRODUCTS_PARAMS;
 use crate::http::wire::{ApiError, Format, Resp, reply, reply_body};
@@ -391,43 +392,44 @@ fn answer(state: &State, id: u64, format: Format) -> Result<Resp, ApiError> {
 }
 
 /// With `If-Match`, refuses a change to a product whose version is another than the one named
-/// (an operator editing from an older read). A retry of a command already applied is answered
-/// as the first time, whatever the version is now.
+/// (an operator editing from an older read): RFC 9110's strong comparison, so `*` passes for
+/// any existing product, a list passes if one of its tags is the current version, and a weak
+/// tag never does. A retry of a command already applied is answered as the first time,
+/// whatever the version is now.
 fn check_version(
     state: &State,
     headers: &http::HeaderMap,
     id: u64,
     key: &str,
 ) -> Result<(), ApiError> {
-    let Some(wanted) = headers.get(http::header::IF_MATCH) else {
+    let Some(wanted) = IfMatch::read(headers)? else {
         return Ok(());
     };
-    let wanted = wanted.to_str().unwrap_or("").trim();
-    if wanted.len() > 200 {
-        return Err(ApiError::bad_request(
-            "If-Match must be a product's version as read (at most 200 characters)",
-        ));
-    }
     let catalog = state.catalog.model();
     if catalog.command(&admin_command_key(key)).is_some() {
         return Ok(());
     }
     let current = catalog.product(id).map(|p| query::version(p));
-    let matches = match &current {
-        Some(v) => wanted == "*" || wanted.trim_start_matches("W/").trim_matches('"') == v,
-        None => false,
-    };
-    if matches {
+    if wanted.matches(current.as_deref()) {
         return Ok(());
     }
+    let named = headers
+        .get_all(http::header::IF_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(", ");
     Err(ApiError::new(
         StatusCode::PRECONDITION_FAILED,
         "changed_meanwhile",
         match current {
-            Some(v) => format!(
-                "product {id} changed since you read it (version {v} now, {wanted} read): read it again and redo your change"
+            Some(v) if wanted.names_weakly(&v) => format!(
+                "product {id} is at version \"{v}\", but If-Match named it weakly ({named}): a change needs the strong tag, \"{v}\""
             ),
-            None => format!("no product {id} to match If-Match {wanted}"),
+            Some(v) => format!(
+                "product {id} changed since you read it (version {v} now, {named} read): read it again and redo your change"
+            ),
+            None => format!("no product {id} to match If-Match {named}"),
         },
     ))
 }

@@ -271,7 +271,7 @@ async fn run(sources: Sources, socket: hyper_tungstenite::HyperWebsocketStream) 
                     if heard.elapsed() >= limit {
                         return Err(End::Close(CloseCode::Away, format!("no message for {} s", limit.as_secs_f64())));
                     }
-                    queue.try_send(Out::Ping).map_err(|_| End::Slow)?;
+                    queue.try_send(Out::Ping(None)).map_err(|_| End::Slow)?;
                 }
             }
         }

@@ -4,7 +4,8 @@
 //!
 //! - [`server`]: accept (capped, with backoff on errors) and drain; [`send_deadline`]: the write
 //!   deadline of every connection. [`dispatch`]: one request, its server span and its metrics.
-//! - [`request`]: what handlers read from a request (admin token, query, command body, ids).
+//! - [`request`]: what handlers read from a request (admin token, query, command body, ids);
+//!   [`if_match`]: the `If-Match` precondition of a product change (RFC 9110).
 //! - [`route`]: the API's routes, one table; [`openapi`]: the OpenAPI document written from it
 //!   and the interactive docs; [`wire`]: formats, bodies, errors and replies.
 //! - [`origin`]: which browser origins may open the live socket and call the API (CORS).
@@ -14,6 +15,7 @@
 pub mod cart_limit;
 pub mod cookie;
 pub mod dispatch;
+pub mod if_match;
 pub mod openapi;
 pub mod origin;
 pub mod request;

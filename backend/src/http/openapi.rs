@@ -369,7 +369,7 @@ fn operation(spec: &Path, op: &Op) -> Value {
             "name": "If-Match",
             "in": "header",
             "required": false,
-            "description": "The product's version as read (its ETag): the change is refused with 412 if the product changed since.",
+            "description": "The product's version as read, quoted as its ETag (`\"0123456789abcdef\"`), a comma-separated list of such, or `*` (the product exists). Compared strongly (RFC 9110): a weak tag `W/\"…\"` never matches. The change is refused with 412 if the product's version is none of those named; anything else is 400.",
             "schema": {"type": "string", "maxLength": 200},
         }));
     }

@@ -1,7 +1,16 @@
 //! One websocket: the upgrade, its watched products and cart, the bounded queue to the client,
 //! keepalive and the close handshake.
+//!
+//! The queue holds two kinds of frames, bounded apart. Frames the server pushes (changes, the
+//! cart's greeting, resyncs, pings) may wait up to `LIVE_SOCKET_BUFFER`; a client that lets
+//! more pile up is too slow and is closed with 1013. The snapshots that answer the client's own
+//! `LiveRequest` are not pushed: they are built as the client takes them, at most
+//! [`ANSWERS_QUEUED`] in the queue at once, the rest waiting as ids (at most [`MAX_WATCHED`]),
+//! so a client that reads at any normal pace is never closed for what it asked. A client that
+//! does not read at all is still closed: its pushed frames pile up, and so do its pings, which
+//! must reach the socket within the idle limit.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +28,7 @@ use hyper_tungstenite::tungstenite::{self, Message};
 use prost::Message as _;
 use shared::ids::CartId;
 use shared::proto::{LiveFrame, LiveRequest, Resync, live_frame::Frame};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::catalog::CatalogFold;
@@ -41,6 +50,9 @@ const MAX_REQUEST_BYTES: usize = 16 * 1024;
 pub(crate) const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// How long product frames wait for the catalog to publish what checkout's copies announce.
 const CATALOG_WAIT: Duration = Duration::from_secs(2);
+/// How many snapshots answering the client's requests wait in its queue at most, beside the
+/// pushed frames; the rest of an answer is built as these are written.
+pub const ANSWERS_QUEUED: usize = 32;
 
 /// What a socket's task reads: the contexts, its settings and the hub.
 #[derive(Clone)]
@@ -181,17 +193,21 @@ pub fn upgrade(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> 
     Ok(resp)
 }
 
-/// What waits in a socket's queue.
+/// What waits in a socket's queue. A permit, where there is one, is returned once the frame is
+/// written to the socket: it holds a place that is bounded apart from the pushed frames.
 pub(crate) enum Out {
     Frame(&'static str, Bytes),
-    Ping,
+    /// A snapshot the client asked for (its place among [`ANSWERS_QUEUED`]).
+    Answer(&'static str, Bytes, OwnedSemaphorePermit),
+    /// A ping (its place among the pings that may wait: see `Session::ping`).
+    Ping(Option<OwnedSemaphorePermit>),
 }
 
 /// Why a socket's task ends.
 enum End {
     /// The client closed, or the connection broke.
     Gone,
-    /// The client fell a whole queue behind.
+    /// The client fell a whole queue behind, or let pings wait past the idle limit.
     Slow,
     /// The server closes with this code and reason.
     Close(CloseCode, String),
@@ -202,14 +218,29 @@ struct Session {
     sources: Sources,
     cart: Option<CartId>,
     watched: HashSet<u64>,
-    /// Frames waiting for the socket; bounded by `LIVE_SOCKET_BUFFER`.
+    /// Watched ids whose snapshot the client asked for and has not been queued yet, in the order
+    /// asked (each id once, all of them watched: at most `MAX_WATCHED`).
+    owed: VecDeque<u64>,
+    /// Frames waiting for the socket: `LIVE_SOCKET_BUFFER` pushed ones, plus the answers that
+    /// `answers` lets in.
     queue: mpsc::Sender<Out>,
+    /// Places for answer snapshots in the queue.
+    answers: Arc<Semaphore>,
+    /// Places for pings not yet written: none left means the client has taken nothing for the
+    /// idle limit.
+    pings: Arc<Semaphore>,
 }
 
 /// Serves one socket until it ends, then closes it.
 async fn run(sources: Sources, cart: Option<CartId>, socket: HyperWebsocketStream) {
     let (sink, mut stream) = socket.split();
-    let (queue, queued) = mpsc::channel(sources.buffer);
+    let (queue, queued) = mpsc::channel(sources.buffer + ANSWERS_QUEUED);
+    // As many pings as are sent in the idle limit: one more unwritten means nothing moved.
+    let pings = sources
+        .idle_limit
+        .as_millis()
+        .div_ceil(sources.ping_every.as_millis().max(1))
+        .clamp(1, 1_000) as usize;
     let (close, close_rx) = oneshot::channel();
     let mut writer = tokio::spawn(write(sink, queued, close_rx, sources.metrics.clone()));
     // Subscribed before the first frame is built: nothing published after it is missed.
@@ -219,7 +250,10 @@ async fn run(sources: Sources, cart: Option<CartId>, socket: HyperWebsocketStrea
         sources,
         cart,
         watched: HashSet::new(),
+        owed: VecDeque::new(),
         queue,
+        answers: Arc::new(Semaphore::new(ANSWERS_QUEUED)),
+        pings: Arc::new(Semaphore::new(pings)),
     };
     let end = match session.greet() {
         Ok(()) => session.serve(&mut stream, &mut batches, &mut closing).await,
@@ -230,20 +264,17 @@ async fn run(sources: Sources, cart: Option<CartId>, socket: HyperWebsocketStrea
     }
     // Dropping the queue's sender lets the writer see its end.
     drop(session);
-    let (frame, wait_for_client) = match end {
-        End::Gone => (None, true),
-        End::Slow => (
-            Some(close_frame(CloseCode::Again, "too slow: reconnect")),
-            false,
-        ),
-        End::Close(code, reason) => (Some(close_frame(code, &reason)), true),
+    let frame = match end {
+        End::Gone => None,
+        End::Slow => Some(close_frame(CloseCode::Again, "too slow: reconnect")),
+        End::Close(code, reason) => Some(close_frame(code, &reason)),
     };
     let _ = close.send(frame);
-    if wait_for_client {
-        // Reading on completes the closing handshake (tungstenite answers a close itself).
-        let _ = tokio::time::timeout(CLOSE_WAIT, async { while stream.next().await.is_some() {} })
-            .await;
-    }
+    // Reading on completes the closing handshake (tungstenite answers a close itself), and takes
+    // what a slow client still sent: a socket dropped with unread requests is reset, and the
+    // reset would discard the frames and the close frame on their way to it.
+    let _ =
+        tokio::time::timeout(CLOSE_WAIT, async { while stream.next().await.is_some() {} }).await;
     if tokio::time::timeout(CLOSE_WAIT * 2, &mut writer)
         .await
         .is_err()
@@ -297,12 +328,15 @@ impl Session {
                     heard = Instant::now();
                     self.on_message(message)
                 }
+                place = self.answers.clone().acquire_owned(), if !self.owed.is_empty() => {
+                    self.answer(place.expect("the semaphore is never closed"))
+                }
                 _ = ping.tick() => {
                     let limit = self.sources.idle_limit;
                     if heard.elapsed() >= limit {
                         Err(End::Close(CloseCode::Away, format!("no message for {} s", limit.as_secs_f64())))
                     } else {
-                        self.enqueue(Out::Ping)
+                        self.ping()
                     }
                 }
             };
@@ -328,6 +362,11 @@ impl Session {
             &s.checkout.model(),
             s.low_threshold,
         );
+        // A product pushed now is shown as it is: its snapshot is owed no more.
+        if !self.owed.is_empty() {
+            self.owed
+                .retain(|id| batch.products.binary_search(id).is_err());
+        }
         frames.iter().try_for_each(|f| self.push(f))
     }
 
@@ -354,7 +393,8 @@ impl Session {
         }
     }
 
-    /// Replaces the watched products and sends the newly watched ones as they are now.
+    /// Replaces the watched products; the newly watched ones are owed a snapshot (sent by
+    /// [`Session::answer`] as the client takes them), and those no longer watched are not.
     fn on_request(&mut self, bytes: &[u8]) -> Result<(), End> {
         let request = LiveRequest::decode(bytes)
             .map_err(|e| End::Close(CloseCode::Invalid, format!("not a shop.LiveRequest: {e}")))?;
@@ -375,13 +415,33 @@ impl Session {
                 added.push(id);
             }
         }
+        self.owed.retain(|id| watched.contains(id));
+        self.owed.extend(added);
         self.watched = watched;
+        Ok(())
+    }
+
+    /// Queues the next owed snapshot in the place given, as the product is now (an id the
+    /// catalog does not have is skipped: it has nothing to show).
+    fn answer(&mut self, place: OwnedSemaphorePermit) -> Result<(), End> {
         let s = &self.sources;
         let (catalog, checkout) = (s.catalog.model(), s.checkout.model());
-        added
-            .into_iter()
-            .filter_map(|id| product_live(&catalog, &checkout, id, s.low_threshold))
-            .try_for_each(|p| self.push(&frame(Frame::Product(p))))
+        while let Some(id) = self.owed.pop_front() {
+            if let Some(p) = product_live(&catalog, &checkout, id, s.low_threshold) {
+                let f = frame(Frame::Product(p));
+                return self.enqueue(Out::Answer(kind(&f), f.encode_to_vec().into(), place));
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues a ping, unless the pings of a whole idle limit are still unwritten: then the client
+    /// has taken nothing for that long (whatever it sends) and is too slow.
+    fn ping(&self) -> Result<(), End> {
+        match self.pings.clone().try_acquire_owned() {
+            Ok(place) => self.enqueue(Out::Ping(Some(place))),
+            Err(_) => Err(End::Slow),
+        }
     }
 
     fn push(&self, f: &LiveFrame) -> Result<(), End> {
@@ -417,9 +477,13 @@ pub(crate) async fn write(
             frame = &mut close => return finish(&mut sink, frame.ok().flatten()).await,
             out = queue.recv() => out,
         };
-        let (message, kind) = match out {
-            Some(Out::Frame(kind, bytes)) => (Message::Binary(bytes), Some(kind)),
-            Some(Out::Ping) => (Message::Ping(Bytes::new()), None),
+        // A place (an answer's, a ping's) is given back once its frame is written.
+        let (message, kind, _place) = match out {
+            Some(Out::Frame(kind, bytes)) => (Message::Binary(bytes), Some(kind), None),
+            Some(Out::Answer(kind, bytes, place)) => {
+                (Message::Binary(bytes), Some(kind), Some(place))
+            }
+            Some(Out::Ping(place)) => (Message::Ping(Bytes::new()), None, place),
             None => return finish(&mut sink, None).await,
         };
         // A client that stops reading blocks this send; the session notices the queue filling.

@@ -829,7 +829,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         }),
         image_urls: vec![
             "https://shop.test/lamp.jpg".into(),
-            "/img/lamp-2.jpg".into(),
+            "https://shop.test/lamp-2.jpg".into(),
         ],
     };
     let bodies: [(u8, Vec<u8>); 6] = [
@@ -904,7 +904,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         "import_products",
         format!(
             "{}\n1,Walnut Desk Lamp,A lamp.,Long text.,Office,4999,EUR,\n\
-             2,\"Lamp, large\",\"Bright, \"\"warm\"\"\",\"Two\nlines\",Home & Garden,1250,EUR,https://x.test/a.jpg|/img/b.jpg\n",
+             2,\"Lamp, large\",\"Bright, \"\"warm\"\"\",\"Two\nlines\",Home & Garden,1250,EUR,https://x.test/a.jpg|https://x.test/b.jpg\n",
             PRODUCT_COLUMNS.join(",")
         )
         .into_bytes(),

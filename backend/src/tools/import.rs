@@ -962,7 +962,7 @@ mod tests {
         let file = format!(
             "{HEADER}\
              1,Walnut Desk Lamp,A lamp.,Long text.,Office,4999,EUR,\n\
-             2, Linen Throw Pillow ,Soft.,,Home & Garden,1250,EUR,https://x.test/a.jpg|/img/b.jpg\n"
+             2, Linen Throw Pillow ,Soft.,,Home & Garden,1250,EUR,https://x.test/a.jpg|https://x.test/b.jpg\n"
         );
         let rows = parse_products(file.as_bytes()).unwrap();
         assert_eq!(rows.len(), 2);
@@ -974,7 +974,7 @@ mod tests {
         assert_eq!(rows[1].event.price_minor, 1250);
         assert_eq!(
             rows[1].event.image_urls,
-            ["https://x.test/a.jpg", "/img/b.jpg"]
+            ["https://x.test/a.jpg", "https://x.test/b.jpg"]
         );
     }
 
@@ -997,7 +997,7 @@ mod tests {
                 "line 4: title must be between 1 and 200 characters, got 0",
                 r#"line 5: price_minor must be an integer, got "12,50""#,
                 r#"line 6: currency must be an ISO 4217 code of three upper-case letters, got "eur""#,
-                r#"line 7: image URL "ftp://x" must be an http(s) URL or an absolute path"#,
+                r#"line 7: image URL "ftp://x" must be an http(s) URL with a host, like https://images.example/lamp.jpg: it must start with https:// or http://"#,
                 "line 8: expected 8 fields, got 6",
             ]
         );

@@ -384,7 +384,9 @@ mod tests {
             Field::Category
         );
         assert_eq!(
-            field_of("image URL \"ftp://x\" must be an http(s) URL or an absolute path"),
+            field_of(
+                "image URL \"ftp://x\" must be an http(s) URL with a host, like https://images.example/lamp.jpg: it must start with https:// or http://"
+            ),
             Field::Images
         );
         assert_eq!(field_of("at most 10 image_urls"), Field::Images);
