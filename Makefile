@@ -90,8 +90,9 @@ node-tools:
 	fi
 
 # Debian packages. Test: Prometheus (promtool and a real server), Go (go tool pprof), chromium
-# (browser tests). Dev: inotify-tools (restart the backend on save).
-APT_TEST := promtool:prometheus go:golang-go $(CHROMIUM):chromium
+# (browser tests), kcat and protoc (a standard Kafka client reading the local broker). Dev:
+# inotify-tools (restart the backend on save).
+APT_TEST := promtool:prometheus go:golang-go $(CHROMIUM):chromium kcat:kcat protoc:protobuf-compiler
 APT_DEV := inotifywait:inotify-tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 define apt_ensure

@@ -158,3 +158,87 @@ async fn a_shop_topic_deleted_then_made_again_stops_its_context_with_the_reason(
     assert_eq!(cart.status, StatusCode::SERVICE_UNAVAILABLE);
     alive(&mut backend);
 }
+
+/// Runs a command with `stdin`, returning its standard output; fails the test on a non-zero exit.
+fn run(program: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} (make test installs it): {e}"));
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Debian's `kcat` (librdkafka 2.0.2), the tool operators reach for first: it lists, writes and
+/// reads the local broker's topics, and a shop event it reads decodes with `protoc`, as the
+/// README shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kcat_lists_writes_and_reads_and_protoc_decodes_a_shop_event() {
+    let (broker, _backend, _s) = a_shop_with_events().await;
+    let b = broker.brokers();
+    create(&broker, "kcat.check").await;
+
+    let listed = String::from_utf8(run("kcat", &["-b", &b, "-L"], b"")).unwrap();
+    for topic in [CATALOG, CHECKOUT, "kcat.check"] {
+        assert!(listed.contains(&format!("topic \"{topic}\"")), "{listed}");
+    }
+    run(
+        "kcat",
+        &["-b", &b, "-P", "-t", "kcat.check", "-K:"],
+        b"k1:one\nk2:two\n",
+    );
+    let read = run(
+        "kcat",
+        &[
+            "-b",
+            &b,
+            "-C",
+            "-t",
+            "kcat.check",
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+            "-f",
+            "%o %k=%s\\n",
+        ],
+        b"",
+    );
+    assert_eq!(String::from_utf8(read).unwrap(), "0 k1=one\n1 k2=two\n");
+
+    let event = run(
+        "kcat",
+        &[
+            "-b", &b, "-C", "-t", CATALOG, "-o", "0", "-c", "1", "-e", "-f", "%s",
+        ],
+        b"",
+    );
+    let proto = concat!(env!("CARGO_MANIFEST_DIR"), "/../proto");
+    let decoded = run(
+        "protoc",
+        &[
+            "--decode=shop.CatalogEvent",
+            "-I",
+            proto,
+            "catalog_events.proto",
+        ],
+        &event,
+    );
+    let decoded = String::from_utf8(decoded).unwrap();
+    assert!(
+        decoded.contains("product_upserted_v1") && decoded.contains("title: \"Desk lamp\""),
+        "{decoded}"
+    );
+}
