@@ -51,7 +51,7 @@ BROKER_VERSION = $(shell bash broker/build.sh "$(TOOLS)" --print-version)
 broker-tool:
 	@if [ -x "$(TANSU)" ] && [ "$$("$(TANSU)" --version 2>/dev/null)" = "$(BROKER_VERSION)" ]; then :; else \
 	  echo ">>> Building the local Kafka broker ($(BROKER_VERSION)) into $(TOOLS)."; \
-	  echo ">>> This happens once per machine and takes about 7 minutes on 2 idle cores; cargo shows its progress below."; \
+	  echo ">>> This happens once per machine and takes about 12 minutes on 2 idle cores (22 CPU-minutes); cargo shows its progress below."; \
 	  bash broker/build.sh "$(TOOLS)"; \
 	fi
 
