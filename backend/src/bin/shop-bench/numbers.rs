@@ -86,35 +86,18 @@ pub(crate) fn rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Gives memory freed earlier back to the system, so an RSS delta measures what is built next.
+/// Gives memory freed earlier back to the system, so an RSS delta measures what is built next:
+/// glibc's free memory, and jemalloc's (this binary's malloc is the backend's unprefixed
+/// jemalloc, whose freed pages glibc's `malloc_trim` never sees).
 pub(crate) fn trim_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         unsafe extern "C" {
             safe fn malloc_trim(pad: usize) -> i32;
-            // jemalloc's control call: this binary's malloc is the backend's unprefixed
-            // jemalloc, whose freed pages glibc's malloc_trim never sees.
-            fn mallctl(
-                name: *const std::ffi::c_char,
-                old: *mut std::ffi::c_void,
-                old_len: *mut usize,
-                new: *mut std::ffi::c_void,
-                new_len: usize,
-            ) -> i32;
         }
         malloc_trim(0);
-        // SAFETY: "arena.4096.purge" (4096: every arena) reads and writes no value, so every
-        // pointer may be null.
-        unsafe {
-            mallctl(
-                c"arena.4096.purge".as_ptr(),
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                0,
-            );
-        }
     }
+    backend::ops::heap::give_back();
 }
 
 pub(crate) fn cores() -> usize {
