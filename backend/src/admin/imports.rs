@@ -25,7 +25,7 @@ use shared::proto::ImportRowError;
 use super::jobs::{self, Checked, Job, Target, Upload, import_id};
 use crate::commands::meta::{Fingerprint, idempotency_key};
 use crate::http::request::require_admin;
-use crate::http::wire::{ApiError, Format, Resp, reply};
+use crate::http::wire::{self, ApiError, Format, Resp, reply};
 use crate::ops::metrics::imports::ImportAnswer;
 use crate::state::State;
 use crate::tools::import::{BadRows, FileKind};
@@ -162,14 +162,7 @@ async fn read_pieces(
     };
     match tokio::time::timeout(limits.timeout, read).await {
         Ok(read) => read,
-        Err(_) => Err(ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            format!(
-                "the request body did not arrive within {} ms",
-                limits.timeout.as_millis()
-            ),
-        )),
+        Err(_) => Err(wire::body_timed_out(limits.timeout)),
     }
 }
 

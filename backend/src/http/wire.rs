@@ -208,15 +208,20 @@ pub async fn read_body(
     // deadline passes (nginx's client_body_timeout), and the unread connection is closed.
     match tokio::time::timeout(timeout, read_bounded(body, headers, limit)).await {
         Ok(read) => read,
-        Err(_) => Err(ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            format!(
-                "the request body did not arrive within {} ms",
-                timeout.as_millis()
-            ),
-        )),
+        Err(_) => Err(body_timed_out(timeout)),
     }
+}
+
+/// The 408 of a request body that did not arrive within `timeout`.
+pub fn body_timed_out(timeout: std::time::Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        format!(
+            "the request body did not arrive within {} ms",
+            timeout.as_millis()
+        ),
+    )
 }
 
 async fn read_bounded(
