@@ -20,12 +20,12 @@ use crate::config::Config;
 use crate::engine::kafka::{self, BrokerStatus, ShopClientContext};
 use crate::engine::{self, Context, Fold, Observer, snapshot};
 use crate::eventlog::EventLog;
-use crate::http;
 use crate::http::cart_limit::CartLimiter;
 use crate::http::cookie::CartKeys;
 use crate::live::Live;
 use crate::ops::metrics::Metrics;
 use crate::ops::traces;
+use crate::server;
 use crate::shutdown::{self, Shutdown};
 use crate::state::State;
 
@@ -197,7 +197,7 @@ impl Server {
     /// Binds the listener, starts the contexts and serves until `shutdown`.
     pub async fn start(config: Config, shutdown: Shutdown) -> anyhow::Result<Server> {
         config.check_exposure().map_err(anyhow::Error::msg)?;
-        match http::raise_open_file_limit() {
+        match server::raise_open_file_limit() {
             Ok(files)
                 if files
                     < u64::from(config.limits.max_connections)
@@ -218,7 +218,7 @@ impl Server {
         let addr = listener.local_addr()?;
         let state = build(config)?;
         let startup = tokio::spawn(start_contexts(state.clone(), shutdown.clone()));
-        let http = tokio::spawn(http::serve(listener, state.clone(), shutdown.clone()));
+        let http = tokio::spawn(server::serve(listener, state.clone(), shutdown.clone()));
         let flushing = state.clone();
         let snapshots_on = state.config.snapshot.snapshot_dir.is_some();
         let done = tokio::spawn(async move {

@@ -36,6 +36,7 @@ pub mod eventlog;
 pub mod http;
 pub mod live;
 pub mod ops;
+pub mod server;
 pub mod shutdown;
 pub mod state;
 pub mod tools;

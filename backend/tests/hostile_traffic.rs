@@ -964,7 +964,7 @@ async fn live_answers(broker: &Broker) -> Row {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_traffic_suite() {
     // Thousands of sockets on each side: this process needs its open-file limit raised too.
-    backend::http::raise_open_file_limit().unwrap();
+    backend::server::raise_open_file_limit().unwrap();
     let broker = Broker::start().await;
     let env = [
         ("HEADER_TIMEOUT_MS", HEAD_MS.to_string()),

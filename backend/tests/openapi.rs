@@ -25,7 +25,7 @@ struct Checker {
 impl Checker {
     fn template(method: &Method, path: &str) -> Option<&'static str> {
         let api = path.split('?').next()?.strip_prefix("/api/")?;
-        backend::http::route::route(method, api)
+        backend::server::route::route(method, api)
             .ok()
             .map(|r| r.name())
     }
@@ -422,7 +422,7 @@ async fn every_answer_of_every_operation_conforms_to_the_document() {
     c.get("/api/docs").await.expect(StatusCode::OK);
     c.get("/api/docs?x=1").await.expect(StatusCode::BAD_REQUEST);
 
-    let routed: BTreeSet<(String, String)> = backend::http::route::API
+    let routed: BTreeSet<(String, String)> = backend::server::route::API
         .iter()
         .flat_map(|s| {
             s.ops

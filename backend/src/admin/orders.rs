@@ -9,8 +9,8 @@ use shared::proto::{AdminOrderPage, AdminOrderView};
 
 use crate::checkout::query::order_view;
 use crate::eventlog::cart_hash;
+use crate::http::params::PAGE_QUERY;
 use crate::http::request::{query_params, require_admin};
-use crate::http::route::PAGE_QUERY;
 use crate::http::wire::{ApiError, Format, Resp, reply};
 use crate::state::State;
 

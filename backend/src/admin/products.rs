@@ -8,14 +8,33 @@ use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use shared::proto::{AdminProductPage, AdminProductView};
 
-use crate::catalog::http::{page, parse_list_query};
+use crate::catalog::http::{LIST_PRODUCTS_QUERY, page, parse_list_query};
 use crate::catalog::query::{self, list_all, product_view, version};
 use crate::catalog::{Catalog, Product, search};
 use crate::checkout::Checkout;
+use crate::http::params::{Kind, PAGE, PAGE_SIZE, Param};
 use crate::http::request::{parse_query, product_id, require_admin};
-use crate::http::route::ADMIN_PRODUCTS_QUERY;
 use crate::http::wire::{ApiError, Format, Resp, reply};
 use crate::state::State;
+
+/// The admin product list's query parameters: the shop's, and `include_disabled`.
+pub const ADMIN_PRODUCTS_QUERY: &[Param] = &[
+    PAGE,
+    PAGE_SIZE,
+    LIST_PRODUCTS_QUERY[2],
+    LIST_PRODUCTS_QUERY[3],
+    LIST_PRODUCTS_QUERY[4],
+    LIST_PRODUCTS_QUERY[5],
+    LIST_PRODUCTS_QUERY[6],
+    LIST_PRODUCTS_QUERY[7],
+    LIST_PRODUCTS_QUERY[8],
+    LIST_PRODUCTS_QUERY[9],
+    Param {
+        name: "include_disabled",
+        about: "Disabled products too, in the same order (not with `q`, a price range or `in_stock`: disabled products are not in the search index; find them by `prefix`).",
+        kind: Kind::Bool,
+    },
+];
 
 /// A product with what only the operator sees.
 pub fn admin_view(p: &Product, checkout: &Checkout, low: u64) -> AdminProductView {

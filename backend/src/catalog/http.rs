@@ -7,6 +7,7 @@ use std::time::Duration;
 use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use prost::Message;
+use shared::money::MAX_PRICE_MINOR;
 use shared::paging::{DEFAULT_PAGE_SIZE, PageRequest};
 use shared::proto::{
     Availability, CatalogEvent, CategoryList, CategoryView, ItemMatches, PriceChangedV1,
@@ -27,10 +28,70 @@ use crate::checkout::query::product_availability;
 use crate::commands::Submission;
 use crate::commands::meta::idempotency_key;
 use crate::http::if_match::IfMatch;
+use crate::http::params::{Kind, PAGE, PAGE_SIZE, Param};
 use crate::http::request::{parse_query, product_id, read_command, require_admin};
-use crate::http::route::LIST_PRODUCTS_PARAMS;
 use crate::http::wire::{ApiError, Format, Resp, reply, reply_body};
 use crate::state::State;
+
+/// The product list's query parameters.
+pub const LIST_PRODUCTS_QUERY: &[Param] = &[
+    PAGE,
+    PAGE_SIZE,
+    Param {
+        name: "sort",
+        about: "Sort key; `relevance` (the default with `q`) ranks search results.",
+        kind: Kind::OneOf(&["relevance", "name", "price", "id"]),
+    },
+    Param {
+        name: "order",
+        about: "Sort direction.",
+        kind: Kind::OneOf(&["asc", "desc"]),
+    },
+    Param {
+        name: "prefix",
+        about: "Title prefix, case-insensitive (not with a search).",
+        kind: Kind::Text(100),
+    },
+    Param {
+        name: "q",
+        about: "Search words (titles, categories, descriptions, long texts); the last word matches as a prefix while typing.",
+        kind: Kind::Text(200),
+    },
+    Param {
+        name: "category",
+        about: "Category slug or name.",
+        kind: Kind::Text(u32::MAX),
+    },
+    Param {
+        name: "min_price",
+        about: "Lowest price in minor units (included).",
+        kind: Kind::Integer(0, MAX_PRICE_MINOR as u64),
+    },
+    Param {
+        name: "max_price",
+        about: "Highest price in minor units (included).",
+        kind: Kind::Integer(0, MAX_PRICE_MINOR as u64),
+    },
+    Param {
+        name: "in_stock",
+        about: "Only products with stock.",
+        kind: Kind::Bool,
+    },
+];
+
+/// The product list's parameter names, as the list's parser checks them.
+pub const LIST_PRODUCTS_PARAMS: &[&str] = &[
+    "page",
+    "page_size",
+    "sort",
+    "order",
+    "prefix",
+    "q",
+    "category",
+    "min_price",
+    "max_price",
+    "in_stock",
+];
 
 /// The product list's query string (without the `?`), checked.
 pub fn parse_list_query(query: &str) -> Result<ListQuery, ApiError> {

@@ -7,10 +7,39 @@ use shared::proto::{EventLog as EventLogView, LogEntry};
 
 use super::figures::figures;
 use super::socket::now_ms;
+use crate::http::params::{Kind, Param};
 use crate::http::request::{query_params, require_admin};
-use crate::http::route::EVENTS_QUERY;
 use crate::http::wire::{ApiError, Format, Resp, reply};
 use crate::state::State;
+
+/// The event log's query parameters.
+pub const EVENTS_QUERY: &[Param] = &[
+    Param {
+        name: "context",
+        about: "Only this context's events.",
+        kind: Kind::OneOf(&["catalog", "checkout"]),
+    },
+    Param {
+        name: "kind",
+        about: "Only events of this kind (`stock_delivered`, `cart_line_set`, ..., `poison`).",
+        kind: Kind::Text(64),
+    },
+    Param {
+        name: "product_id",
+        about: "Only events concerning this product.",
+        kind: Kind::Integer(1, u64::MAX),
+    },
+    Param {
+        name: "cart",
+        about: "Only events of this cart, by the short hash the log shows (a prefix of it is enough).",
+        kind: Kind::Text(64),
+    },
+    Param {
+        name: "limit",
+        about: "Entries at most (default 100; each context keeps EVENT_LOG_SIZE).",
+        kind: Kind::Integer(1, 10_000),
+    },
+];
 
 /// What entries a reader asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

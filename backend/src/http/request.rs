@@ -4,7 +4,6 @@
 use http::{Request, StatusCode, header};
 use hyper::body::Incoming;
 
-use super::route::Param;
 use super::wire::{self, ApiError, Format};
 use crate::commands::meta::idempotency_key;
 use crate::config::Config;
@@ -57,12 +56,6 @@ pub trait Named {
 impl Named for &str {
     fn name(&self) -> &str {
         self
-    }
-}
-
-impl Named for Param {
-    fn name(&self) -> &str {
-        self.name
     }
 }
 
@@ -123,6 +116,10 @@ where
         headers: parts.headers,
     })
 }
+
+/// The client address of a request's connection (a request extension the server sets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub std::net::SocketAddr);
 
 /// Parses a product id from a path segment.
 pub fn product_id(segment: &str) -> Result<u64, ApiError> {

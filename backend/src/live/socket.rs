@@ -34,7 +34,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::catalog::CatalogFold;
 use crate::checkout::CheckoutFold;
 use crate::engine::Context;
-use crate::http::PeerAddr;
+use crate::http::request::PeerAddr;
 use crate::http::wire::{ApiError, Format, Resp};
 use crate::ops::metrics::live::LiveMetrics;
 use crate::state::State;

@@ -31,8 +31,8 @@ use crate::checkout::query::{cart_view, order_view};
 use crate::checkout::{Checkout, CheckoutFold};
 use crate::engine::{Applied, Fold};
 use crate::http::cookie;
-use crate::http::route::{self, Route};
 use crate::http::wire::{self, ApiError, Format};
+use crate::server::route::{self, Route};
 use crate::tools::import::{self, IMAGE_URL_SEPARATOR, PRODUCT_COLUMNS, Row, STOCK_COLUMNS};
 
 /// A fuzz target's body.

@@ -106,7 +106,7 @@ impl Bench {
         };
         let (mut last_seen, mut moved) = (0, Instant::now());
         let mut last = Instant::now();
-        while backend::ops::health::not_ready(&app).is_some() {
+        while backend::server::health::not_ready(&app).is_some() {
             if seen() != last_seen {
                 (last_seen, moved) = (seen(), Instant::now());
             }
@@ -114,7 +114,7 @@ impl Bench {
                 bail!(
                     "the shop's start-up stalled: no event applied for {} s ({})",
                     STALL.as_secs(),
-                    backend::ops::health::not_ready(&app).unwrap_or_default()
+                    backend::server::health::not_ready(&app).unwrap_or_default()
                 );
             }
             if last.elapsed() > Duration::from_secs(5) {

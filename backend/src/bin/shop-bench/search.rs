@@ -379,7 +379,7 @@ impl Bench {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (stop, shutdown) = shutdown::channel();
-        let server = tokio::spawn(backend::http::serve(listener, state.clone(), shutdown));
+        let server = tokio::spawn(backend::server::serve(listener, state.clone(), shutdown));
         let secs = self.args.duration_secs;
         let healthz = format!("http://{addr}/healthz");
         let idle = wrk_with(&["-t1", "-c1"], secs, &healthz, None).await?;

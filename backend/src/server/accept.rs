@@ -2,7 +2,6 @@
 //! past its deadlines (head, body, send), more connections than `MAX_CONNECTIONS`, or the accept
 //! loop spinning when the process runs out of file descriptors.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,12 +12,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::send_deadline::SendDeadline;
+use crate::http::request::PeerAddr;
 use crate::shutdown::{self, Shutdown};
 use crate::state::State;
-
-/// The client address of a request's connection (a request extension).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PeerAddr(pub SocketAddr);
 
 /// Accept errors back off as Go's `net/http` does: 5 ms, doubling, at most 1 s.
 fn next_backoff(previous: Duration) -> Duration {

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{Response, StatusCode, header};
 use http_body_util::Full;
 
-use super::wire::Resp;
+use crate::http::wire::Resp;
 
 fn content_type(path: &Path) -> &'static str {
     match path.extension().and_then(|e| e.to_str()) {

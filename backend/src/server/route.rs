@@ -4,11 +4,12 @@
 //! cannot disagree. A path and method become a [`Route`], or a 404 / 405 that names what is
 //! allowed.
 
+use crate::admin::products::ADMIN_PRODUCTS_QUERY;
+use crate::catalog::http::LIST_PRODUCTS_QUERY;
+use crate::eventlog::http::EVENTS_QUERY;
+use crate::http::params::{Kind, PAGE_QUERY, PRODUCT_ID, Param};
+use crate::http::wire::ApiError;
 use http::Method;
-use shared::money::MAX_PRICE_MINOR;
-use shared::paging::MAX_PAGE_SIZE;
-
-use super::wire::ApiError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route<'a> {
@@ -68,27 +69,6 @@ pub enum Access {
     Admin,
 }
 
-/// The values a parameter takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A whole number in this range.
-    Integer(i64, u64),
-    /// Text of at most this many characters (`u32::MAX`: any length).
-    Text(u32),
-    /// One of these words.
-    OneOf(&'static [&'static str]),
-    /// `true` or `false`.
-    Bool,
-}
-
-/// A path or query parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Param {
-    pub name: &'static str,
-    pub about: &'static str,
-    pub kind: Kind,
-}
-
 /// One operation: a method on a path.
 pub struct Op {
     pub method: &'static str,
@@ -115,134 +95,6 @@ pub struct Path {
     pub allow: &'static str,
     pub ops: &'static [Op],
 }
-
-const PAGE: Param = Param {
-    name: "page",
-    about: "Page number, from 1.",
-    kind: Kind::Integer(1, u32::MAX as u64),
-};
-const PAGE_SIZE: Param = Param {
-    name: "page_size",
-    about: "Items per page (default 20).",
-    kind: Kind::Integer(1, MAX_PAGE_SIZE as u64),
-};
-
-/// The product list's query parameters.
-pub const LIST_PRODUCTS_QUERY: &[Param] = &[
-    PAGE,
-    PAGE_SIZE,
-    Param {
-        name: "sort",
-        about: "Sort key; `relevance` (the default with `q`) ranks search results.",
-        kind: Kind::OneOf(&["relevance", "name", "price", "id"]),
-    },
-    Param {
-        name: "order",
-        about: "Sort direction.",
-        kind: Kind::OneOf(&["asc", "desc"]),
-    },
-    Param {
-        name: "prefix",
-        about: "Title prefix, case-insensitive (not with a search).",
-        kind: Kind::Text(100),
-    },
-    Param {
-        name: "q",
-        about: "Search words (titles, categories, descriptions, long texts); the last word matches as a prefix while typing.",
-        kind: Kind::Text(200),
-    },
-    Param {
-        name: "category",
-        about: "Category slug or name.",
-        kind: Kind::Text(u32::MAX),
-    },
-    Param {
-        name: "min_price",
-        about: "Lowest price in minor units (included).",
-        kind: Kind::Integer(0, MAX_PRICE_MINOR as u64),
-    },
-    Param {
-        name: "max_price",
-        about: "Highest price in minor units (included).",
-        kind: Kind::Integer(0, MAX_PRICE_MINOR as u64),
-    },
-    Param {
-        name: "in_stock",
-        about: "Only products with stock.",
-        kind: Kind::Bool,
-    },
-];
-
-/// The product list's parameter names, as the list's parser checks them.
-pub const LIST_PRODUCTS_PARAMS: &[&str] = &[
-    "page",
-    "page_size",
-    "sort",
-    "order",
-    "prefix",
-    "q",
-    "category",
-    "min_price",
-    "max_price",
-    "in_stock",
-];
-
-/// The admin product list's query parameters: the shop's, and `include_disabled`.
-pub const ADMIN_PRODUCTS_QUERY: &[Param] = &[
-    PAGE,
-    PAGE_SIZE,
-    LIST_PRODUCTS_QUERY[2],
-    LIST_PRODUCTS_QUERY[3],
-    LIST_PRODUCTS_QUERY[4],
-    LIST_PRODUCTS_QUERY[5],
-    LIST_PRODUCTS_QUERY[6],
-    LIST_PRODUCTS_QUERY[7],
-    LIST_PRODUCTS_QUERY[8],
-    LIST_PRODUCTS_QUERY[9],
-    Param {
-        name: "include_disabled",
-        about: "Disabled products too, in the same order (not with `q`, a price range or `in_stock`: disabled products are not in the search index; find them by `prefix`).",
-        kind: Kind::Bool,
-    },
-];
-
-/// The orders list's query parameters.
-pub const PAGE_QUERY: &[Param] = &[PAGE, PAGE_SIZE];
-
-/// The event log's query parameters.
-pub const EVENTS_QUERY: &[Param] = &[
-    Param {
-        name: "context",
-        about: "Only this context's events.",
-        kind: Kind::OneOf(&["catalog", "checkout"]),
-    },
-    Param {
-        name: "kind",
-        about: "Only events of this kind (`stock_delivered`, `cart_line_set`, ..., `poison`).",
-        kind: Kind::Text(64),
-    },
-    Param {
-        name: "product_id",
-        about: "Only events concerning this product.",
-        kind: Kind::Integer(1, u64::MAX),
-    },
-    Param {
-        name: "cart",
-        about: "Only events of this cart, by the short hash the log shows (a prefix of it is enough).",
-        kind: Kind::Text(64),
-    },
-    Param {
-        name: "limit",
-        about: "Entries at most (default 100; each context keeps EVENT_LOG_SIZE).",
-        kind: Kind::Integer(1, 10_000),
-    },
-];
-
-const PRODUCT_ID: Param = Param {
-    name: "id",
-    about: "A product id: a positive integer.",
-    kind: Kind::Integer(1, u64::MAX),
-};
 
 /// Statuses every operation under `/api/` may answer besides its own: a query the endpoint
 /// does not take, and a shop that is still replaying its log or lost it.
@@ -847,7 +699,7 @@ mod tests {
             }
         }
         let names: Vec<&str> = LIST_PRODUCTS_QUERY.iter().map(|p| p.name).collect();
-        assert_eq!(names, LIST_PRODUCTS_PARAMS);
+        assert_eq!(names, crate::catalog::http::LIST_PRODUCTS_PARAMS);
         let missing: Vec<usize> = (0..VARIANTS).filter(|&i| !seen[i]).collect();
         assert!(
             missing.is_empty(),

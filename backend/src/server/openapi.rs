@@ -12,8 +12,9 @@ use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{DescriptorProto, EnumDescriptorProto, FileDescriptorSet};
 use serde_json::{Map, Value, json};
 
-use super::route::{API, Access, Body, Kind, Op, Param, Path};
-use super::wire::Resp;
+use super::route::{API, Access, Body, Op, Path};
+use crate::http::params::{Kind, Param};
+use crate::http::wire::Resp;
 
 /// The document as served.
 pub fn document() -> Bytes {

@@ -15,13 +15,13 @@ use tracing::{Instrument, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::openapi;
-use super::origin;
-use super::request::parse_query;
 use super::route::{self, Route};
 use super::static_files;
-use super::wire::{ApiError, Format, Resp, text};
+use super::{health, profiling};
+use crate::http::origin;
+use crate::http::request::parse_query;
+use crate::http::wire::{ApiError, Format, Resp, text};
 use crate::ops::traces::{TARGET, TRACEPARENT, exporting};
-use crate::ops::{health, profiling};
 use crate::state::State;
 use crate::{admin, catalog, checkout, eventlog, live};
 
