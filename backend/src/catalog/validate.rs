@@ -18,24 +18,96 @@ use std::borrow::Cow;
 use shared::proto::{ProductUpsertedV1, UpsertProduct};
 use shared::{ids, money};
 
-use crate::http::wire::ApiError;
+use std::fmt;
+
+/// A product rule an input breaks. Its text is what a client's 400 or an import's row error says
+/// (the HTTP layer turns it into the API's error body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProductError {
+    /// A field's length in characters is out of its bounds.
+    Length {
+        field: &'static str,
+        min: usize,
+        max: usize,
+        got: usize,
+    },
+    /// A field holds a character it may not (`what` it is), at this 1-based character.
+    Character {
+        field: &'static str,
+        what: &'static str,
+        code: u32,
+        at: usize,
+    },
+    /// The category has no letter or digit to make a slug of.
+    CategoryWithoutLetters,
+    PriceMissing,
+    /// The price or its currency is not a valid one (why, in `shared::money`'s words).
+    Price(String),
+    TooManyImages,
+    /// An image URL that cannot be one: the URL as quoted in the message, and why.
+    ImageUrl {
+        quoted: String,
+        why: &'static str,
+    },
+}
+
+impl fmt::Display for ProductError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProductError::Length {
+                field,
+                min,
+                max,
+                got,
+            } => {
+                if *min > 0 {
+                    write!(
+                        f,
+                        "{field} must be between {min} and {max} characters, got {got}"
+                    )
+                } else {
+                    write!(f, "{field} must be at most {max} characters, got {got}")
+                }
+            }
+            ProductError::Character {
+                field,
+                what,
+                code,
+                at,
+            } => write!(
+                f,
+                "{field} must not contain {what}: U+{code:04X} at character {at}"
+            ),
+            ProductError::CategoryWithoutLetters => {
+                f.write_str("category must contain letters or digits")
+            }
+            ProductError::PriceMissing => f.write_str("price is required"),
+            ProductError::Price(why) => f.write_str(why),
+            ProductError::TooManyImages => write!(f, "at most {MAX_IMAGE_URLS} image_urls"),
+            ProductError::ImageUrl { quoted, why } => write!(
+                f,
+                "image URL {quoted} must be an http(s) URL with a host, like https://images.example/lamp.jpg: {why}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ProductError {}
 
 /// The longest image URL, in bytes.
 pub const MAX_IMAGE_URL_BYTES: usize = 2048;
 /// The most image URLs a product has.
 pub const MAX_IMAGE_URLS: usize = 10;
 
-fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
-    let n = value.chars().count();
-    if n < min || n > max {
-        let what = if min > 0 {
-            format!("between {min} and {max}")
-        } else {
-            format!("at most {max}")
-        };
-        return Err(ApiError::bad_request(format!(
-            "{field} must be {what} characters, got {n}"
-        )));
+fn check_len(field: &'static str, value: &str, min: usize, max: usize) -> Result<(), ProductError> {
+    let got = value.chars().count();
+    if got < min || got > max {
+        return Err(ProductError::Length {
+            field,
+            min,
+            max,
+            got,
+        });
     }
     Ok(())
 }
@@ -65,7 +137,11 @@ fn refused(c: char, lines: Lines) -> Option<&'static str> {
 
 /// A text field as stored (CR LF as LF where paragraphs are allowed), or which character it may
 /// not hold, and where (1-based, in characters).
-fn check_text<'a>(field: &str, value: &'a str, lines: Lines) -> Result<Cow<'a, str>, ApiError> {
+fn check_text<'a>(
+    field: &'static str,
+    value: &'a str,
+    lines: Lines,
+) -> Result<Cow<'a, str>, ProductError> {
     let mut chars = value.chars().peekable();
     let mut at = 0usize;
     let mut crlf = false;
@@ -76,10 +152,12 @@ fn check_text<'a>(field: &str, value: &'a str, lines: Lines) -> Result<Cow<'a, s
             continue;
         }
         if let Some(what) = refused(c, lines) {
-            return Err(ApiError::bad_request(format!(
-                "{field} must not contain {what}: U+{:04X} at character {at}",
-                u32::from(c)
-            )));
+            return Err(ProductError::Character {
+                field,
+                what,
+                code: u32::from(c),
+                at,
+            });
         }
     }
     Ok(if crlf {
@@ -208,7 +286,7 @@ enum Host<'a> {
 
 /// Checks a product's fields; the event carries them as stored (title and category trimmed,
 /// CR LF line ends as LF).
-pub fn validate_product(id: u64, u: &UpsertProduct) -> Result<ProductUpsertedV1, ApiError> {
+pub fn validate_product(id: u64, u: &UpsertProduct) -> Result<ProductUpsertedV1, ProductError> {
     let title = check_text("title", &u.title, Lines::One)?;
     let description = check_text("description", &u.description, Lines::Paragraphs)?;
     let long_text = check_text("long_text", &u.long_text, Lines::Paragraphs)?;
@@ -219,27 +297,20 @@ pub fn validate_product(id: u64, u: &UpsertProduct) -> Result<ProductUpsertedV1,
     check_len("long_text", &long_text, 0, 20_000)?;
     check_len("category", category, 1, 100)?;
     if ids::category_slug(category).is_empty() {
-        return Err(ApiError::bad_request(
-            "category must contain letters or digits",
-        ));
+        return Err(ProductError::CategoryWithoutLetters);
     }
-    let price = u
-        .price
-        .as_ref()
-        .ok_or_else(|| ApiError::bad_request("price is required"))?;
-    money::validate_price(price.minor).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    money::validate_currency(&price.currency).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let price = u.price.as_ref().ok_or(ProductError::PriceMissing)?;
+    money::validate_price(price.minor).map_err(|e| ProductError::Price(e.to_string()))?;
+    money::validate_currency(&price.currency).map_err(|e| ProductError::Price(e.to_string()))?;
     if u.image_urls.len() > MAX_IMAGE_URLS {
-        return Err(ApiError::bad_request(format!(
-            "at most {MAX_IMAGE_URLS} image_urls"
-        )));
+        return Err(ProductError::TooManyImages);
     }
     for url in &u.image_urls {
         if let Some(why) = image_url_problem(url) {
-            return Err(ApiError::bad_request(format!(
-                "image URL {} must be an http(s) URL with a host, like https://images.example/lamp.jpg: {why}",
-                quoted(url)
-            )));
+            return Err(ProductError::ImageUrl {
+                quoted: quoted(url),
+                why,
+            });
         }
     }
     Ok(ProductUpsertedV1 {
@@ -274,7 +345,7 @@ mod tests {
     }
 
     fn refusal(u: &UpsertProduct) -> String {
-        validate_product(1, u).expect_err("refused").message
+        validate_product(1, u).expect_err("refused").to_string()
     }
 
     #[test]

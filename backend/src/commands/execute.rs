@@ -4,16 +4,69 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::StatusCode;
 use shared::proto::CommandMeta;
 use tracing::Instrument;
 
 use super::meta::{fingerprint, retained_meta};
 use crate::engine::kafka::{ProduceError, ShopProducer};
 use crate::engine::{Context, Fold, WaitError};
-use crate::http::wire::ApiError;
 use crate::ops::metrics::commands::{CommandMetrics, CommandResult};
 use crate::ops::traces;
+
+/// Why a command got no result, in the shop's words (the HTTP layer says which status each is).
+#[derive(Debug)]
+pub enum CommandError {
+    /// The idempotency key was first used for a request with other content.
+    KeyReused,
+    /// The broker did not take the event: retry with the same key.
+    NotProduced(ProduceError),
+    /// The event is in the log, but its context has not applied it within the wait.
+    NotAppliedYet,
+    /// The context stopped while the command waited: the server is shutting down.
+    Stopped,
+    /// The event was applied but left no record in the model: a bug, never the client's fault.
+    NoRecord { offset: i64 },
+}
+
+impl CommandError {
+    /// The command's result in the metrics.
+    pub fn result(&self) -> CommandResult {
+        match self {
+            CommandError::KeyReused => CommandResult::Rejected,
+            CommandError::NotProduced(_) | CommandError::NotAppliedYet | CommandError::Stopped => {
+                CommandResult::Unavailable
+            }
+            CommandError::NoRecord { .. } => CommandResult::Error,
+        }
+    }
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CommandError::KeyReused => {
+                f.write_str("this Idempotency-Key was already used for a different request")
+            }
+            CommandError::NotProduced(e @ (ProduceError::BrokerDown | ProduceError::Timeout)) => {
+                write!(f, "{e}; retry with the same Idempotency-Key")
+            }
+            CommandError::NotProduced(ProduceError::Kafka(e)) => write!(
+                f,
+                "Kafka refused the command ({e}); retry with the same Idempotency-Key"
+            ),
+            CommandError::NotAppliedYet => f.write_str(
+                "the command was accepted but is not applied yet; retry with the same Idempotency-Key",
+            ),
+            CommandError::Stopped => f.write_str("the server is shutting down"),
+            CommandError::NoRecord { offset } => write!(
+                f,
+                "the command at offset {offset} was applied but left no record"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CommandError {}
 
 /// What running a command needs: the producer, the command metrics and how long to wait for the
 /// apply. Cheap to clone.
@@ -65,14 +118,12 @@ impl Commands {
         context: &Context<F>,
         submission: Submission<'_>,
         recorded: impl Fn(&F::Model) -> Option<(u64, R)>,
-    ) -> Result<(R, Option<i64>), ApiError> {
+    ) -> Result<(R, Option<i64>), CommandError> {
         let result = self.run(kind, context, submission, recorded).await;
         let label = match &result {
             Ok((_, Some(_))) => CommandResult::Applied,
             Ok((_, None)) => CommandResult::Replayed,
-            Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => CommandResult::Rejected,
-            Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => CommandResult::Unavailable,
-            Err(_) => CommandResult::Error,
+            Err(e) => e.result(),
         };
         self.metrics.ended(kind, label);
         result
@@ -84,16 +135,12 @@ impl Commands {
         context: &Context<F>,
         submission: Submission<'_>,
         recorded: impl Fn(&F::Model) -> Option<(u64, R)>,
-    ) -> Result<(R, Option<i64>), ApiError> {
+    ) -> Result<(R, Option<i64>), CommandError> {
         let check = |(fp, result): (u64, R)| {
             if fp == submission.fingerprint {
                 Ok(result)
             } else {
-                Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was already used for a different request",
-                ))
+                Err(CommandError::KeyReused)
             }
         };
         if let Some(first) = recorded(&context.model()) {
@@ -117,15 +164,7 @@ impl Commands {
         if !matches!(produced, Err(ProduceError::BrokerDown)) {
             self.metrics.produced(kind, started.elapsed());
         }
-        let offset = produced.map_err(|e| match e {
-            ProduceError::BrokerDown | ProduceError::Timeout => {
-                ApiError::unavailable(format!("{e}; retry with the same Idempotency-Key"), 2)
-            }
-            ProduceError::Kafka(e) => ApiError::unavailable(
-                format!("Kafka refused the command ({e}); retry with the same Idempotency-Key"),
-                2,
-            ),
-        })?;
+        let offset = produced.map_err(CommandError::NotProduced)?;
         let acknowledged = Instant::now();
         // librdkafka acknowledges a retried produce that the broker already had (a duplicate
         // sequence number) without its offset (-1): the event is in the log, but not where. Such a
@@ -143,17 +182,12 @@ impl Commands {
         };
         self.metrics.waited(kind, acknowledged.elapsed());
         applied.map_err(|e| match e {
-            WaitError::Timeout => ApiError::unavailable(
-                "the command was accepted but is not applied yet; retry with the same Idempotency-Key",
-                1,
-            ),
-            WaitError::Stopped => ApiError::unavailable("the server is shutting down", 1),
+            WaitError::Timeout => CommandError::NotAppliedYet,
+            WaitError::Stopped => CommandError::Stopped,
         })?;
         match recorded(&context.model()) {
             Some(first) => check(first).map(|r| (r, (offset >= 0).then_some(offset))),
-            None => Err(ApiError::internal(format!(
-                "the command at offset {offset} was applied but left no record"
-            ))),
+            None => Err(CommandError::NoRecord { offset }),
         }
     }
 }

@@ -7,17 +7,37 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use http::HeaderMap;
 use shared::proto::CommandMeta;
 
-use crate::http::wire::ApiError;
-
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 const MAX_KEY_LEN: usize = 128;
 
+/// What is wrong with a request's `Idempotency-Key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyError {
+    Missing,
+    /// Empty, too long, or not visible ASCII.
+    Malformed,
+}
+
+impl std::fmt::Display for KeyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyError::Missing => f.write_str(
+                "the Idempotency-Key header is required on every command (any unique string, e.g. a UUID)",
+            ),
+            KeyError::Malformed => write!(
+                f,
+                "Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
+
 /// The request's `Idempotency-Key`: required on every command.
-pub fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+pub fn idempotency_key(headers: &HeaderMap) -> Result<String, KeyError> {
     let Some(v) = headers.get(IDEMPOTENCY_KEY) else {
-        return Err(ApiError::bad_request(
-            "the Idempotency-Key header is required on every command (any unique string, e.g. a UUID)",
-        ));
+        return Err(KeyError::Missing);
     };
     match v.to_str() {
         Ok(k)
@@ -27,9 +47,7 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
         {
             Ok(k.to_owned())
         }
-        _ => Err(ApiError::bad_request(format!(
-            "Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"
-        ))),
+        _ => Err(KeyError::Malformed),
     }
 }
 
@@ -117,7 +135,7 @@ mod tests {
         assert!(
             idempotency_key(&h)
                 .unwrap_err()
-                .message
+                .to_string()
                 .contains("required")
         );
         h.insert(IDEMPOTENCY_KEY, HeaderValue::from_static("a b"));

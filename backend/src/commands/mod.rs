@@ -10,4 +10,4 @@
 pub mod execute;
 pub mod meta;
 
-pub use execute::{Commands, Submission};
+pub use execute::{CommandError, Commands, Submission};

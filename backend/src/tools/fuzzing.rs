@@ -119,7 +119,7 @@ fn assert_bad_request(e: &ApiError) {
 /// A valid product is trimmed and valid again as it stands.
 fn check_product(id: u64, u: &UpsertProduct) {
     match validate_product(id, u) {
-        Err(e) => assert_bad_request(&e),
+        Err(e) => assert_bad_request(&e.into()),
         Ok(e) => {
             assert_eq!(e.title, e.title.trim());
             assert_eq!(e.category, e.category.trim());

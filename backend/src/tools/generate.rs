@@ -853,8 +853,8 @@ mod tests {
                 }),
                 image_urls: p.image_urls.clone(),
             };
-            let checked = validate_product(p.product_id, &upsert)
-                .unwrap_or_else(|e| panic!("{p:?}: {}", e.message));
+            let checked =
+                validate_product(p.product_id, &upsert).unwrap_or_else(|e| panic!("{p:?}: {e}"));
             assert_eq!(checked, p);
             assert!((199..=99_900).contains(&p.price_minor), "{p:?}");
             assert!(p.long_text.len() > p.description.len(), "{p:?}");

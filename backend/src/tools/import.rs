@@ -251,7 +251,7 @@ fn product_of(
         }),
         image_urls,
     };
-    validate_product(id, &upsert).map_err(|e| Problem::Rule(e.message))
+    validate_product(id, &upsert).map_err(|e| Problem::Rule(e.to_string()))
 }
 
 fn stock_of([product_id, quantity]: [&str; 2]) -> Result<StockDeliveredV1, Problem<'_>> {
