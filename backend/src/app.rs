@@ -34,7 +34,7 @@ pub fn build(config: Config) -> anyhow::Result<Arc<State>> {
     let broker = BrokerStatus::new();
     let metrics = Metrics::new()?;
     let producer = Arc::new(kafka::ShopProducer::new(
-        &config.kafka,
+        &config.kafka.settings(),
         ShopClientContext::new("producer", broker.clone(), Some(metrics.kafka.clone())),
     )?);
     let catalog = Context::with_snapshots(
@@ -82,7 +82,10 @@ fn consumer(state: &State, name: &'static str) -> anyhow::Result<kafka::ShopCons
         state.broker.clone(),
         Some(state.metrics.kafka.clone()),
     );
-    Ok(kafka::consumer_with(&state.config.kafka, context)?)
+    Ok(kafka::consumer_with(
+        &state.config.kafka.settings(),
+        context,
+    )?)
 }
 
 /// Creates missing topics, replays checkout (while the catalog's snapshot loads), then starts
@@ -94,7 +97,9 @@ async fn start_contexts(
 ) -> anyhow::Result<Vec<std::thread::JoinHandle<()>>> {
     let k = &state.config.kafka;
     let mut delay = Duration::from_millis(200);
-    while let Err(e) = kafka::ensure_topics(k, &[&k.catalog_topic, &k.checkout_topic]).await {
+    while let Err(e) =
+        kafka::ensure_topics(&k.settings(), &[&k.catalog_topic, &k.checkout_topic]).await
+    {
         tracing::warn!(%e, "cannot create the topics yet; retrying");
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}

@@ -91,6 +91,20 @@ pub struct KafkaConfig {
     pub extra: Vec<(String, String)>,
 }
 
+impl KafkaConfig {
+    /// What the engine's Kafka clients are made with (everything here but the topic names).
+    pub fn settings(&self) -> crate::engine::kafka::KafkaSettings {
+        crate::engine::kafka::KafkaSettings {
+            brokers: self.brokers.clone(),
+            fetch_wait_max_ms: self.fetch_wait_max_ms,
+            linger_ms: self.linger_ms,
+            produce_timeout: self.produce_timeout,
+            replication_factor: self.replication_factor,
+            extra: self.extra.clone(),
+        }
+    }
+}
+
 /// OpenTelemetry resource attributes, in the form of `OTEL_RESOURCE_ATTRIBUTES`: `key=value`
 /// pairs, comma-separated, values percent-encoded. Empty entries (an empty variable) are skipped.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -5,7 +5,10 @@
 //! `tests/layout.rs` fails on any import cycle and on an engine that reaches a context):
 //!
 //! - [`engine`]: the generic fold of one Kafka partition into a published model (fold contract,
-//!   context, writer thread, Kafka clients, snapshots). Knows no context, no HTTP, no state.
+//!   context, writer thread, Kafka clients, snapshots). Imports only [`shutdown`]: no context, no
+//!   HTTP, no state, no metrics, no configuration; those reach it through its hooks
+//!   ([`engine::Observer`], the recorder traits of [`engine::metrics`] that [`ops`] implements)
+//!   and its settings types, which [`config`] makes.
 //! - [`catalog`], [`checkout`]: the contexts, the same rooms each: `fold` (pure model), `query`
 //!   (reads), `http` (endpoints), and the catalog's `validate` (product rules the import shares).
 //!   [`bridge`] copies catalog facts into checkout's log.

@@ -369,7 +369,12 @@ fn the_readme_quotes_how_many_cases_there_are() {
 async fn every_endpoint_refuses_bad_input_with_a_message_and_writes_nothing() {
     let cluster = mock_cluster();
     let config = config(&cluster.bootstrap_servers(), &[]);
-    let consumer = kafka::consumer(&config.kafka, "bad-input-test", BrokerStatus::new()).unwrap();
+    let consumer = kafka::consumer(
+        &config.kafka.settings(),
+        "bad-input-test",
+        BrokerStatus::new(),
+    )
+    .unwrap();
     let shop = InProcess::start(config).await;
     let mut admin = Shopper::new(shop.addr);
     admin.add_product(1, "Desk lamp", "Home", 2500, 3).await;
@@ -458,7 +463,12 @@ async fn every_endpoint_refuses_bad_input_with_a_message_and_writes_nothing() {
 async fn a_websocket_sending_garbage_is_closed_and_writes_nothing() {
     let cluster = mock_cluster();
     let config = config(&cluster.bootstrap_servers(), &[]);
-    let consumer = kafka::consumer(&config.kafka, "bad-input-test", BrokerStatus::new()).unwrap();
+    let consumer = kafka::consumer(
+        &config.kafka.settings(),
+        "bad-input-test",
+        BrokerStatus::new(),
+    )
+    .unwrap();
     let shop = InProcess::start(config).await;
     let mut admin = Shopper::new(shop.addr);
     admin.add_product(1, "Desk lamp", "Home", 2500, 3).await;

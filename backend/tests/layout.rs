@@ -1,7 +1,7 @@
 //! The crate's layout rules, checked from the source itself: no module imports another that
-//! (directly or through others) imports it back, and the engine reaches no context, no HTTP code,
-//! no handler state and no composition root (its `tests` modules aside, which may use a real
-//! context as a fixture).
+//! (directly or through others) imports it back, and the engine is closed: it imports nothing but
+//! itself and the stop signal (no context, HTTP code, handler state, metrics, configuration or
+//! composition root; its `tests` modules may also use a real context as a fixture).
 //!
 //! Edges come from every `crate::`, `super::` and `self::` path in code (comments stripped). A path
 //! ends at the deepest module it names; a name a folder's `mod.rs` re-exports (`pub use x::Item`)
@@ -316,39 +316,95 @@ fn no_module_imports_itself_through_others() {
     );
 }
 
-#[test]
-fn the_engine_reaches_no_context_http_state_or_composition_root() {
-    let krate = Crate::load();
-    let edges = krate.edges();
-    let forbidden = [
-        "app", "state", "http", "catalog", "checkout", "live", "commands", "tools",
-    ];
-    let mut seen = BTreeSet::new();
-    // The engine's own unit tests may use a real context as a fixture (snapshots of real
-    // models); what ships must not.
-    let shipped = |m: &Module| m.last().is_none_or(|l| l != "tests");
-    let mut todo: Vec<Module> = edges
+/// The only modules outside itself the engine may import: the stop signal it is handed.
+/// Everything else (contexts, HTTP, handler state, metrics, configuration, start-up code) wraps
+/// the engine from outside, through its hooks (`Observer`, `engine::metrics`, the apply span)
+/// and its own settings types (`KafkaSettings`, `SnapshotSettings`).
+const ENGINE_MAY_IMPORT: [&str; 2] = ["engine", "shutdown"];
+
+/// What the engine's own unit tests may also import: real contexts as fixtures (snapshots of
+/// real models). Never metrics, configuration or anything else the engine must not know.
+const ENGINE_TEST_FIXTURES: [&str; 2] = ["catalog", "checkout"];
+
+/// Every import by which the engine leaves [`ENGINE_MAY_IMPORT`], as `from -> to` lines: what
+/// ships is followed through every module it reaches; a `tests` module is checked for its own
+/// imports only.
+fn engine_leaks(edges: &BTreeMap<Module, BTreeSet<Module>>) -> Vec<String> {
+    let is_test = |m: &Module| m.last().is_some_and(|l| l == "tests");
+    let engine: Vec<&Module> = edges
         .keys()
-        .filter(|m| m.first().is_some_and(|f| f == "engine") && shipped(m))
+        .filter(|m| m.first().is_some_and(|f| f == "engine"))
+        .collect();
+    assert!(!engine.is_empty(), "no engine module found");
+    let mut leaks = BTreeSet::new();
+    for test in engine.iter().filter(|m| is_test(m)) {
+        for t in &edges[*test] {
+            if !ENGINE_MAY_IMPORT.contains(&t[0].as_str())
+                && !ENGINE_TEST_FIXTURES.contains(&t[0].as_str())
+            {
+                leaks.insert(format!("{} -> {}", name(test), name(t)));
+            }
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let mut todo: Vec<Module> = engine
+        .into_iter()
+        .filter(|m| !is_test(m))
         .cloned()
         .collect();
-    assert!(!todo.is_empty(), "no engine module found");
-    let mut reached = Vec::new();
     while let Some(m) = todo.pop() {
         if !seen.insert(m.clone()) {
             continue;
         }
-        for t in edges.get(&m).into_iter().flatten().filter(|t| shipped(t)) {
-            if forbidden.contains(&t[0].as_str()) {
-                reached.push(format!("{} -> {}", name(&m), name(t)));
+        for t in edges.get(&m).into_iter().flatten().filter(|t| !is_test(t)) {
+            if ENGINE_MAY_IMPORT.contains(&t[0].as_str()) {
+                todo.push(t.clone());
+            } else {
+                leaks.insert(format!("{} -> {}", name(&m), name(t)));
             }
-            todo.push(t.clone());
         }
     }
+    leaks.into_iter().collect()
+}
+
+#[test]
+fn the_engine_imports_nothing_but_itself_and_the_stop_signal() {
+    let krate = Crate::load();
+    let leaks = engine_leaks(&krate.edges());
     assert!(
-        reached.is_empty(),
-        "the engine reaches:\n{}",
-        reached.join("\n")
+        leaks.is_empty(),
+        "the engine imports what must reach it from outside (through a hook or a settings type \
+         of its own):\n{}",
+        leaks.join("\n")
+    );
+}
+
+/// The engine check sees a wrong-way import, direct or through a module the engine may use, and
+/// lets a test module use a context as a fixture but not metrics.
+#[test]
+fn the_engine_check_sees_imports_that_leave_the_engine() {
+    let m = |s: &str| s.split("::").map(String::from).collect::<Module>();
+    let edges: BTreeMap<Module, BTreeSet<Module>> = [
+        ("engine::kafka", vec!["config", "engine::metrics"]),
+        ("engine::metrics", vec![]),
+        ("engine::writer", vec!["shutdown", "engine::kafka"]),
+        ("shutdown", vec!["ops::metrics"]),
+        (
+            "engine::snapshot::tests",
+            vec!["catalog::fold", "ops::metrics"],
+        ),
+        ("catalog::fold", vec!["http"]),
+    ]
+    .into_iter()
+    .map(|(from, to)| (m(from), to.into_iter().map(m).collect()))
+    .collect();
+    assert_eq!(
+        engine_leaks(&edges),
+        vec![
+            "engine::kafka -> config",
+            "engine::snapshot::tests -> ops::metrics",
+            "shutdown -> ops::metrics",
+        ]
     );
 }
 

@@ -35,7 +35,7 @@ fn kafka_of(brokers: &str) -> KafkaConfig {
 
 /// The two topics' high watermarks.
 fn log_sizes(cfg: &KafkaConfig) -> (i64, i64) {
-    let consumer = kafka::consumer(cfg, "tools-test", BrokerStatus::new()).unwrap();
+    let consumer = kafka::consumer(&cfg.settings(), "tools-test", BrokerStatus::new()).unwrap();
     let high = |t: &str| kafka::high_watermark(&consumer, t, Duration::from_secs(5)).unwrap();
     (high(&cfg.catalog_topic), high(&cfg.checkout_topic))
 }

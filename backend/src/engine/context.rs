@@ -13,8 +13,8 @@ use tokio::sync::watch;
 use tracing::span::EnteredSpan;
 
 use super::fold::Fold;
+use super::metrics::{SnapshotRecorder, Unrecorded, WriterRecorder};
 use super::snapshot::SnapshotSettings;
-use crate::ops::metrics::engine::EngineMetrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WaitError {
@@ -112,7 +112,9 @@ pub(super) struct Inner<F: Fold> {
     pub(super) applied: watch::Sender<i64>,
     pub(super) ready: AtomicBool,
     pub(super) stats: EngineStats,
-    pub(super) metrics: EngineMetrics,
+    pub(super) metrics: Box<dyn WriterRecorder>,
+    /// The writer's [`WriterRecorder::snapshots`], resolved once.
+    pub(super) snapshot_metrics: Arc<dyn SnapshotRecorder>,
     pub(super) topic: String,
     pub(super) snapshots: Option<SnapshotSettings>,
     /// The origin of [`EngineStats::last_progress_ms`].
@@ -253,31 +255,33 @@ impl<F: Fold> Context<F> {
 }
 
 impl<F: Fold> Context<F> {
-    /// A context with an empty, unready model; [`spawn`](super::spawn) starts filling it. Its writer's
-    /// metrics are recorded in a registry nobody scrapes; see [`Context::with_metrics`].
+    /// A context with an empty, unready model; [`spawn`](super::spawn) starts filling it. Its writer
+    /// records no metrics; see [`Context::with_metrics`].
     pub fn new(topic: &str) -> Self {
-        Self::with_metrics(topic, EngineMetrics::unregistered(F::NAME))
+        Self::with_metrics(topic, Unrecorded)
     }
 
     /// A context whose writer records its metrics into `metrics`.
-    pub fn with_metrics(topic: &str, metrics: EngineMetrics) -> Self {
+    pub fn with_metrics(topic: &str, metrics: impl WriterRecorder) -> Self {
         Self::with_snapshots(topic, metrics, None)
     }
 
     /// A context that starts from and writes snapshots as `snapshots` says (None: never).
     pub fn with_snapshots(
         topic: &str,
-        metrics: EngineMetrics,
+        metrics: impl WriterRecorder,
         snapshots: Option<SnapshotSettings>,
     ) -> Self {
         let (applied, _) = watch::channel(0);
+        let snapshot_metrics = metrics.snapshots();
         Context {
             inner: Arc::new(Inner {
                 model: ArcSwap::from_pointee(F::Model::default()),
                 applied,
                 ready: AtomicBool::new(false),
                 stats: EngineStats::default(),
-                metrics,
+                metrics: Box::new(metrics),
+                snapshot_metrics,
                 topic: topic.to_owned(),
                 snapshots: snapshots.filter(|_| F::MODEL_VERSION != 0),
                 epoch: Instant::now(),

@@ -1,6 +1,6 @@
 //! Everything the shop says to Kafka goes through here: the client settings (kept in one place,
-//! as plain librdkafka key/values), broker reachability as the clients see it, librdkafka's
-//! statistics turned into metrics, topic creation, and the producer every command and import
+//! as plain librdkafka key/values, made from [`KafkaSettings`]), broker reachability as the
+//! clients see it, librdkafka's statistics handed to a [`StatsRecorder`], topic creation, and the producer every command and import
 //! uses (acks=all, idempotent, delivery awaited).
 
 use std::sync::Arc;
@@ -16,8 +16,25 @@ use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::statistics::Statistics;
 
-use crate::config::KafkaConfig;
-use crate::ops::metrics::kafka::KafkaMetrics;
+use super::metrics::StatsRecorder;
+
+/// What the shop's Kafka clients are made with: the part of the Kafka configuration the engine
+/// reads (`config` makes it from the flags and environment; topic names are not the clients').
+#[derive(Clone, Debug)]
+pub struct KafkaSettings {
+    /// Bootstrap servers.
+    pub brokers: String,
+    /// librdkafka's fetch.wait.max.ms for consumers.
+    pub fetch_wait_max_ms: u32,
+    /// librdkafka's linger.ms for producers.
+    pub linger_ms: u32,
+    /// librdkafka's message.timeout.ms for producers: how long a produce may take.
+    pub produce_timeout: Duration,
+    /// Replication factor of the topics [`ensure_topics`] creates.
+    pub replication_factor: i32,
+    /// Further librdkafka settings, set last on every client.
+    pub extra: Vec<(String, String)>,
+}
 
 /// A failed produce, as a command handler needs to tell it apart.
 #[derive(Debug, thiserror::Error)]
@@ -61,13 +78,13 @@ impl BrokerStatus {
 }
 
 /// The librdkafka client context of every client: routes errors and statistics into
-/// [`BrokerStatus`] (and, when given, [`KafkaMetrics`]) and librdkafka's log lines into
+/// [`BrokerStatus`] (and, when given, a [`StatsRecorder`]) and librdkafka's log lines into
 /// `tracing`.
 #[derive(Clone)]
 pub struct ShopClientContext {
     pub name: &'static str,
     pub status: Arc<BrokerStatus>,
-    pub metrics: Option<Arc<KafkaMetrics>>,
+    pub metrics: Option<Arc<dyn StatsRecorder>>,
     /// The highest partition high watermark in the latest statistics (a consumer reads one
     /// partition, so it is that partition's); -1 before the first report.
     high_watermark: Arc<AtomicI64>,
@@ -77,7 +94,7 @@ impl ShopClientContext {
     pub fn new(
         name: &'static str,
         status: Arc<BrokerStatus>,
-        metrics: Option<Arc<KafkaMetrics>>,
+        metrics: Option<Arc<dyn StatsRecorder>>,
     ) -> Self {
         ShopClientContext {
             name,
@@ -148,7 +165,7 @@ impl ConsumerContext for ShopClientContext {}
 pub type ShopConsumer = BaseConsumer<ShopClientContext>;
 
 /// Settings common to every client.
-fn base(cfg: &KafkaConfig) -> ClientConfig {
+fn base(cfg: &KafkaSettings) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &cfg.brokers)
         .set("statistics.interval.ms", "1000")
@@ -165,7 +182,7 @@ fn base(cfg: &KafkaConfig) -> ClientConfig {
 /// The consumer a context's writer reads its topic partition with. It is assigned, never
 /// subscribed: no consumer group, no committed offsets; every start replays from offset 0.
 pub fn consumer(
-    cfg: &KafkaConfig,
+    cfg: &KafkaSettings,
     name: &'static str,
     status: Arc<BrokerStatus>,
 ) -> Result<ShopConsumer, KafkaError> {
@@ -174,7 +191,7 @@ pub fn consumer(
 
 /// [`consumer`] with a given client context (e.g. one that records metrics).
 pub fn consumer_with(
-    cfg: &KafkaConfig,
+    cfg: &KafkaSettings,
     context: ShopClientContext,
 ) -> Result<ShopConsumer, KafkaError> {
     let name = context.name;
@@ -199,7 +216,7 @@ pub fn consumer_with(
 /// The producer of commands, bridge copies and imports: every event acknowledged by all in-sync
 /// replicas, idempotent so librdkafka's retries never duplicate or reorder.
 pub fn producer(
-    cfg: &KafkaConfig,
+    cfg: &KafkaSettings,
     status: Arc<BrokerStatus>,
 ) -> Result<FutureProducer<ShopClientContext>, KafkaError> {
     producer_with(cfg, ShopClientContext::new("producer", status, None))
@@ -207,7 +224,7 @@ pub fn producer(
 
 /// [`producer`] with a given client context (e.g. one that records metrics).
 pub fn producer_with(
-    cfg: &KafkaConfig,
+    cfg: &KafkaSettings,
     context: ShopClientContext,
 ) -> Result<FutureProducer<ShopClientContext>, KafkaError> {
     base(cfg)
@@ -231,7 +248,7 @@ pub fn producer_with(
 /// producer id works everywhere. Replacing loses nothing: the failed command was answered 503
 /// and its retry with the same Idempotency-Key takes effect once, and the bridge re-sends.
 pub struct ShopProducer {
-    cfg: KafkaConfig,
+    cfg: KafkaSettings,
     context: ShopClientContext,
     current: arc_swap::ArcSwap<Generation>,
 }
@@ -244,7 +261,10 @@ pub struct Generation {
 }
 
 impl ShopProducer {
-    pub fn new(cfg: &KafkaConfig, context: ShopClientContext) -> Result<ShopProducer, KafkaError> {
+    pub fn new(
+        cfg: &KafkaSettings,
+        context: ShopClientContext,
+    ) -> Result<ShopProducer, KafkaError> {
         let producer = producer_with(cfg, context.clone())?;
         Ok(ShopProducer {
             cfg: cfg.clone(),
@@ -381,7 +401,7 @@ pub const KEEP_FOREVER_MS: &str = "9223372036854775807";
 
 /// Creates the shop's topics where missing (one partition each: a context's log is one total
 /// order; unlimited retention). Existing topics are left alone.
-pub async fn ensure_topics(cfg: &KafkaConfig, topics: &[&str]) -> Result<(), KafkaError> {
+pub async fn ensure_topics(cfg: &KafkaSettings, topics: &[&str]) -> Result<(), KafkaError> {
     let admin: AdminClient<_> = base(cfg).create()?;
     let cfg_timeout = Duration::from_secs(10);
     let metadata = admin.inner().fetch_metadata(None, cfg_timeout)?;

@@ -16,6 +16,11 @@
 //!   when the writer publishes a model that includes the given offset.
 //! - **Observers.** An [`Observer`] sees every applied event and every publish on the writer
 //!   thread (the bridge copies catalog events; live updates announce what a batch touched).
+//! - **From outside.** The engine imports nothing but itself and the stop signal: what it counts
+//!   goes to the recorder traits of [`metrics`] (the shop's metrics implement them; tools and
+//!   tests record nothing), its apply span is a hook ([`Context::trace_applies`]), and its
+//!   clients are made from its own [`KafkaSettings`](kafka::KafkaSettings), which the
+//!   configuration converts into.
 //! - **Poison.** An event that does not decode is logged with its topic and offset, counted and
 //!   skipped. A broker that goes away stops nothing but the writer's progress: librdkafka
 //!   reconnects by itself and reads go on from the last published model.
@@ -31,6 +36,7 @@ pub mod fold;
 pub mod idmap;
 pub mod idset;
 pub mod kafka;
+pub mod metrics;
 pub mod ranked;
 pub mod retention;
 pub mod snapshot;

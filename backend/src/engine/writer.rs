@@ -38,11 +38,11 @@ pub fn preload<F: Fold>(context: &Context<F>) -> std::io::Result<Option<Preload<
     };
     let (topic, metrics) = (
         context.inner.topic.clone(),
-        context.inner.metrics.snapshot.clone(),
+        context.inner.snapshot_metrics.clone(),
     );
     let thread = std::thread::Builder::new()
         .name(format!("{}-preload", F::NAME))
-        .spawn(move || snapshot::load_newest::<F>(&settings.dir, &topic, i64::MAX, &metrics))?;
+        .spawn(move || snapshot::load_newest::<F>(&settings.dir, &topic, i64::MAX, &*metrics))?;
     Ok(Some(Preload(thread)))
 }
 
@@ -73,7 +73,7 @@ pub fn spawn_preloaded<F: Fold>(
             writer: SnapshotWriter::start(
                 settings.clone(),
                 context.inner.topic.clone(),
-                context.inner.metrics.snapshot.clone(),
+                context.inner.snapshot_metrics.clone(),
             )?,
             settings: settings.clone(),
             last_offset: 0,
@@ -239,7 +239,7 @@ impl<F: Fold> Writer<F> {
                     &s.settings.dir,
                     &this.inner.topic,
                     limit,
-                    &this.inner.metrics.snapshot,
+                    &*this.inner.snapshot_metrics,
                 )
             })
         };
@@ -255,7 +255,7 @@ impl<F: Fold> Writer<F> {
                     limit,
                     "the preloaded snapshot is beyond where this writer may start; loading an older one"
                 );
-                self.inner.metrics.snapshot.load_result("ahead_of_start");
+                self.inner.snapshot_metrics.load_result("ahead_of_start");
                 drop(l);
                 load(&self)
             }
@@ -267,7 +267,7 @@ impl<F: Fold> Writer<F> {
                 Some(false) => {
                     tracing::warn!(context = F::NAME, file = %l.path.display(), offset = l.offset - 1,
                         "snapshot skipped: the log holds another event where it ends (was the topic deleted and filled anew?); replaying from offset 0");
-                    self.inner.metrics.snapshot.load_result("log_mismatch");
+                    self.inner.snapshot_metrics.load_result("log_mismatch");
                     loaded = None;
                 }
             }
@@ -316,7 +316,7 @@ impl<F: Fold> Writer<F> {
             .store(elapsed.as_millis() as u64, Ordering::Relaxed);
         let tail = (next - from) as u64;
         self.inner.stats.replayed.store(tail, Ordering::Relaxed);
-        self.inner.metrics.snapshot.tail(tail);
+        self.inner.snapshot_metrics.tail(tail);
         self.publish(&model, next, started, true);
         self.inner.ready.store(true, Ordering::Release);
         self.inner.applied.send_modify(|_| {}); // wake readiness waiters even for an empty log
@@ -611,8 +611,7 @@ pub(crate) mod tests {
     }
 
     use super::*;
-    use crate::config::KafkaConfig;
-    use crate::engine::kafka::BrokerStatus;
+    use crate::engine::kafka::{BrokerStatus, KafkaSettings};
     use prost::Message as _;
     use rdkafka::mocking::MockCluster;
     use shared::proto::{CatalogEvent, CommandMeta};
@@ -648,21 +647,19 @@ pub(crate) mod tests {
         }
     }
 
-    /// Client settings for a test on librdkafka's mock cluster, topic `t`.
-    pub(crate) fn kafka_config(brokers: String) -> KafkaConfig {
-        KafkaConfig {
+    /// Client settings for a test on librdkafka's mock cluster.
+    pub(crate) fn kafka_config(brokers: String) -> KafkaSettings {
+        KafkaSettings {
             brokers,
             fetch_wait_max_ms: 10,
             linger_ms: 0,
             produce_timeout: Duration::from_secs(5),
             replication_factor: 1,
-            catalog_topic: "t".into(),
-            checkout_topic: "unused".into(),
             extra: vec![],
         }
     }
 
-    async fn produce(cfg: &KafkaConfig, key: &str) {
+    async fn produce(cfg: &KafkaSettings, key: &str) {
         let status = BrokerStatus::new();
         let producer = kafka::producer(cfg, status.clone()).unwrap();
         let event = CatalogEvent {

@@ -46,6 +46,7 @@ pub fn from_families(families: &[MetricFamily], contexts: &[(&str, &str)]) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::metrics::WriterRecorder as _;
     use crate::ops::metrics::Metrics;
 
     #[test]

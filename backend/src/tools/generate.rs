@@ -90,7 +90,7 @@ pub async fn run(args: GenerateArgs) -> anyhow::Result<()> {
 
 /// Number of events in the catalog topic.
 async fn catalog_events(cfg: &KafkaConfig) -> anyhow::Result<i64> {
-    let consumer = kafka::consumer(cfg, "generate", BrokerStatus::new())?;
+    let consumer = kafka::consumer(&cfg.settings(), "generate", BrokerStatus::new())?;
     let topic = cfg.catalog_topic.clone();
     // fetch_watermarks blocks the calling thread.
     tokio::task::spawn_blocking(move || {

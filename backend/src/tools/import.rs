@@ -33,7 +33,7 @@ use shared::proto::{
 use crate::catalog::validate::validate_product;
 use crate::commands::meta;
 use crate::config::KafkaConfig;
-use crate::engine::kafka::{self, BrokerStatus, ShopClientContext};
+use crate::engine::kafka::{self, BrokerStatus, KafkaSettings, ShopClientContext};
 
 /// The products file's columns, in the order `generate` writes them (any order is read).
 pub const PRODUCT_COLUMNS: [&str; 8] = [
@@ -722,7 +722,7 @@ pub async fn prepare_topics(cfg: &KafkaConfig) -> anyhow::Result<()> {
              point it at the broker the shop uses"
         );
     }
-    kafka::ensure_topics(cfg, &[&cfg.catalog_topic, &cfg.checkout_topic])
+    kafka::ensure_topics(&cfg.settings(), &[&cfg.catalog_topic, &cfg.checkout_topic])
         .await
         .with_context(|| format!("cannot create the shop's topics on {}", cfg.brokers))
 }
@@ -763,8 +763,8 @@ pub async fn write_all<K: AsRef<[u8]>>(
 /// The producer settings of a bulk load. Its records wait in librdkafka's queue behind thousands
 /// of others, and message.timeout.ms counts that wait: the server's few seconds per command
 /// would fail a load on any broker slower than the queue is deep.
-pub fn bulk_config(cfg: &KafkaConfig) -> KafkaConfig {
-    let mut cfg = cfg.clone();
+pub fn bulk_config(cfg: &KafkaConfig) -> KafkaSettings {
+    let mut cfg = cfg.settings();
     cfg.produce_timeout = cfg.produce_timeout.max(Duration::from_secs(120));
     // Fuller batches; a bulk load has no one waiting on a single record's latency.
     cfg.linger_ms = cfg.linger_ms.max(5);

@@ -17,7 +17,7 @@ impl Bench {
         self.create_topics(&[scratch, "bench.latency"]).await?;
         self.say("broker produce round trip (sequential, acks=all, idempotent, linger 0)");
         let status = BrokerStatus::new();
-        let producer = kafka::producer(&cfg, status.clone())?;
+        let producer = kafka::producer(&cfg.settings(), status.clone())?;
         let payload = [b'x'; 100];
         let mut produce = vec![];
         for i in 0..WARM + SAMPLES {

@@ -345,8 +345,8 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
 /// them, consumed from the first offset of this run; first send to last receipt.
 async fn raw_rate(cfg: &KafkaConfig, topic: &str, n: usize) -> anyhow::Result<f64> {
     let status = BrokerStatus::new();
-    let producer = kafka::producer(cfg, status.clone())?;
-    let consumer = kafka::consumer(cfg, "bench-rate", BrokerStatus::new())?;
+    let producer = kafka::producer(&cfg.settings(), status.clone())?;
+    let consumer = kafka::consumer(&cfg.settings(), "bench-rate", BrokerStatus::new())?;
     let (_, high) = consumer.fetch_watermarks(topic, 0, Duration::from_secs(10))?;
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, 0, Offset::Offset(high))?;

@@ -354,7 +354,7 @@ impl Bench {
 
     /// Creates this run's topics as the shop does (one partition, events kept forever).
     async fn create_topics(&self, topics: &[&str]) -> anyhow::Result<()> {
-        Ok(kafka::ensure_topics(&self.kafka()?, topics).await?)
+        Ok(kafka::ensure_topics(&self.kafka()?.settings(), topics).await?)
     }
 }
 

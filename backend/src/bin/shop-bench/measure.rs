@@ -56,7 +56,7 @@ pub(crate) struct Consumed {
 /// counting messages and payload bytes and nothing else.
 pub(crate) async fn raw_consume(cfg: KafkaConfig, topic: String) -> anyhow::Result<Consumed> {
     tokio::task::spawn_blocking(move || {
-        let consumer = kafka::consumer(&cfg, "bench-raw", BrokerStatus::new())?;
+        let consumer = kafka::consumer(&cfg.settings(), "bench-raw", BrokerStatus::new())?;
         let high = kafka::high_watermark(&consumer, &topic, Duration::from_secs(10))?;
         let t0 = Instant::now();
         let mut tpl = TopicPartitionList::new();
@@ -141,7 +141,7 @@ pub(crate) async fn engine_start(
         Some(settings.clone()),
     );
     let (stop, shutdown) = shutdown::channel();
-    let consumer = kafka::consumer(cfg, "bench-startup", BrokerStatus::new())?;
+    let consumer = kafka::consumer(&cfg.settings(), "bench-startup", BrokerStatus::new())?;
     let writer = engine::spawn(&context, consumer, None, shutdown)?;
     let mut last = Instant::now();
     while !context.is_ready() {
@@ -186,7 +186,7 @@ pub(crate) async fn engine_replay(
 ) -> anyhow::Result<Replayed> {
     let context = Context::<CatalogFold>::new(topic);
     let (stop, shutdown) = shutdown::channel();
-    let consumer = kafka::consumer(cfg, "bench-engine", BrokerStatus::new())?;
+    let consumer = kafka::consumer(&cfg.settings(), "bench-engine", BrokerStatus::new())?;
     let writer = engine::spawn(&context, consumer, None, shutdown)?;
     let seen = |c: &Context<CatalogFold>| {
         let s = c.stats();
@@ -240,7 +240,7 @@ pub(crate) async fn produce_to_consumed(
     samples: usize,
 ) -> anyhow::Result<Percentiles> {
     let topic = "bench.latency";
-    let consumer = kafka::consumer(cfg, "bench-latency", BrokerStatus::new())?;
+    let consumer = kafka::consumer(&cfg.settings(), "bench-latency", BrokerStatus::new())?;
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, 0, Offset::Beginning)?;
     consumer.assign(&tpl)?;

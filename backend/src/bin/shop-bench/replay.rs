@@ -123,7 +123,7 @@ impl Bench {
         records: impl Iterator<Item = ([u8; 8], Vec<u8>)>,
     ) -> anyhow::Result<Produced> {
         let cfg = self.bulk_kafka()?;
-        let producer = kafka::producer(&cfg, BrokerStatus::new())?;
+        let producer = kafka::producer(&cfg.settings(), BrokerStatus::new())?;
         let bar = ProgressBar::hidden();
         let ticker = ticker(self.started, bar.clone(), n, "produced");
         let mut bytes = 0u64;

@@ -3,11 +3,12 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::file::*;
 use crate::engine::fold::Fold;
-use crate::ops::metrics::snapshot::SnapshotMetrics;
+use crate::engine::metrics::SnapshotRecorder;
 
 /// Where and how often a context writes snapshots, and whether they are checked.
 #[derive(Debug, Clone)]
@@ -38,7 +39,7 @@ pub fn load_newest<F: Fold>(
     dir: &Path,
     topic: &str,
     high: i64,
-    metrics: &SnapshotMetrics,
+    metrics: &dyn SnapshotRecorder,
 ) -> Option<Loaded<F::Model>> {
     let t0 = Instant::now();
     let files = match list::<F>(dir, topic) {
@@ -100,7 +101,7 @@ impl<F: Fold> SnapshotWriter<F> {
     pub fn start(
         settings: SnapshotSettings,
         topic: String,
-        metrics: SnapshotMetrics,
+        metrics: Arc<dyn SnapshotRecorder>,
     ) -> io::Result<Self> {
         // One waiting at most: a writer faster than the disk skips snapshots instead of queueing
         // models.

@@ -9,7 +9,30 @@ use crate::catalog::CatalogFold;
 use crate::catalog::fold::tests::upsert;
 use crate::checkout::CheckoutFold;
 use crate::engine::Fold;
-use crate::ops::metrics::snapshot::SnapshotMetrics;
+use crate::engine::metrics::{SnapshotRecorder, Unrecorded};
+
+/// Counts start-up loads by result (what the shop's metrics count them into).
+#[derive(Default)]
+struct LoadCounts(std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>);
+
+impl LoadCounts {
+    /// The counts by result, sorted.
+    fn load_counts(&self) -> Vec<(&'static str, u64)> {
+        let counts = self.0.lock().unwrap();
+        counts.iter().map(|(r, n)| (*r, *n)).collect()
+    }
+}
+
+impl SnapshotRecorder for LoadCounts {
+    fn load_result(&self, result: &'static str) {
+        *self.0.lock().unwrap().entry(result).or_default() += 1;
+    }
+    fn loaded(&self, _offset: i64, _took: std::time::Duration) {}
+    fn tail(&self, _events: u64) {}
+    fn written(&self, _offset: i64, _bytes: u64, _took: std::time::Duration) {}
+    fn write_failed(&self) {}
+    fn verified(&self, _equal: bool, _offset: i64) {}
+}
 
 fn catalog_payload() -> Vec<u8> {
     let mut m = crate::catalog::Catalog::default();
@@ -131,7 +154,7 @@ fn start_up_picks_the_newest_usable_snapshot_and_counts_the_others() {
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     std::fs::write(&files[1].1, bytes).unwrap();
-    let metrics = SnapshotMetrics::unregistered("catalog");
+    let metrics = LoadCounts::default();
     let loaded = load_newest::<CatalogFold>(dir.path(), "t", 3, &metrics).unwrap();
     assert_eq!(loaded.offset, 2);
     assert_eq!(loaded.model.product_count(), 2);
@@ -178,7 +201,7 @@ async fn the_background_check_tells_an_equal_snapshot_from_a_different_one() {
     CatalogFold::finalize(&mut wrong);
 
     let dir = tempfile::tempdir().unwrap();
-    let metrics = SnapshotMetrics::unregistered("catalog");
+    let metrics = Unrecorded;
     let consumer = kafka::consumer(&cfg, "verify", BrokerStatus::new()).unwrap();
     let (_stop, shutdown) = crate::shutdown::channel();
     let (path, shutdown2) = (dir.path().to_owned(), shutdown.clone());

@@ -12,7 +12,7 @@ use super::file::*;
 use super::store::*;
 use crate::engine::fold::Fold;
 use crate::engine::kafka::ShopConsumer;
-use crate::ops::metrics::snapshot::SnapshotMetrics;
+use crate::engine::metrics::SnapshotRecorder;
 use crate::shutdown::Shutdown;
 
 /// The result of one background check.
@@ -38,7 +38,7 @@ pub fn verify_once<F: Fold>(
     dir: &Path,
     topic: &str,
     shutdown: &Shutdown,
-    metrics: &SnapshotMetrics,
+    metrics: &dyn SnapshotRecorder,
 ) -> Verdict {
     let verdict = check::<F>(consumer, dir, topic, shutdown);
     match &verdict {
@@ -131,7 +131,7 @@ pub fn spawn_verifier<F: Fold>(
     consumer: ShopConsumer,
     dir: PathBuf,
     every: Duration,
-    metrics: SnapshotMetrics,
+    metrics: impl SnapshotRecorder,
     shutdown: Shutdown,
 ) -> io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()

@@ -1,12 +1,14 @@
 //! What a context's writer records per published batch: events applied and ignored by kind,
-//! batch sizes and apply times.
+//! batch sizes and apply times (the engine's [`WriterRecorder`], implemented here).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::{Histogram, HistogramVec, IntCounterVec, Registry};
 
 use super::family::*;
 use super::snapshot::*;
+use crate::engine::metrics::{SnapshotRecorder, WriterRecorder};
 
 /// The families a context's writer records into, shared by both contexts.
 #[derive(Clone)]
@@ -87,26 +89,31 @@ impl EngineMetrics {
     pub fn unregistered(context: &'static str) -> Self {
         Self::from_vecs(&EngineVecs::new(), context)
     }
+}
 
-    /// One published batch of `events` that took `took` to apply and publish.
-    pub fn observe_batch(&self, events: u64, took: Duration) {
+impl WriterRecorder for EngineMetrics {
+    fn observe_batch(&self, events: u64, took: Duration) {
         if events > 0 {
             self.batch.observe(events as f64);
             self.apply.observe(took.as_secs_f64());
         }
     }
 
-    pub fn applied(&self, kind: &'static str, n: u64) {
+    fn applied(&self, kind: &'static str, n: u64) {
         self.vecs
             .applied
             .with_label_values(&[self.context, kind])
             .inc_by(n);
     }
 
-    pub fn ignored(&self, reason: &'static str, n: u64) {
+    fn ignored(&self, reason: &'static str, n: u64) {
         self.vecs
             .ignored
             .with_label_values(&[self.context, reason])
             .inc_by(n);
+    }
+
+    fn snapshots(&self) -> Arc<dyn SnapshotRecorder> {
+        Arc::new(self.snapshot.clone())
     }
 }

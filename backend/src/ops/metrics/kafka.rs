@@ -1,10 +1,12 @@
-//! librdkafka's statistics of each Kafka client, fed by the client context once a second.
+//! librdkafka's statistics of each Kafka client, fed by the client context once a second (the
+//! engine's [`StatsRecorder`], implemented here).
 
 use prometheus::core::Collector;
 use prometheus::{GaugeVec, IntCounterVec, IntGaugeVec, Registry};
 use rdkafka::statistics::Statistics;
 
 use super::family::*;
+use crate::engine::metrics::StatsRecorder;
 
 /// librdkafka's statistics of each client (`client`: producer, catalog, checkout), updated by
 /// the client context once per `statistics.interval.ms`.
@@ -88,9 +90,11 @@ impl KafkaMetrics {
         }
         Ok(())
     }
+}
 
+impl StatsRecorder for KafkaMetrics {
     /// Takes in one statistics report of `client`.
-    pub fn record(&self, client: &str, stats: &Statistics) {
+    fn record(&self, client: &str, stats: &Statistics) {
         let c = &[client];
         // Bootstrap entries have nodeid -1; learned brokers carry the connections that matter.
         let learned = || stats.brokers.values().filter(|b| b.nodeid >= 0);

@@ -1,5 +1,6 @@
 //! Snapshots: loads at start-up by result, the loaded offset and its load time, the tail
-//! replayed after it, writes, and the background equivalence check.
+//! replayed after it, writes, and the background equivalence check (the engine's
+//! [`SnapshotRecorder`], implemented here).
 
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use prometheus::core::Collector;
 use prometheus::{GaugeVec, IntCounterVec, IntGaugeVec};
 
 use super::family::*;
+use crate::engine::metrics::SnapshotRecorder;
 
 /// The snapshot families, shared by both contexts.
 #[derive(Clone)]
@@ -122,16 +124,17 @@ impl SnapshotMetrics {
             vecs: SnapshotVecs::new(),
         }
     }
+}
 
-    /// One snapshot file considered at start-up (or `absent`).
-    pub fn load_result(&self, result: &str) {
+impl SnapshotRecorder for SnapshotMetrics {
+    fn load_result(&self, result: &'static str) {
         self.vecs
             .loads
             .with_label_values(&[self.context, result])
             .inc();
     }
 
-    pub fn loaded(&self, offset: i64, took: Duration) {
+    fn loaded(&self, offset: i64, took: Duration) {
         let c = &[self.context];
         self.vecs.loaded_offset.with_label_values(c).set(offset);
         self.vecs
@@ -140,14 +143,14 @@ impl SnapshotMetrics {
             .set(took.as_secs_f64());
     }
 
-    pub fn tail(&self, events: u64) {
+    fn tail(&self, events: u64) {
         self.vecs
             .tail_events
             .with_label_values(&[self.context])
             .set(events as i64);
     }
 
-    pub fn written(&self, offset: i64, bytes: u64, took: Duration) {
+    fn written(&self, offset: i64, bytes: u64, took: Duration) {
         let c = &[self.context];
         self.vecs
             .writes
@@ -164,14 +167,14 @@ impl SnapshotMetrics {
             .set(took.as_secs_f64());
     }
 
-    pub fn write_failed(&self) {
+    fn write_failed(&self) {
         self.vecs
             .writes
             .with_label_values(&[self.context, "error"])
             .inc();
     }
 
-    pub fn verified(&self, equal: bool, offset: i64) {
+    fn verified(&self, equal: bool, offset: i64) {
         let c = &[self.context];
         self.vecs.verified.with_label_values(c).set(equal as i64);
         self.vecs.verified_offset.with_label_values(c).set(offset);
@@ -180,31 +183,5 @@ impl SnapshotMetrics {
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
         self.vecs.verified_at.with_label_values(c).set(now);
-    }
-
-    /// The start-up load counts of this context by result, sorted (for tests).
-    pub fn load_counts(&self) -> Vec<(&'static str, u64)> {
-        [
-            "absent",
-            "ahead_of_log",
-            "ahead_of_start",
-            "corrupt",
-            "incompatible",
-            "loaded",
-            "log_mismatch",
-            "unreadable",
-        ]
-        .into_iter()
-        .map(|r| {
-            let n = self
-                .vecs
-                .loads
-                .get_metric_with_label_values(&[self.context, r])
-                .map(|c| c.get())
-                .unwrap_or(0);
-            (r, n)
-        })
-        .filter(|(_, n)| *n > 0)
-        .collect()
     }
 }

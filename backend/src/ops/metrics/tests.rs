@@ -7,6 +7,7 @@ use super::*;
 use crate::catalog::CatalogFold;
 use crate::checkout::CheckoutFold;
 use crate::engine::Context;
+use crate::engine::metrics::WriterRecorder as _;
 use http::{Method, StatusCode};
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -67,7 +67,7 @@ pub fn read_topic(
     topic: &str,
     stall: Duration,
 ) -> Result<Vec<LogEntry>, AuditError> {
-    let consumer = kafka::consumer(cfg, "audit", BrokerStatus::new())?;
+    let consumer = kafka::consumer(&cfg.settings(), "audit", BrokerStatus::new())?;
     let high = kafka::high_watermark(&consumer, topic, Duration::from_secs(10))?;
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, 0, Offset::Beginning)?;
