@@ -71,6 +71,8 @@ pub fn build(config: Config) -> anyhow::Result<Arc<State>> {
             config.limits.cart_create_per_minute,
             config.limits.cart_create_burst,
         ),
+        shop: config.shop_settings(),
+        sockets: config.socket_settings(),
         config,
     }))
 }

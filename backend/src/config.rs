@@ -362,7 +362,70 @@ pub const DEV_CART_KEY: &str = "dev-cart-key: loopback only, never in production
 /// Shortest `CART_KEY` accepted on an address other than loopback.
 pub const MIN_EXPOSED_CART_KEY_LEN: usize = 32;
 
+/// A request body's bounds: its size and how long it may take to arrive.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    pub max_bytes: usize,
+    pub timeout: Duration,
+}
+
+/// What the shop's endpoints are configured with (a shopper's and an operator's alike): the
+/// shop's rules and limits, and nothing of Kafka, the admin token or the cart key.
+#[derive(Debug, Clone)]
+pub struct ShopSettings {
+    pub low_stock_threshold: u64,
+    pub max_line_quantity: u32,
+    pub max_delivery_quantity: u32,
+    pub cookie_secure: bool,
+    pub search: SearchConfig,
+    pub body: BodyLimits,
+    pub idempotency_retention: Duration,
+    pub cart_retention: Duration,
+    pub cart_max_lines: u32,
+}
+
+/// What a websocket session (live updates, the event log) is configured with.
+#[derive(Debug, Clone)]
+pub struct SocketSettings {
+    pub buffer: u32,
+    pub ping_every: Duration,
+    pub idle_limit: Duration,
+    pub max_sockets: u32,
+    pub max_sockets_per_client: u32,
+    pub allowed_origins: Vec<String>,
+}
+
 impl Config {
+    /// The endpoints' part of the settings.
+    pub fn shop_settings(&self) -> ShopSettings {
+        ShopSettings {
+            low_stock_threshold: self.low_stock_threshold,
+            max_line_quantity: self.max_line_quantity,
+            max_delivery_quantity: self.max_delivery_quantity,
+            cookie_secure: self.cookie_secure,
+            search: self.search.clone(),
+            body: BodyLimits {
+                max_bytes: self.max_body_bytes,
+                timeout: self.limits.body_timeout,
+            },
+            idempotency_retention: self.limits.idempotency_retention,
+            cart_retention: self.limits.cart_retention,
+            cart_max_lines: self.limits.cart_max_lines,
+        }
+    }
+
+    /// The websockets' part of the settings.
+    pub fn socket_settings(&self) -> SocketSettings {
+        SocketSettings {
+            buffer: self.live_socket_buffer,
+            ping_every: self.live_ping_every,
+            idle_limit: self.live_idle_limit,
+            max_sockets: self.limits.live_max_sockets,
+            max_sockets_per_client: self.limits.live_max_sockets_per_client,
+            allowed_origins: self.limits.allowed_origins.clone(),
+        }
+    }
+
     /// The key of cart cookies and names: `CART_KEY`, or the development key when unset (which
     /// [`Config::check_exposure`] allows on loopback only).
     pub fn cart_key(&self) -> &[u8] {

@@ -23,11 +23,24 @@ use hyper::body::Incoming;
 use shared::proto::ImportRowError;
 
 use super::jobs::{self, Checked, Job, Target, Upload, import_id};
+use crate::catalog::CatalogFold;
+use crate::checkout::CheckoutFold;
 use crate::commands::meta::{Fingerprint, idempotency_key};
-use crate::http::request::require_admin;
+use crate::config::KafkaConfig;
+use crate::engine::Context;
 use crate::http::wire::{self, ApiError, Format, Resp, reply};
 use crate::ops::metrics::imports::ImportAnswer;
-use crate::state::State;
+
+/// What an upload uses: the models it checks against, the imports under way, the Kafka settings
+/// it writes with, and its size and time bounds.
+pub struct Api<'a> {
+    pub catalog: &'a Context<CatalogFold>,
+    pub checkout: &'a Context<CheckoutFold>,
+    pub imports: &'a super::Imports,
+    pub kafka: &'a KafkaConfig,
+    pub max_import_bytes: usize,
+    pub body_timeout: std::time::Duration,
+}
 use crate::tools::import::{BadRows, FileKind};
 
 /// Seconds an upload refused because another import is in progress is told to wait.
@@ -195,8 +208,7 @@ async fn read_fingerprint(
     Ok(f.value())
 }
 
-pub async fn start(state: &State, req: Request<Incoming>, kind: &str) -> Result<Resp, ApiError> {
-    require_admin(state.admin_token(), &req)?;
+pub async fn start(cx: &Api<'_>, req: Request<Incoming>, kind: &str) -> Result<Resp, ApiError> {
     let kind = kind_of(kind)?;
     let (parts, body) = req.into_parts();
     let key = idempotency_key(&parts.headers)?;
@@ -208,32 +220,32 @@ pub async fn start(state: &State, req: Request<Incoming>, kind: &str) -> Result<
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let limits = Limits {
-        limit: state.config.admin.max_import_bytes,
-        timeout: state.config.limits.body_timeout,
+        limit: cx.max_import_bytes,
+        timeout: cx.body_timeout,
     };
     let id = import_id(kind, &key);
-    if let Some(job) = state.imports.get(&id) {
+    if let Some(job) = cx.imports.get(&id) {
         let file = read_fingerprint(body, declared, &limits).await?;
         return answer(&job, file, format);
     }
-    let Some(slot) = state.imports.try_slot() else {
+    let Some(slot) = cx.imports.try_slot() else {
         // Read and dropped: closing a connection with unread data resets it, and the client
         // might never see this answer.
         let _ = read_pieces(body, declared, &limits, drop).await;
-        state.imports.metrics().answered(ImportAnswer::Busy);
+        cx.imports.metrics().answered(ImportAnswer::Busy);
         return Err(busy());
     };
     let bytes = read_file(body, declared, &limits).await?;
     let target = match kind {
-        FileKind::Products => Target::Catalog(state.catalog.clone()),
-        FileKind::Stock => Target::Checkout(state.checkout.clone()),
+        FileKind::Products => Target::Catalog(cx.catalog.clone()),
+        FileKind::Stock => Target::Checkout(cx.checkout.clone()),
     };
     let checked = jobs::start(Upload {
         id,
         bytes,
         target,
-        kafka: state.config.kafka.clone(),
-        imports: state.imports.clone(),
+        kafka: cx.kafka.clone(),
+        imports: cx.imports.clone(),
         slot,
     })
     .map_err(|e| ApiError::internal(format!("cannot start the import's thread: {e}")))?;
@@ -258,14 +270,13 @@ fn answer(job: &Job, file: u64, format: Format) -> Result<Resp, ApiError> {
 }
 
 pub fn status(
-    state: &State,
+    cx: &Api<'_>,
     req: &Request<Incoming>,
     kind: &str,
     id: &str,
 ) -> Result<Resp, ApiError> {
-    require_admin(state.admin_token(), req)?;
     let kind = kind_of(kind)?;
-    let job = state
+    let job = cx
         .imports
         .get(id)
         .filter(|j| j.kind() == kind)

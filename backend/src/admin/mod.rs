@@ -13,3 +13,17 @@ pub mod orders;
 pub mod products;
 
 pub use jobs::Imports;
+
+use crate::catalog::CatalogFold;
+use crate::catalog::search::SearchPool;
+use crate::checkout::CheckoutFold;
+use crate::config::ShopSettings;
+use crate::engine::Context;
+
+/// What the operator's reads use: both models, the search pool and the shop's settings.
+pub struct Api<'a> {
+    pub catalog: &'a Context<CatalogFold>,
+    pub checkout: &'a Context<CheckoutFold>,
+    pub search: &'a SearchPool,
+    pub shop: &'a ShopSettings,
+}

@@ -7,12 +7,12 @@ use hyper::body::Incoming;
 use shared::paging::{DEFAULT_PAGE_SIZE, PageRequest};
 use shared::proto::{AdminOrderPage, AdminOrderView};
 
+use super::Api;
 use crate::checkout::query::order_view;
 use crate::eventlog::cart_hash;
 use crate::http::params::PAGE_QUERY;
-use crate::http::request::{query_params, require_admin};
+use crate::http::request::query_params;
 use crate::http::wire::{ApiError, Format, Resp, reply};
-use crate::state::State;
 
 pub fn parse_page(pairs: Vec<(String, String)>) -> Result<PageRequest, ApiError> {
     let (mut page, mut size) = (1u32, DEFAULT_PAGE_SIZE);
@@ -28,10 +28,9 @@ pub fn parse_page(pairs: Vec<(String, String)>) -> Result<PageRequest, ApiError>
     PageRequest::new(page, size).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-pub fn list(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
-    require_admin(state.admin_token(), req)?;
+pub fn list(cx: &Api<'_>, req: &Request<Incoming>) -> Result<Resp, ApiError> {
     let page = parse_page(query_params(req, PAGE_QUERY)?)?;
-    let checkout = state.checkout.model();
+    let checkout = cx.checkout.model();
     let total = checkout.last_order_id();
     let skip = u64::from(page.page - 1) * u64::from(page.page_size);
     let items = checkout

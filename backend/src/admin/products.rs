@@ -8,14 +8,14 @@ use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use shared::proto::{AdminProductPage, AdminProductView};
 
+use super::Api;
 use crate::catalog::http::{LIST_PRODUCTS_QUERY, page, parse_list_query};
 use crate::catalog::query::{self, list_all, product_view, version};
 use crate::catalog::{Catalog, Product, search};
 use crate::checkout::Checkout;
 use crate::http::params::{Kind, PAGE, PAGE_SIZE, Param};
-use crate::http::request::{parse_query, product_id, require_admin};
+use crate::http::request::{parse_query, product_id};
 use crate::http::wire::{ApiError, Format, Resp, reply};
-use crate::state::State;
 
 /// The admin product list's query parameters: the shop's, and `include_disabled`.
 pub const ADMIN_PRODUCTS_QUERY: &[Param] = &[
@@ -77,12 +77,11 @@ pub fn parse_admin_query(query: &str) -> Result<(query::ListQuery, bool), ApiErr
     Ok((q, include_disabled))
 }
 
-pub async fn list(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
-    require_admin(state.admin_token(), req)?;
+pub async fn list(cx: &Api<'_>, req: &Request<Incoming>) -> Result<Resp, ApiError> {
     let (q, include_disabled) = parse_admin_query(req.uri().query().unwrap_or(""))?;
     let format = Format::accepted(req.headers());
-    let low = state.config.low_stock_threshold;
-    let (catalog, checkout) = (state.catalog.model(), state.checkout.model());
+    let low = cx.shop.low_stock_threshold;
+    let (catalog, checkout) = (cx.catalog.model(), cx.checkout.model());
     if include_disabled {
         let found = list_all(&catalog, &q);
         let view = AdminProductPage {
@@ -99,7 +98,7 @@ pub async fn list(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiErr
         };
         return Ok(reply(format, StatusCode::OK, &view));
     }
-    let typos = search::Typos::from(&state.config.search);
+    let typos = search::Typos::from(&cx.shop.search);
     let searching = q.is_search();
     let answer = move |catalog: &Catalog, checkout: &Checkout| {
         let plan = if searching {
@@ -127,21 +126,19 @@ pub async fn list(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiErr
         return Ok(answer(&catalog, &checkout));
     }
     let (catalog, checkout) = (Guard::into_inner(catalog), Guard::into_inner(checkout));
-    state
-        .search
+    cx.search
         .run(move || answer(&catalog, &checkout))
         .await
         .map_err(|e| ApiError::unavailable(e.to_string(), 1))
 }
 
-pub fn get(state: &State, req: &Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
-    require_admin(state.admin_token(), req)?;
+pub fn get(cx: &Api<'_>, req: &Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
     let id = product_id(id)?;
-    let catalog = state.catalog.model();
+    let catalog = cx.catalog.model();
     let p = catalog
         .product(id)
         .ok_or_else(|| ApiError::not_found(format!("no product {id}")))?;
-    let view = admin_view(p, &state.checkout.model(), state.config.low_stock_threshold);
+    let view = admin_view(p, &cx.checkout.model(), cx.shop.low_stock_threshold);
     let mut resp = reply(Format::accepted(req.headers()), StatusCode::OK, &view);
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", view.version)) {
         resp.headers_mut().insert(ETAG, etag);

@@ -18,20 +18,35 @@ use shared::{ids, money};
 
 use arc_swap::Guard;
 
+use super::CatalogFold;
 use super::fold::{Catalog, Product, SortKey, admin_command_key};
 use super::query::{self, ListQuery, product_view};
 use super::search;
+use super::search::SearchPool;
 use super::validate::validate_product;
 use super::view;
 use crate::checkout::Checkout;
+use crate::checkout::CheckoutFold;
 use crate::checkout::query::product_availability;
+use crate::commands::Commands;
 use crate::commands::Submission;
 use crate::commands::meta::idempotency_key;
+use crate::config::ShopSettings;
+use crate::engine::Context;
 use crate::http::if_match::IfMatch;
 use crate::http::params::{Kind, PAGE, PAGE_SIZE, Param};
-use crate::http::request::{parse_query, product_id, read_command, require_admin};
+use crate::http::request::{parse_query, product_id, read_command};
 use crate::http::wire::{ApiError, Format, Resp, reply, reply_body};
-use crate::state::State;
+
+/// What the catalog's endpoints use: its model and checkout's (for stock), the command runner,
+/// the search pool and the shop's settings. Nothing of Kafka, the admin token or other handlers.
+pub struct Api<'a> {
+    pub catalog: &'a Context<CatalogFold>,
+    pub checkout: &'a Context<CheckoutFold>,
+    pub commands: &'a Commands,
+    pub search: &'a SearchPool,
+    pub shop: &'a ShopSettings,
+}
 
 /// The product list's query parameters.
 pub const LIST_PRODUCTS_QUERY: &[Param] = &[
@@ -193,13 +208,13 @@ pub fn parse_list_query(query: &str) -> Result<ListQuery, ApiError> {
 /// so a worker only parses the request and writes the reply.
 const INLINE_SEARCH_BLOCKS: u64 = 16;
 
-pub async fn list(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+pub async fn list(cx: &Api<'_>, req: &Request<Incoming>) -> Result<Resp, ApiError> {
     let q = parse_list_query(req.uri().query().unwrap_or(""))?;
     let format = Format::accepted(req.headers());
-    let (catalog, checkout) = (state.catalog.model(), state.checkout.model());
+    let (catalog, checkout) = (cx.catalog.model(), cx.checkout.model());
     let (low, typos) = (
-        state.config.low_stock_threshold,
-        search::Typos::from(&state.config.search),
+        cx.shop.low_stock_threshold,
+        search::Typos::from(&cx.shop.search),
     );
     let searching = q.is_search();
     let answer = move |catalog: &Catalog, checkout: &Checkout| {
@@ -218,8 +233,7 @@ pub async fn list(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiErr
         return Ok(answer(&catalog, &checkout));
     }
     let (catalog, checkout) = (Guard::into_inner(catalog), Guard::into_inner(checkout));
-    state
-        .search
+    cx.search
         .run(move || answer(&catalog, &checkout))
         .await
         .map_err(|e| ApiError::unavailable(e.to_string(), 1))
@@ -355,18 +369,14 @@ fn search_facts(
     }
 }
 
-pub fn get(state: &State, req: &Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
+pub fn get(cx: &Api<'_>, req: &Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
     let id = product_id(id)?;
-    let catalog = state.catalog.model();
+    let catalog = cx.catalog.model();
     let p = catalog
         .enabled_product(id)
         .ok_or_else(|| ApiError::not_found(format!("no product {id}")))?;
     let format = Format::accepted(req.headers());
-    let availability = product_availability(
-        &state.checkout.model(),
-        id,
-        state.config.low_stock_threshold,
-    );
+    let availability = product_availability(&cx.checkout.model(), id, cx.shop.low_stock_threshold);
     Ok(reply_body(
         format,
         StatusCode::OK,
@@ -374,8 +384,8 @@ pub fn get(state: &State, req: &Request<Incoming>, id: &str) -> Result<Resp, Api
     ))
 }
 
-pub fn categories(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
-    let catalog = state.catalog.model();
+pub fn categories(cx: &Api<'_>, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+    let catalog = cx.catalog.model();
     let categories = catalog
         .categories()
         .map(|(slug, c)| CategoryView {
@@ -395,7 +405,7 @@ pub fn categories(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiErr
 /// command timeout) until checkout has the bridged copy, so a cart can use the product at once.
 /// `command` names it in metrics; `kind` is part of its fingerprint.
 async fn run(
-    state: &State,
+    cx: &Api<'_>,
     command: &'static str,
     id: u64,
     key: String,
@@ -404,7 +414,7 @@ async fn run(
 ) -> Result<(), ApiError> {
     let scoped = admin_command_key(&key);
     let (kafka_key, id_part) = (id.to_be_bytes(), id.to_le_bytes());
-    let retention = state.config.limits.idempotency_retention;
+    let retention = cx.shop.idempotency_retention;
     let submission = Submission::new(&kafka_key, key, retention, &[kind, &id_part], |meta| {
         CatalogEvent {
             event: Some(event.clone()),
@@ -412,16 +422,16 @@ async fn run(
         }
         .encode_to_vec()
     });
-    let ((), offset) = state
+    let ((), offset) = cx
         .commands
-        .execute(command, &state.catalog, submission, |m| {
+        .execute(command, &cx.catalog, submission, |m| {
             m.command(&scoped).map(|r| (r.fingerprint, ()))
         })
         .await?;
     if let Some(offset) = offset {
-        let bridged = state
+        let bridged = cx
             .checkout
-            .wait_until(state.commands.timeout.min(Duration::from_secs(5)), |m| {
+            .wait_until(cx.commands.timeout.min(Duration::from_secs(5)), |m| {
                 m.bridged_until() >= Some(offset)
             })
             .await;
@@ -435,16 +445,12 @@ async fn run(
     Ok(())
 }
 
-fn answer(state: &State, id: u64, format: Format) -> Result<Resp, ApiError> {
-    let catalog = state.catalog.model();
+fn answer(cx: &Api<'_>, id: u64, format: Format) -> Result<Resp, ApiError> {
+    let catalog = cx.catalog.model();
     let p: &Arc<Product> = catalog
         .product(id)
         .ok_or_else(|| ApiError::internal("product vanished after its command"))?;
-    let availability = product_availability(
-        &state.checkout.model(),
-        id,
-        state.config.low_stock_threshold,
-    );
+    let availability = product_availability(&cx.checkout.model(), id, cx.shop.low_stock_threshold);
     Ok(reply_body(
         format,
         StatusCode::OK,
@@ -458,7 +464,7 @@ fn answer(state: &State, id: u64, format: Format) -> Result<Resp, ApiError> {
 /// tag never does. A retry of a command already applied is answered as the first time,
 /// whatever the version is now.
 fn check_version(
-    state: &State,
+    cx: &Api<'_>,
     headers: &http::HeaderMap,
     id: u64,
     key: &str,
@@ -466,7 +472,7 @@ fn check_version(
     let Some(wanted) = IfMatch::read(headers)? else {
         return Ok(());
     };
-    let catalog = state.catalog.model();
+    let catalog = cx.catalog.model();
     if catalog.command(&admin_command_key(key)).is_some() {
         return Ok(());
     }
@@ -495,14 +501,13 @@ fn check_version(
     ))
 }
 
-pub async fn upsert(state: &State, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
-    require_admin(state.admin_token(), &req)?;
+pub async fn upsert(cx: &Api<'_>, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
     let id = product_id(id)?;
-    let cmd = read_command::<UpsertProduct>(&state.config, req).await?;
+    let cmd = read_command::<UpsertProduct>(&cx.shop.body, req).await?;
     let event = validate_product(id, &cmd.body)?;
-    check_version(state, &cmd.headers, id, &cmd.key)?;
+    check_version(cx, &cmd.headers, id, &cmd.key)?;
     run(
-        state,
+        cx,
         "product_upsert",
         id,
         cmd.key,
@@ -510,21 +515,20 @@ pub async fn upsert(state: &State, req: Request<Incoming>, id: &str) -> Result<R
         Event::ProductUpsertedV1(event),
     )
     .await?;
-    answer(state, id, cmd.format)
+    answer(cx, id, cmd.format)
 }
 
-pub async fn set_price(state: &State, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
-    require_admin(state.admin_token(), &req)?;
+pub async fn set_price(cx: &Api<'_>, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
     let id = product_id(id)?;
-    let cmd = read_command::<SetPrice>(&state.config, req).await?;
+    let cmd = read_command::<SetPrice>(&cx.shop.body, req).await?;
     money::validate_price(cmd.body.price_minor)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if state.catalog.model().product(id).is_none() {
+    if cx.catalog.model().product(id).is_none() {
         return Err(ApiError::not_found(format!("no product {id}")));
     }
-    check_version(state, &cmd.headers, id, &cmd.key)?;
+    check_version(cx, &cmd.headers, id, &cmd.key)?;
     run(
-        state,
+        cx,
         "product_price",
         id,
         cmd.key,
@@ -535,20 +539,19 @@ pub async fn set_price(state: &State, req: Request<Incoming>, id: &str) -> Resul
         }),
     )
     .await?;
-    answer(state, id, cmd.format)
+    answer(cx, id, cmd.format)
 }
 
-pub async fn disable(state: &State, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
-    require_admin(state.admin_token(), &req)?;
+pub async fn disable(cx: &Api<'_>, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
     let id = product_id(id)?;
     let key = idempotency_key(req.headers())?;
     let format = Format::accepted(req.headers());
-    if state.catalog.model().product(id).is_none() {
+    if cx.catalog.model().product(id).is_none() {
         return Err(ApiError::not_found(format!("no product {id}")));
     }
-    check_version(state, req.headers(), id, &key)?;
+    check_version(cx, req.headers(), id, &key)?;
     run(
-        state,
+        cx,
         "product_disable",
         id,
         key,
@@ -556,5 +559,5 @@ pub async fn disable(state: &State, req: Request<Incoming>, id: &str) -> Result<
         Event::ProductDisabledV1(ProductDisabledV1 { product_id: id }),
     )
     .await?;
-    answer(state, id, format)
+    answer(cx, id, format)
 }

@@ -17,16 +17,33 @@ use shared::proto::{
     checkout_event::Event,
 };
 
+use super::CheckoutFold;
 use super::cart_name::legacy_name;
 use super::fold::{Checkout, Outcome, admin_command_key, cart_command_key, rekey_command_key};
 use super::query::{cart_view, order_view, product_availability, rejection_message};
+use crate::catalog::CatalogFold;
+use crate::commands::Commands;
 use crate::commands::Submission;
+use crate::config::ShopSettings;
+use crate::engine::Context;
+use crate::http::cart_limit::CartLimiter;
+use crate::http::cookie::CartKeys;
 use crate::http::cookie::{self, CartCookie, Issued};
 use crate::http::request::PeerAddr;
-use crate::http::request::{product_id, read_command, require_admin};
+use crate::http::request::{product_id, read_command};
 use crate::http::wire::{ApiError, Format, Resp, reply};
 use crate::ops::metrics::commands::CommandResult;
-use crate::state::State;
+
+/// What checkout's endpoints use: its model and the catalog's, the command runner, the cart keys
+/// and the new-cart limiter, and the shop's settings. Nothing of Kafka or the admin token.
+pub struct Api<'a> {
+    pub catalog: &'a Context<CatalogFold>,
+    pub checkout: &'a Context<CheckoutFold>,
+    pub commands: &'a Commands,
+    pub cart_keys: &'a CartKeys,
+    pub cart_limiter: &'a CartLimiter,
+    pub shop: &'a ShopSettings,
+}
 
 /// How long a cookie of the old form still opens its cart after the cart moved to an issued
 /// cookie (log time): a request that left the browser before the move gets the new cookie too,
@@ -55,30 +72,30 @@ enum Otherwise {
 /// (moments after, within [`REKEY_GRACE`], it is handed the same new cookie); anything else is
 /// no cookie. A read whose move cannot be written (broker down) is served from the legacy cart.
 async fn cart_of(
-    state: &State,
+    cx: &Api<'_>,
     headers: &HeaderMap,
     otherwise: Otherwise,
     reading: bool,
 ) -> Result<Option<CartRef>, ApiError> {
-    let secure = state.config.cookie_secure;
-    match cookie::read(headers, &state.cart_keys) {
+    let secure = cx.shop.cookie_secure;
+    match cookie::read(headers, &cx.cart_keys) {
         Some(CartCookie::Issued(name)) => return Ok(Some(CartRef { name, set: None })),
         Some(CartCookie::Legacy(old)) => {
             let from = legacy_name(old);
-            let to = state.cart_keys.reissue(old);
+            let to = cx.cart_keys.reissue(old);
             let moved = CartRef {
                 name: to.name,
                 set: Some(cookie::set_cookie(&to, secure)),
             };
             let (holds, just_moved) = {
-                let model = state.checkout.model();
+                let model = cx.checkout.model();
                 (
                     model.holds_cart(from),
                     model.command(&rekey_command_key(to.name)).is_some(),
                 )
             };
             if holds {
-                return match rekey(state, from, &to).await {
+                return match rekey(cx, from, &to).await {
                     Ok(()) => Ok(Some(moved)),
                     Err(_) if reading => Ok(Some(CartRef {
                         name: from,
@@ -94,7 +111,7 @@ async fn cart_of(
         None => {}
     }
     Ok((otherwise == Otherwise::NewCart).then(|| {
-        let issued = state.cart_keys.issue();
+        let issued = cx.cart_keys.issue();
         CartRef {
             name: issued.name,
             set: Some(cookie::set_cookie(&issued, secure)),
@@ -104,16 +121,20 @@ async fn cart_of(
 
 /// The cart an open socket follows: as [`cart_of`] reads it, but without moving a legacy cart
 /// (a socket sets no cookie; the app's own reads move it).
-pub fn cart_to_watch(state: &State, headers: &HeaderMap) -> Option<CartId> {
-    match cookie::read(headers, &state.cart_keys)? {
+pub fn cart_to_watch(
+    cart_keys: &CartKeys,
+    checkout: &Context<CheckoutFold>,
+    headers: &HeaderMap,
+) -> Option<CartId> {
+    match cookie::read(headers, cart_keys)? {
         CartCookie::Issued(name) => Some(name),
         CartCookie::Legacy(old) => {
-            let model = state.checkout.model();
+            let model = checkout.model();
             let from = legacy_name(old);
             if model.holds_cart(from) {
                 return Some(from);
             }
-            let to = state.cart_keys.reissue(old).name;
+            let to = cart_keys.reissue(old).name;
             model
                 .command(&rekey_command_key(to))
                 .is_some()
@@ -125,7 +146,7 @@ pub fn cart_to_watch(state: &State, headers: &HeaderMap) -> Option<CartId> {
 /// Moves the legacy cart `from` (and its orders) to the issued cookie `to`. Idempotent: two
 /// requests (or replicas) moving the same cart write the same event, and the second changes
 /// nothing.
-async fn rekey(state: &State, from: CartId, to: &Issued) -> Result<(), ApiError> {
+async fn rekey(cx: &Api<'_>, from: CartId, to: &Issued) -> Result<(), ApiError> {
     let scoped = rekey_command_key(to.name);
     let name = to.name.to_string();
     let event = CheckoutEvent {
@@ -148,9 +169,8 @@ async fn rekey(state: &State, from: CartId, to: &Issued) -> Result<(), ApiError>
             .encode_to_vec()
         },
     );
-    state
-        .commands
-        .execute("cart_rekey", &state.checkout, submission, |m| {
+    cx.commands
+        .execute("cart_rekey", &cx.checkout, submission, |m| {
             m.command(&scoped).map(|r| (r.fingerprint, ()))
         })
         .await?;
@@ -158,11 +178,11 @@ async fn rekey(state: &State, from: CartId, to: &Issued) -> Result<(), ApiError>
 }
 
 /// Takes one of the client's new-cart tokens, or answers 429 with the wait.
-fn admit_new_cart(state: &State, client: Option<IpAddr>) -> Result<(), ApiError> {
+fn admit_new_cart(cx: &Api<'_>, client: Option<IpAddr>) -> Result<(), ApiError> {
     let Some(client) = client else {
         return Ok(());
     };
-    state
+    cx
         .cart_limiter
         .admit(client, Instant::now())
         .map_err(|wait| {
@@ -188,23 +208,23 @@ fn with_cookie(mut resp: Resp, cookie: Option<HeaderValue>) -> Resp {
 }
 
 fn cart_response(
-    state: &State,
+    cx: &Api<'_>,
     model: &Checkout,
     cart: CartId,
     format: Format,
 ) -> Result<Resp, ApiError> {
-    let view = cart_view(model, cart, state.config.low_stock_threshold)
+    let view = cart_view(model, cart, cx.shop.low_stock_threshold)
         .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(reply(format, StatusCode::OK, &view))
 }
 
-pub async fn cart(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
-    let cart = cart_of(state, req.headers(), Otherwise::NewCart, true)
+pub async fn cart(cx: &Api<'_>, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+    let cart = cart_of(cx, req.headers(), Otherwise::NewCart, true)
         .await?
         .expect("a new cart otherwise");
     let resp = cart_response(
-        state,
-        &state.checkout.model(),
+        cx,
+        &cx.checkout.model(),
         cart.name,
         Format::accepted(req.headers()),
     )?;
@@ -214,7 +234,7 @@ pub async fn cart(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiErr
 /// Produces a checkout command and returns the outcome recorded under its scoped key. `command`
 /// names it in metrics; `kind` is part of its fingerprint.
 async fn run(
-    state: &State,
+    cx: &Api<'_>,
     command: &'static str,
     scoped: String,
     key: String,
@@ -222,7 +242,7 @@ async fn run(
     kafka_key: &[u8],
     event: Event,
 ) -> Result<Outcome, ApiError> {
-    let retention = state.config.limits.idempotency_retention;
+    let retention = cx.shop.idempotency_retention;
     let submission = Submission::new(kafka_key, key, retention, &[kind], |meta| {
         CheckoutEvent {
             event: Some(event.clone()),
@@ -230,9 +250,9 @@ async fn run(
         }
         .encode_to_vec()
     });
-    let (outcome, _) = state
+    let (outcome, _) = cx
         .commands
-        .execute(command, &state.checkout, submission, |m| {
+        .execute(command, &cx.checkout, submission, |m| {
             m.command(&scoped)
                 .map(|r| (r.fingerprint, r.outcome.clone()))
         })
@@ -240,32 +260,32 @@ async fn run(
     Ok(outcome)
 }
 
-pub async fn set_line(state: &State, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
+pub async fn set_line(cx: &Api<'_>, req: Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
     let product = product_id(id)?;
     let CartRef {
         name: cart,
         set: cookie,
-    } = cart_of(state, req.headers(), Otherwise::NewCart, false)
+    } = cart_of(cx, req.headers(), Otherwise::NewCart, false)
         .await?
         .expect("a new cart otherwise");
     let client = req.extensions().get::<PeerAddr>().map(|p| p.0.ip());
-    let cmd = read_command::<SetCartLine>(&state.config, req).await?;
+    let cmd = read_command::<SetCartLine>(&cx.shop.body, req).await?;
     let quantity = cmd.body.quantity;
-    if quantity > state.config.max_line_quantity {
+    if quantity > cx.shop.max_line_quantity {
         return Err(ApiError::bad_request(format!(
             "quantity must be between 0 and {}, got {quantity}",
-            state.config.max_line_quantity
+            cx.shop.max_line_quantity
         )));
     }
-    let in_cart = state
+    let in_cart = cx
         .checkout
         .model()
         .cart(cart)
         .is_some_and(|c| c.lines.iter().any(|(p, _)| *p == product));
-    if state.catalog.model().enabled_product(product).is_none() && !(quantity == 0 && in_cart) {
+    if cx.catalog.model().enabled_product(product).is_none() && !(quantity == 0 && in_cart) {
         return Err(ApiError::not_found(format!("no product {product}")));
     }
-    let model = state.checkout.model();
+    let model = cx.checkout.model();
     let current = model
         .cart(cart)
         .and_then(|c| c.lines.iter().find(|(p, _)| *p == product))
@@ -275,18 +295,15 @@ pub async fn set_line(state: &State, req: Request<Incoming>, id: &str) -> Result
         // Nothing would change: no event, and no cart (nor cookie) for a client that has none
         // (a cookie a cart moved to is set: its orders are kept under it). The answer is the
         // one the command would have given.
-        let resp = cart_response(state, &model, cart, cmd.format)?;
-        state
-            .commands
-            .metrics
-            .ended("cart_line", CommandResult::NoOp);
+        let resp = cart_response(cx, &model, cart, cmd.format)?;
+        cx.commands.metrics.ended("cart_line", CommandResult::NoOp);
         return Ok(if model.holds_cart(cart) {
             with_cookie(resp, cookie)
         } else {
             resp
         });
     }
-    let limits = &state.config.limits;
+    let limits = cx.shop;
     if let Some(c) = model.cart(cart)
         && !recorded
         && current == 0
@@ -298,7 +315,7 @@ pub async fn set_line(state: &State, req: Request<Incoming>, id: &str) -> Result
     let creates = !recorded && quantity > 0 && model.cart(cart).is_none();
     drop(model);
     if creates {
-        admit_new_cart(state, client)?;
+        admit_new_cart(cx, client)?;
     }
     let cart_id = cart.to_string();
     let event = Event::CartLineSetV1(CartLineSetV1 {
@@ -310,7 +327,7 @@ pub async fn set_line(state: &State, req: Request<Incoming>, id: &str) -> Result
         ..Default::default()
     });
     match run(
-        state,
+        cx,
         "cart_line",
         cart_command_key(cart, &cmd.key),
         cmd.key,
@@ -325,7 +342,7 @@ pub async fn set_line(state: &State, req: Request<Incoming>, id: &str) -> Result
         ))),
         Outcome::CartFull(max) => Err(cart_full(max)),
         _ => Ok(with_cookie(
-            cart_response(state, &state.checkout.model(), cart, cmd.format)?,
+            cart_response(cx, &cx.checkout.model(), cart, cmd.format)?,
             cookie,
         )),
     }
@@ -351,9 +368,9 @@ fn rejection_error(model: &Checkout, r: OrderRejection) -> ApiError {
     }
 }
 
-pub async fn place_order(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> {
-    let cart = cart_of(state, req.headers(), Otherwise::Nothing, false).await?;
-    let cmd = read_command::<PlaceOrder>(&state.config, req).await?;
+pub async fn place_order(cx: &Api<'_>, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let cart = cart_of(cx, req.headers(), Otherwise::Nothing, false).await?;
+    let cmd = read_command::<PlaceOrder>(&cx.shop.body, req).await?;
     let Some(CartRef {
         name: cart,
         set: cookie,
@@ -369,7 +386,7 @@ pub async fn place_order(state: &State, req: Request<Incoming>) -> Result<Resp, 
         cart_version,
         lines,
     } = cmd.body;
-    let model = state.checkout.model();
+    let model = cx.checkout.model();
     // A retry of a decided order gets its first answer, whatever the cart holds now.
     let decided = model.command(&cart_command_key(cart, &cmd.key)).is_some();
     if lines.is_empty() && !decided && model.cart(cart).is_some_and(|c| !c.lines.is_empty()) {
@@ -392,11 +409,11 @@ pub async fn place_order(state: &State, req: Request<Incoming>) -> Result<Resp, 
         cart_name: cart_id.clone(),
         cart_version,
         lines,
-        cart_retention_ms: millis(state.config.limits.cart_retention),
+        cart_retention_ms: millis(cx.shop.cart_retention),
         ..Default::default()
     });
     let outcome = run(
-        state,
+        cx,
         "order",
         cart_command_key(cart, &cmd.key),
         cmd.key,
@@ -405,7 +422,7 @@ pub async fn place_order(state: &State, req: Request<Incoming>) -> Result<Resp, 
         event,
     )
     .await?;
-    let model = state.checkout.model();
+    let model = cx.checkout.model();
     match outcome {
         Outcome::OrderPlaced(id) => {
             let order = model
@@ -419,9 +436,9 @@ pub async fn place_order(state: &State, req: Request<Incoming>) -> Result<Resp, 
     }
 }
 
-pub async fn orders(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
-    let cart = cart_of(state, req.headers(), Otherwise::Nothing, true).await?;
-    let model = state.checkout.model();
+pub async fn orders(cx: &Api<'_>, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+    let cart = cart_of(cx, req.headers(), Otherwise::Nothing, true).await?;
+    let model = cx.checkout.model();
     let orders = match &cart {
         Some(cart) => model
             .orders_of(cart.name)
@@ -438,12 +455,12 @@ pub async fn orders(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiE
     Ok(with_cookie(resp, cart.and_then(|c| c.set)))
 }
 
-pub async fn order(state: &State, req: &Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
+pub async fn order(cx: &Api<'_>, req: &Request<Incoming>, id: &str) -> Result<Resp, ApiError> {
     let id: OrderId = id
         .parse()
         .map_err(|e: shared::ids::IdError| ApiError::bad_request(e.to_string()))?;
-    let cart = cart_of(state, req.headers(), Otherwise::Nothing, true).await?;
-    let model = state.checkout.model();
+    let cart = cart_of(cx, req.headers(), Otherwise::Nothing, true).await?;
+    let model = cx.checkout.model();
     let name = cart.as_ref().map(|c| c.name);
     // Another cart's order answers exactly like a missing one.
     match model.order(id.0).filter(|o| Some(o.cart) == name) {
@@ -459,20 +476,19 @@ pub async fn order(state: &State, req: &Request<Incoming>, id: &str) -> Result<R
     }
 }
 
-pub async fn deliver_stock(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> {
-    require_admin(state.admin_token(), &req)?;
-    let cmd = read_command::<StockDelivery>(&state.config, req).await?;
+pub async fn deliver_stock(cx: &Api<'_>, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let cmd = read_command::<StockDelivery>(&cx.shop.body, req).await?;
     let StockDelivery {
         product_id,
         quantity,
     } = cmd.body;
-    if quantity == 0 || quantity > state.config.max_delivery_quantity {
+    if quantity == 0 || quantity > cx.shop.max_delivery_quantity {
         return Err(ApiError::bad_request(format!(
             "quantity must be between 1 and {}, got {quantity}",
-            state.config.max_delivery_quantity
+            cx.shop.max_delivery_quantity
         )));
     }
-    if product_id == 0 || state.catalog.model().product(product_id).is_none() {
+    if product_id == 0 || cx.catalog.model().product(product_id).is_none() {
         return Err(ApiError::not_found(format!("no product {product_id}")));
     }
     let event = Event::StockDeliveredV1(StockDeliveredV1 {
@@ -480,7 +496,7 @@ pub async fn deliver_stock(state: &State, req: Request<Incoming>) -> Result<Resp
         quantity,
     });
     run(
-        state,
+        cx,
         "stock_delivery",
         admin_command_key(&cmd.key),
         cmd.key,
@@ -492,9 +508,9 @@ pub async fn deliver_stock(state: &State, req: Request<Incoming>) -> Result<Resp
     let view = StockLevelView {
         product_id,
         availability: Some(product_availability(
-            &state.checkout.model(),
+            &cx.checkout.model(),
             product_id,
-            state.config.low_stock_threshold,
+            cx.shop.low_stock_threshold,
         )),
     };
     Ok(reply(cmd.format, StatusCode::OK, &view))

@@ -5,12 +5,12 @@ use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use shared::proto::{EventLog as EventLogView, LogEntry};
 
+use super::Api;
 use super::figures::figures;
 use super::socket::now_ms;
 use crate::http::params::{Kind, Param};
-use crate::http::request::{query_params, require_admin};
+use crate::http::request::query_params;
 use crate::http::wire::{ApiError, Format, Resp, reply};
-use crate::state::State;
 
 /// The event log's query parameters.
 pub const EVENTS_QUERY: &[Param] = &[
@@ -107,25 +107,17 @@ pub fn parse(pairs: Vec<(String, String)>) -> Result<(Filter, usize), ApiError> 
     Ok((f, limit))
 }
 
-pub fn read(state: &State, req: &Request<Incoming>) -> Result<Resp, ApiError> {
-    require_admin(state.admin_token(), req)?;
+pub fn read(cx: &Api<'_>, req: &Request<Incoming>) -> Result<Resp, ApiError> {
     let (filter, limit) = parse(query_params(req, EVENTS_QUERY)?)?;
-    let log = &state.events;
+    let log = &cx.events;
     let entries = log
         .newest(|e| filter.matches(e), limit, log.size)
         .iter()
         .map(|r| r.entry())
         .collect();
-    let k = &state.config.kafka;
     let view = EventLogView {
         entries,
-        contexts: figures(
-            state.metrics.registry(),
-            &[
-                ("catalog", &k.catalog_topic),
-                ("checkout", &k.checkout_topic),
-            ],
-        ),
+        contexts: figures(cx.metrics.registry(), &cx.topics),
         at_ms: now_ms(),
         ring_size: log.size as u32,
     };

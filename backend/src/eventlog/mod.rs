@@ -17,3 +17,21 @@ pub mod socket;
 
 pub use describe::{Describe, cart_hash};
 pub use ring::{EventLog, Recorded};
+
+use std::sync::Arc;
+
+use crate::config::SocketSettings;
+use crate::live::Live;
+use crate::ops::metrics::Metrics;
+
+/// What the event log's endpoints use: the rings, the metrics (for the contexts' figures), each
+/// context's topic, the socket settings, the live hub (its shutdown signal) and, for the socket
+/// that takes it as a subprotocol, the admin token.
+pub struct Api<'a> {
+    pub events: &'a Arc<EventLog>,
+    pub metrics: &'a Metrics,
+    pub topics: [(&'static str, &'a str); 2],
+    pub sockets: &'a SocketSettings,
+    pub live: &'a Live,
+    pub admin_token: Option<&'a str>,
+}

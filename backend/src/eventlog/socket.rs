@@ -25,13 +25,13 @@ use shared::proto::{
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
+use super::Api;
 use super::figures::figures;
 use super::ring::EventLog;
 use crate::http::request::same_token;
 use crate::http::wire::{ApiError, Format, Resp};
 use crate::live::socket::{CLOSE_WAIT, Out, close_frame, write};
 use crate::ops::metrics::live::LiveMetrics;
-use crate::state::State;
 
 /// Event-log sockets open at once, in all (503 beyond): each one gets every event.
 pub const MAX_SOCKETS: usize = 16;
@@ -111,9 +111,9 @@ struct Sources {
     closing: watch::Receiver<bool>,
 }
 
-pub fn upgrade(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> {
+pub fn upgrade(cx: &Api<'_>, req: Request<Incoming>) -> Result<Resp, ApiError> {
     // The token first: without it, nothing about the socket is said.
-    let answer_protocol = authorize(state.admin_token(), req.headers())?;
+    let answer_protocol = authorize(cx.admin_token, req.headers())?;
     if !hyper_tungstenite::is_upgrade_request(&req) {
         let mut resp = ApiError::new(
             StatusCode::UPGRADE_REQUIRED,
@@ -125,8 +125,8 @@ pub fn upgrade(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> 
             .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         return Ok(resp);
     }
-    crate::http::origin::check_socket(req.headers(), &state.config.limits.allowed_origins)?;
-    let open = &state.events.sockets;
+    crate::http::origin::check_socket(req.headers(), &cx.sockets.allowed_origins)?;
+    let open = &cx.events.sockets;
     if open.fetch_add(1, Ordering::AcqRel) >= MAX_SOCKETS {
         open.fetch_sub(1, Ordering::AcqRel);
         return Err(ApiError::unavailable(
@@ -146,19 +146,18 @@ pub fn upgrade(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> 
             HeaderValue::from_static(PROTOCOL),
         );
     }
-    let k = &state.config.kafka;
     let sources = Sources {
-        log: state.events.clone(),
-        registry: state.metrics.registry().clone(),
+        log: cx.events.clone(),
+        registry: cx.metrics.registry().clone(),
         contexts: [
-            ("catalog", k.catalog_topic.clone()),
-            ("checkout", k.checkout_topic.clone()),
+            (cx.topics[0].0, cx.topics[0].1.to_owned()),
+            (cx.topics[1].0, cx.topics[1].1.to_owned()),
         ],
-        buffer: state.config.live_socket_buffer as usize,
-        ping_every: state.config.live_ping_every,
-        idle_limit: state.config.live_idle_limit,
-        metrics: state.metrics.live.clone(),
-        closing: state.live.closing(),
+        buffer: cx.sockets.buffer as usize,
+        ping_every: cx.sockets.ping_every,
+        idle_limit: cx.sockets.idle_limit,
+        metrics: cx.metrics.live.clone(),
+        closing: cx.live.closing(),
     };
     tokio::spawn(async move {
         match socket.await {

@@ -6,7 +6,7 @@ use hyper::body::Incoming;
 
 use super::wire::{self, ApiError, Format};
 use crate::commands::meta::idempotency_key;
-use crate::config::Config;
+use crate::config::BodyLimits;
 
 /// Whether `given` is `token`, in time that depends on neither: both are hashed to 32 bytes
 /// first, so neither a prefix nor the length of the token shows in how long a guess takes.
@@ -97,7 +97,7 @@ pub struct Command<M> {
 /// Reads a command: the Idempotency-Key first (cheap), then the body, bounded in size
 /// (`MAX_BODY_BYTES`) and in time (`BODY_TIMEOUT_MS`), decoded.
 pub async fn read_command<M>(
-    config: &Config,
+    limits: &BodyLimits,
     req: Request<Incoming>,
 ) -> Result<Command<M>, ApiError>
 where
@@ -106,8 +106,7 @@ where
     let (parts, body) = req.into_parts();
     let key = idempotency_key(&parts.headers)?;
     let input = Format::of_body(&parts.headers)?;
-    let limit = config.max_body_bytes;
-    let bytes = wire::read_body(body, &parts.headers, limit, config.limits.body_timeout).await?;
+    let bytes = wire::read_body(body, &parts.headers, limits.max_bytes, limits.timeout).await?;
     let body = wire::decode(input, &bytes)?;
     Ok(Command {
         key,

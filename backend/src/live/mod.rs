@@ -23,3 +23,22 @@ mod tests;
 
 pub use changes::{Batch, Collector, Live, OrderDecided, Touched};
 pub use socket::{MAX_WATCHED, upgrade};
+
+use crate::catalog::CatalogFold;
+use crate::checkout::CheckoutFold;
+use crate::config::{ShopSettings, SocketSettings};
+use crate::engine::Context;
+use crate::http::cookie::CartKeys;
+use crate::ops::metrics::live::LiveMetrics;
+
+/// What the live-update socket uses: both models, the hub, the cart keys (to follow the
+/// shopper's cart), the shop's and the sockets' settings, and its metrics.
+pub struct Api<'a> {
+    pub catalog: &'a Context<CatalogFold>,
+    pub checkout: &'a Context<CheckoutFold>,
+    pub live: &'a Live,
+    pub cart_keys: &'a CartKeys,
+    pub shop: &'a ShopSettings,
+    pub sockets: &'a SocketSettings,
+    pub metrics: &'a LiveMetrics,
+}

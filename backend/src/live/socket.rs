@@ -31,13 +31,13 @@ use shared::proto::{LiveFrame, LiveRequest, Resync, live_frame::Frame};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
+use super::Api;
 use crate::catalog::CatalogFold;
 use crate::checkout::CheckoutFold;
 use crate::engine::Context;
 use crate::http::request::PeerAddr;
 use crate::http::wire::{ApiError, Format, Resp};
 use crate::ops::metrics::live::LiveMetrics;
-use crate::state::State;
 
 use super::changes::*;
 use super::frames::frame;
@@ -144,7 +144,7 @@ impl Drop for OpenSocket {
 }
 
 /// `GET /api/ws`: answers the upgrade and starts the socket's task.
-pub fn upgrade(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> {
+pub fn upgrade(cx: &Api<'_>, req: Request<Incoming>) -> Result<Resp, ApiError> {
     if !hyper_tungstenite::is_upgrade_request(&req) {
         let mut resp = ApiError::new(
             StatusCode::UPGRADE_REQUIRED,
@@ -156,29 +156,29 @@ pub fn upgrade(state: &State, req: Request<Incoming>) -> Result<Resp, ApiError> 
             .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         return Ok(resp);
     }
-    if *state.live.hub.closing.borrow() {
+    if *cx.live.hub.closing.borrow() {
         return Err(ApiError::unavailable("the server is shutting down", 1));
     }
-    let limits = &state.config.limits;
+    let limits = cx.sockets;
     crate::http::origin::check_socket(req.headers(), &limits.allowed_origins)?;
     let client = req.extensions().get::<PeerAddr>().map(|p| p.0.ip());
     let caps = Caps {
-        total: limits.live_max_sockets,
-        per_client: limits.live_max_sockets_per_client,
+        total: limits.max_sockets,
+        per_client: limits.max_sockets_per_client,
     };
-    let cart = crate::checkout::http::cart_to_watch(state, req.headers());
+    let cart = crate::checkout::http::cart_to_watch(cx.cart_keys, cx.checkout, req.headers());
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_REQUEST_BYTES))
         .max_frame_size(Some(MAX_REQUEST_BYTES));
     let sources = Sources {
-        catalog: state.catalog.clone(),
-        checkout: state.checkout.clone(),
-        low_threshold: state.config.low_stock_threshold,
-        buffer: state.config.live_socket_buffer as usize,
-        ping_every: state.config.live_ping_every,
-        idle_limit: state.config.live_idle_limit,
-        metrics: state.metrics.live.clone(),
-        hub: state.live.hub.clone(),
+        catalog: cx.catalog.clone(),
+        checkout: cx.checkout.clone(),
+        low_threshold: cx.shop.low_stock_threshold,
+        buffer: cx.sockets.buffer as usize,
+        ping_every: cx.sockets.ping_every,
+        idle_limit: cx.sockets.idle_limit,
+        metrics: cx.metrics.clone(),
+        hub: cx.live.hub.clone(),
     };
     let open = OpenSocket::new(sources, client, caps)?;
     let (resp, socket) = hyper_tungstenite::upgrade(req, Some(config))
@@ -213,7 +213,7 @@ enum End {
     Close(CloseCode, String),
 }
 
-/// One socket's state on the server.
+/// One socket's cx on the server.
 struct Session {
     sources: Sources,
     cart: Option<CartId>,

@@ -14,16 +14,14 @@ use tracing::field::Empty;
 use tracing::{Instrument, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::openapi;
-use super::route::{self, Route};
+use super::route::{self, Access, Body, Reads, Routed};
 use super::static_files;
 use super::{health, profiling};
 use crate::http::origin;
-use crate::http::request::parse_query;
+use crate::http::request::{parse_query, require_admin};
 use crate::http::wire::{ApiError, Format, Resp, text};
 use crate::ops::traces::{TARGET, TRACEPARENT, exporting};
 use crate::state::State;
-use crate::{admin, catalog, checkout, eventlog, live};
 
 /// Answers one request, inside its server span when traces are exported.
 pub async fn handle(state: &State, req: Request<Incoming>) -> Resp {
@@ -91,9 +89,9 @@ async fn answer(state: &State, req: Request<Incoming>) -> Resp {
             // Only a cross-origin request carries one: the common read clones nothing.
             let request_origin = req.headers().get(header::ORIGIN).cloned();
             let (name, mut resp) = match route::route(&method, api_path) {
-                Ok(route) => {
-                    let name = route.name();
-                    let resp = match api(state, route, req).await {
+                Ok(routed) => {
+                    let name = routed.name();
+                    let resp = match api(state, &routed, req).await {
                         Ok(resp) => resp,
                         Err(e) => e.into_response(format),
                     };
@@ -147,72 +145,28 @@ fn metrics(state: &State) -> Resp {
         .expect("static headers")
 }
 
-async fn api(state: &State, route: Route<'_>, req: Request<Incoming>) -> Result<Resp, ApiError> {
-    // The API's own description needs no model: served while the shop replays too.
-    match route {
-        Route::OpenApi | Route::ApiDocs => {
-            parse_query(req.uri().query().unwrap_or(""), route.query_params())?;
-            return Ok(if route == Route::OpenApi {
-                openapi::serve()
-            } else {
-                openapi::docs_page()
-            });
-        }
-        _ => {}
-    }
-    if let Some(why) = health::not_ready(state) {
+/// An API request: the shop ready (unless the operation is the API's own description), only
+/// the query parameters the operation takes, its read counted, then its row's handler.
+async fn api(state: &State, routed: &Routed<'_>, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let op = routed.op;
+    if op.needs_ready
+        && let Some(why) = health::not_ready(state)
+    {
         return Err(ApiError::unavailable(
             format!("the shop is not ready: {why}"),
             1,
         ));
     }
-    parse_query(req.uri().query().unwrap_or(""), route.query_params())?;
-    // Exhaustive on purpose: a new route must say whether it is a read of a context.
-    match route {
-        Route::ListProducts | Route::GetProduct(_) | Route::ListCategories => {
-            state.metrics.http.reads_catalog.inc()
-        }
-        Route::GetCart | Route::ListOrders | Route::GetOrder(_) | Route::AdminListOrders => {
-            state.metrics.http.reads_checkout.inc()
-        }
-        Route::AdminListProducts | Route::AdminGetProduct(_) => {
-            state.metrics.http.reads_catalog.inc()
-        }
-        Route::UpsertProduct(_)
-        | Route::SetPrice(_)
-        | Route::DisableProduct(_)
-        | Route::SetCartLine(_)
-        | Route::PlaceOrder
-        | Route::DeliverStock
-        | Route::LiveSocket
-        | Route::OpenApi
-        | Route::ApiDocs
-        | Route::StartImport(_)
-        | Route::ImportStatus(..)
-        | Route::AdminEvents
-        | Route::AdminEventsSocket => {}
+    parse_query(req.uri().query().unwrap_or(""), op.query)?;
+    // The admin gate, for every admin operation but the event log's socket: a browser cannot set
+    // `Authorization` on a websocket, so that handler also takes the token as a subprotocol.
+    if op.access == Access::Admin && op.answer.1 != Body::Websocket {
+        require_admin(state.admin_token(), &req)?;
     }
-    match route {
-        Route::ListProducts => catalog::http::list(state, &req).await,
-        Route::GetProduct(id) => catalog::http::get(state, &req, id),
-        Route::ListCategories => catalog::http::categories(state, &req),
-        Route::UpsertProduct(id) => catalog::http::upsert(state, req, id).await,
-        Route::SetPrice(id) => catalog::http::set_price(state, req, id).await,
-        Route::DisableProduct(id) => catalog::http::disable(state, req, id).await,
-        Route::GetCart => checkout::http::cart(state, &req).await,
-        Route::SetCartLine(id) => checkout::http::set_line(state, req, id).await,
-        Route::ListOrders => checkout::http::orders(state, &req).await,
-        Route::PlaceOrder => checkout::http::place_order(state, req).await,
-        Route::GetOrder(id) => checkout::http::order(state, &req, id).await,
-        Route::DeliverStock => checkout::http::deliver_stock(state, req).await,
-        Route::LiveSocket => live::upgrade(state, req),
-        Route::AdminListProducts => admin::products::list(state, &req).await,
-        Route::AdminGetProduct(id) => admin::products::get(state, &req, id),
-        Route::AdminListOrders => admin::orders::list(state, &req),
-        Route::StartImport(kind) => admin::imports::start(state, req, kind).await,
-        Route::ImportStatus(kind, id) => admin::imports::status(state, &req, kind, id),
-        Route::AdminEvents => eventlog::http::read(state, &req),
-        Route::AdminEventsSocket => eventlog::socket::upgrade(state, req),
-        Route::OpenApi | Route::ApiDocs => unreachable!("answered before the readiness check"),
+    match op.reads {
+        Reads::Catalog => state.metrics.http.reads_catalog.inc(),
+        Reads::Checkout => state.metrics.http.reads_checkout.inc(),
+        Reads::Nothing => {}
     }
+    (op.handler)(state, req, &routed.params).await
 }

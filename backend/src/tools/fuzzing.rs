@@ -32,7 +32,7 @@ use crate::checkout::{Checkout, CheckoutFold};
 use crate::engine::{Applied, Fold};
 use crate::http::cookie;
 use crate::http::wire::{self, ApiError, Format};
-use crate::server::route::{self, Route};
+use crate::server::route;
 use crate::tools::import::{self, IMAGE_URL_SEPARATOR, PRODUCT_COLUMNS, Row, STOCK_COLUMNS};
 
 /// A fuzz target's body.
@@ -373,25 +373,21 @@ pub fn route(data: &[u8]) {
     match route::route(&method, &path) {
         Ok(r) => {
             assert!(r.name().starts_with("/api/"));
-            let id = match r {
-                Route::GetProduct(id)
-                | Route::SetCartLine(id)
-                | Route::UpsertProduct(id)
-                | Route::DisableProduct(id)
-                | Route::SetPrice(id) => Some(id),
-                Route::GetOrder(id) => {
-                    if let Ok(o) = id.parse::<OrderId>() {
+            assert_eq!(r.params.len(), r.path.params.len());
+            for (param, &value) in r.path.params.iter().zip(&r.params) {
+                assert!(!value.contains('/'));
+                if r.name() == "/api/orders/{id}" {
+                    if let Ok(o) = value.parse::<OrderId>() {
                         assert!(o.0 > 0);
                     }
-                    None
-                }
-                _ => None,
-            };
-            if let Some(id) = id {
-                assert!(!id.contains('/'));
-                match crate::http::request::product_id(id) {
-                    Ok(n) => assert_eq!(id.parse::<ProductId>(), Ok(ProductId(n))),
-                    Err(e) => assert_bad_request(&e),
+                } else if matches!(param.name, "id" | "product_id")
+                    && r.name().contains("products/")
+                    || param.name == "product_id"
+                {
+                    match crate::http::request::product_id(value) {
+                        Ok(n) => assert_eq!(value.parse::<ProductId>(), Ok(ProductId(n))),
+                        Err(e) => assert_bad_request(&e),
+                    }
                 }
             }
         }
