@@ -8,12 +8,12 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
+use crate::admin::import::{self, ImportCommand};
 use crate::app::Server;
 use crate::config::Config;
 use crate::ops::traces::{self, Exporter};
 use crate::shutdown;
 use crate::tools::generate::{self, GenerateArgs};
-use crate::tools::import::{self, ImportCommand};
 
 #[derive(Parser)]
 #[command(

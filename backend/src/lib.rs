@@ -1,30 +1,35 @@
 //! The shop's backend: Kafka-sourced contexts (catalog, checkout) behind an HTTP API, live
 //! updates over a websocket, and the tools that feed them.
 //!
-//! The map, from the inside out (a module only imports those above it or beside it in its row;
-//! `tests/layout.rs` fails on any import cycle and on an engine that reaches a context):
+//! The map, in rows from the inside out. A module imports only its own row and the rows above it
+//! here; `tests/layout.rs` holds the same rows and fails on any import the other way, on a module
+//! in no row, on any import cycle, and on an engine that imports anything but itself and the stop
+//! signal.
 //!
-//! - [`engine`]: the generic fold of one Kafka partition into a published model (fold contract,
-//!   context, writer thread, Kafka clients, snapshots). Imports only [`shutdown`]: no context, no
-//!   HTTP, no state, no metrics, no configuration; those reach it through its hooks
-//!   ([`engine::Observer`], the recorder traits of [`engine::metrics`] that [`ops`] implements)
-//!   and its settings types, which [`config`] makes.
-//! - [`catalog`], [`checkout`]: the contexts, the same rooms each: `fold` (pure model), `query`
-//!   (reads), `http` (endpoints), and the catalog's `validate` (product rules the import shares).
-//!   [`bridge`] copies catalog facts into checkout's log.
-//! - [`commands`]: the path of every command (`meta`: idempotency key and fingerprint, pure;
-//!   `execute`: produce, wait for the apply, answer).
-//! - [`http`]: accept and drain, dispatch and the request span, request helpers, routes, wire
-//!   formats, the cart cookie and the new-cart limit, static files. [`live`]: change detection
-//!   and hub, frames, sockets.
-//! - [`ops`]: metrics (one file per group), traces, health probes, profiling.
-//! - [`eventlog`]: each context's newest events, decoded and described, for the operator (read
-//!   and live). [`admin`]: the operator's reads (the whole catalog, orders across carts) and
-//!   CSV uploads.
-//! - [`state`]: what handlers read. [`app`]: the composition root that builds and starts it all
-//!   (only [`cli`], the `shop` command, and the tests use it). [`config`]: every setting, read
-//!   once. [`shutdown`]: the stop signal passed down.
-//! - [`tools`]: import, demo data, the flash-sale audit, fuzz target bodies.
+//! 1. [`engine`]: the generic fold of one Kafka partition into a published model (fold contract,
+//!    context, writer thread, Kafka clients, snapshots). Its metrics and traces reach it through
+//!    hooks ([`engine::Observer`], the recorder traits of [`engine::metrics`] that [`ops`]
+//!    implements), its settings through types of its own that [`config`] makes. [`shutdown`]: the
+//!    stop signal passed down.
+//! 2. [`config`]: every setting, read once, and the parts handed out ([`config::ShopSettings`],
+//!    [`config::SocketSettings`], the engine's settings). [`ops`]: metrics (one file per group),
+//!    traces, the heap. `commands::meta`: a command's idempotency key and fingerprint (pure).
+//! 3. [`catalog`], [`checkout`]: the contexts, the same rooms each (model, fold rules, snapshot
+//!    codec, queries; the catalog's `validate`, the product rules the API and the import share,
+//!    with their own error type). [`bridge`] copies catalog facts into checkout's log.
+//! 4. [`http`]: the HTTP vocabulary (wire formats and the API's error, request helpers, declared
+//!    parameters, the domain errors as answers, cookie, origins, `If-Match`, the new-cart limit).
+//!    [`commands`]`::execute`: produce, wait for the apply, answer, with its own error type.
+//!    `catalog::view`: the product views on the wire.
+//! 5. The handlers, each given a view of what it uses: `catalog::http`, `checkout::http`,
+//!    [`admin`] (the operator's reads, uploads and the import's core), [`eventlog`] (each
+//!    context's newest events for the operator), [`live`] (change detection, hub, sockets).
+//! 6. [`server`]: accept and drain, one route table whose rows carry their handlers, dispatch,
+//!    the admin gate, OpenAPI, health, profiles, static files. [`state`]: what the server holds
+//!    and the views it hands each handler.
+//! 7. [`app`]: the composition root that builds and starts it all (only [`cli`], the `shop`
+//!    command, and the tests use it). [`tools`]: demo data, the flash-sale audit, fuzz target
+//!    bodies.
 
 pub mod admin;
 pub mod app;

@@ -72,8 +72,8 @@ impl State {
     }
 
     /// What an upload uses.
-    pub fn uploads_api(&self) -> crate::admin::imports::Api<'_> {
-        crate::admin::imports::Api {
+    pub fn uploads_api(&self) -> crate::admin::uploads::Api<'_> {
+        crate::admin::uploads::Api {
             catalog: &self.catalog,
             checkout: &self.checkout,
             imports: &self.imports,

@@ -435,3 +435,119 @@ fn the_checker_sees_cycles_and_resolves_reexports() {
     assert_eq!(edges[&m("a")], BTreeSet::from([m("b"), m("b::y")]));
     assert_eq!(cycles(&edges), vec![vec![m("a"), m("b")]]);
 }
+
+/// The crate map's rows, from the inside out (as `lib.rs` draws them): a module imports only
+/// modules of its own row or of a row before it. A module belongs to the row of the longest
+/// entry that names it or a folder above it, so `catalog::http` is a handler while the rest of
+/// `catalog` is the context's model, rules and reads.
+const ROWS: &[(&str, &[&str])] = &[
+    ("the engine and the stop signal", &["engine", "shutdown"]),
+    (
+        "settings, metrics and traces, a command's identity",
+        &["config", "ops", "commands::meta"],
+    ),
+    (
+        "the contexts: models, rules, reads, the bridge",
+        &["catalog", "checkout", "bridge"],
+    ),
+    (
+        "the HTTP vocabulary, the command path, the product views",
+        &["http", "commands", "catalog::view"],
+    ),
+    (
+        "the handlers",
+        &[
+            "catalog::http",
+            "checkout::http",
+            "admin",
+            "eventlog",
+            "live",
+        ],
+    ),
+    (
+        "the server and what it hands the handlers",
+        &["server", "state"],
+    ),
+    (
+        "the composition root, the command line, the tools",
+        &["app", "cli", "tools"],
+    ),
+];
+
+/// The row of a module: the longest entry of [`ROWS`] that is the module or a folder above it.
+fn row_of(module: &Module) -> Option<usize> {
+    let path = name(module);
+    ROWS.iter()
+        .enumerate()
+        .flat_map(|(i, (_, entries))| entries.iter().map(move |e| (i, *e)))
+        .filter(|(_, e)| path == *e || path.starts_with(&format!("{e}::")))
+        .max_by_key(|(_, e)| e.len())
+        .map(|(i, _)| i)
+}
+
+/// Every import from a row to a higher one, and every module no row names, as lines. `tests`
+/// modules are left out: they may use anything as a fixture.
+fn row_breaks(edges: &BTreeMap<Module, BTreeSet<Module>>) -> Vec<String> {
+    let is_test = |m: &Module| m.last().is_some_and(|l| l == "tests");
+    let mut out = Vec::new();
+    for (from, targets) in edges.iter().filter(|(m, _)| !is_test(m)) {
+        let Some(r) = row_of(from) else {
+            out.push(format!("{} is in no row of the crate map", name(from)));
+            continue;
+        };
+        for to in targets.iter().filter(|t| !is_test(t)) {
+            match row_of(to) {
+                Some(t) if t > r => out.push(format!(
+                    "{} ({}) -> {} ({})",
+                    name(from),
+                    ROWS[r].0,
+                    name(to),
+                    ROWS[t].0
+                )),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_module_imports_only_its_own_row_and_the_rows_below() {
+    let krate = Crate::load();
+    let breaks = row_breaks(&krate.edges());
+    assert!(
+        breaks.is_empty(),
+        "imports against the crate map (a lower row must not know a higher one: move the code \
+         to the row it belongs to, or pass it in from above):\n{}",
+        breaks.join("\n")
+    );
+}
+
+/// The row check sees an import from a lower row to a higher one, and a module no row names.
+#[test]
+fn the_row_check_sees_wrong_way_imports() {
+    let m = |s: &str| s.split("::").map(String::from).collect::<Module>();
+    let edges: BTreeMap<Module, BTreeSet<Module>> = [
+        ("catalog::fold", vec!["engine::context", "http::wire"]),
+        ("catalog::http", vec!["catalog::fold", "http::wire"]),
+        ("http::wire", vec![]),
+        ("ops::metrics", vec!["state"]),
+        ("newcomer", vec![]),
+        ("catalog::tests", vec!["server::dispatch"]),
+    ]
+    .into_iter()
+    .map(|(from, to)| (m(from), to.into_iter().map(m).collect()))
+    .collect();
+    let breaks = row_breaks(&edges);
+    assert_eq!(breaks.len(), 3, "{breaks:#?}");
+    assert!(
+        breaks[0].starts_with("catalog::fold (the contexts"),
+        "{breaks:#?}"
+    );
+    assert!(breaks[0].contains("-> http::wire"), "{breaks:#?}");
+    assert!(
+        breaks[1].starts_with("newcomer is in no row"),
+        "{breaks:#?}"
+    );
+    assert!(breaks[2].starts_with("ops::metrics"), "{breaks:#?}");
+}

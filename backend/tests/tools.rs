@@ -11,10 +11,10 @@ use std::time::Duration;
 use http::StatusCode;
 use support::{InProcess, Shopper, config, eventually, mock_cluster};
 
+use backend::admin::import::{self, ImportArgs, ImportCommand};
 use backend::config::KafkaConfig;
 use backend::engine::kafka::{self, BrokerStatus};
 use backend::tools::generate::{self, GenerateArgs};
-use backend::tools::import::{self, ImportArgs, ImportCommand};
 
 const PRODUCTS: &str = "\
 id,title,description,long_text,category,price_minor,currency,image_urls

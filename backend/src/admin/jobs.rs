@@ -25,6 +25,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget};
 use shared::proto::ImportStatus;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
+use crate::admin::import::{
+    self, BadRows, FileKind, Record, bulk_config, produce_stream_until, stock_row_key,
+};
 use crate::catalog::CatalogFold;
 use crate::checkout::CheckoutFold;
 use crate::checkout::fold::admin_command_key;
@@ -34,9 +37,6 @@ use crate::engine::Context;
 use crate::engine::kafka::{self, BrokerStatus};
 use crate::ops::heap;
 use crate::ops::metrics::imports::{ImportAnswer, ImportMetrics};
-use crate::tools::import::{
-    self, BadRows, FileKind, Record, bulk_config, produce_stream_until, stock_row_key,
-};
 
 /// Imports remembered per replica (the newest; older finished ones are forgotten).
 pub const KEEP: usize = 100;

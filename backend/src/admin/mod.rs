@@ -4,13 +4,16 @@
 //! - [`products`]: the whole catalog, disabled products too, with stock, units sold and the
 //!   version an edit names in `If-Match`.
 //! - [`orders`]: the newest orders across all carts.
-//! - [`imports`]: CSV uploads written through `shop import`'s own rules, and their progress;
+//! - [`uploads`]: CSV uploads written through `shop import`'s own rules, and their progress;
 //!   [`jobs`]: the uploads this replica runs (what handlers and the state share).
+//! - [`import`]: the import's core, shared by uploads and the `shop import` command: a CSV file
+//!   checked whole into events, and written to Kafka.
 
-pub mod imports;
+pub mod import;
 pub mod jobs;
 pub mod orders;
 pub mod products;
+pub mod uploads;
 
 pub use jobs::Imports;
 

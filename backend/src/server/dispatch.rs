@@ -14,8 +14,9 @@ use tracing::field::Empty;
 use tracing::{Instrument, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::route::{self, Access, Body, Reads, Routed};
+use super::route::{self, Routed};
 use super::static_files;
+use super::table::{Access, Body, Reads};
 use super::{health, profiling};
 use crate::http::origin;
 use crate::http::request::{parse_query, require_admin};

@@ -5,8 +5,8 @@
 //!
 //! - [`accept`]: accept (capped, with backoff on errors) and drain; [`send_deadline`]: the write
 //!   deadline of every connection. [`dispatch`]: one request, its server span and its metrics.
-//! - [`route`]: the API's routes, one table; [`openapi`]: the OpenAPI document written from it
-//!   and the interactive docs.
+//! - [`route`]: the API's routes, one table of [`table`] rows, each with its handler;
+//!   [`openapi`]: the OpenAPI document written from it and the interactive docs.
 //! - [`health`]: liveness and readiness; [`profiling`]: pprof CPU and heap profiles.
 //! - [`static_files`]: the app's files.
 
@@ -18,5 +18,6 @@ pub mod profiling;
 pub mod route;
 pub mod send_deadline;
 pub mod static_files;
+pub mod table;
 
 pub use accept::{raise_open_file_limit, serve};

@@ -5,93 +5,16 @@
 //! that handler reads, so an endpoint is one row here and one function in its context. A path
 //! and method become a [`Routed`] operation, or a 404 / 405 that names what is allowed.
 
-use std::future::Future;
-use std::pin::Pin;
-
-use http::{Method, Request};
-use hyper::body::Incoming;
+use http::Method;
 
 use super::openapi;
+use super::table::{Access, Body, Op, Path, Reads};
 use crate::admin::products::ADMIN_PRODUCTS_QUERY;
 use crate::catalog::http::LIST_PRODUCTS_QUERY;
 use crate::eventlog::http::EVENTS_QUERY;
 use crate::http::params::{Kind, PAGE_QUERY, PRODUCT_ID, Param};
-use crate::http::wire::{ApiError, Resp};
-use crate::state::State;
+use crate::http::wire::ApiError;
 use crate::{admin, catalog, checkout, eventlog, live};
-
-/// What a handler answers: a future of the response or the API's error.
-pub type Answer<'a> = Pin<Box<dyn Future<Output = Result<Resp, ApiError>> + Send + 'a>>;
-
-/// An operation's handler: given the shop's state, the request and the path's parameters in
-/// order, it picks what it reads from the state (each row shows it) and answers.
-pub type Handler = for<'a> fn(&'a State, Request<Incoming>, &'a [&'a str]) -> Answer<'a>;
-
-/// Which model an operation reads (counted in `shop_reads_total`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reads {
-    Catalog,
-    Checkout,
-    Nothing,
-}
-
-/// What a request body or an answer holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Body {
-    /// A message of `proto/` (package `shop`), as proto3 JSON or protobuf.
-    Message(&'static str),
-    /// A CSV file (`text/csv`).
-    Csv,
-    /// An HTML page.
-    Html,
-    /// A JSON document that is no protobuf message (the OpenAPI document).
-    Json,
-    /// The answer to a websocket upgrade: 101, then frames.
-    Websocket,
-    None,
-}
-
-/// Who may call an operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    Anyone,
-    /// Anyone; it acts on the cart the `cart` cookie names (one is set if there is none).
-    Cart,
-    /// The admin bearer token (`Authorization: Bearer <ADMIN_TOKEN>`).
-    Admin,
-}
-
-/// One operation: a method on a path.
-pub struct Op {
-    pub method: &'static str,
-    /// What answers it, and what of the shop's state it reads.
-    pub handler: Handler,
-    /// The model it reads, for the read counters.
-    pub reads: Reads,
-    /// Whether it waits for the shop to be ready (false: the API's own description, served while
-    /// the shop replays).
-    pub needs_ready: bool,
-    pub summary: &'static str,
-    pub about: &'static str,
-    pub query: &'static [Param],
-    pub body: Body,
-    /// The status and body of success.
-    pub answer: (u16, Body),
-    /// Every other status it may answer (each with a `shop.Error` body).
-    pub errors: &'static [u16],
-    pub access: Access,
-    /// A command: it needs an `Idempotency-Key`, and the same key twice has one effect.
-    pub command: bool,
-}
-
-/// A path template (`/api/products/{id}`), its parameters and its operations.
-pub struct Path {
-    pub path: &'static str,
-    pub params: &'static [Param],
-    /// The methods of `ops`, as a 405 names them.
-    pub allow: &'static str,
-    pub ops: &'static [Op],
-}
 
 /// Statuses every operation under `/api/` may answer besides its own: a query the endpoint
 /// does not take, and a shop that is still replaying its log or lost it.
@@ -447,7 +370,7 @@ pub static API: &[Path] = &[
         ops: &[Op {
             method: "POST",
             handler: |s, req, p| {
-                Box::pin(async move { admin::imports::start(&s.uploads_api(), req, p[0]).await })
+                Box::pin(async move { admin::uploads::start(&s.uploads_api(), req, p[0]).await })
             },
             reads: Reads::Nothing,
             needs_ready: true,
@@ -475,7 +398,7 @@ pub static API: &[Path] = &[
         ops: &[Op {
             method: "GET",
             handler: |s, req, p| {
-                Box::pin(async move { admin::imports::status(&s.uploads_api(), &req, p[0], p[1]) })
+                Box::pin(async move { admin::uploads::status(&s.uploads_api(), &req, p[0], p[1]) })
             },
             reads: Reads::Nothing,
             needs_ready: true,
@@ -537,7 +460,7 @@ pub static API: &[Path] = &[
         allow: "GET",
         ops: &[Op {
             method: "GET",
-            handler: |_, _, _| Box::pin(async move { Ok(openapi::serve()) }),
+            handler: |_, _, _| Box::pin(async move { Ok(openapi::serve(API)) }),
             reads: Reads::Nothing,
             needs_ready: false,
             summary: "This document",

@@ -20,6 +20,7 @@ use shared::proto::{
     checkout_event,
 };
 
+use crate::admin::import::{self, IMAGE_URL_SEPARATOR, PRODUCT_COLUMNS, Row, STOCK_COLUMNS};
 use crate::catalog::fold::{SortKey, compare};
 use crate::catalog::http::parse_list_query;
 use crate::catalog::query::{self, ListQuery};
@@ -33,7 +34,6 @@ use crate::engine::{Applied, Fold};
 use crate::http::cookie;
 use crate::http::wire::{self, ApiError, Format};
 use crate::server::route;
-use crate::tools::import::{self, IMAGE_URL_SEPARATOR, PRODUCT_COLUMNS, Row, STOCK_COLUMNS};
 
 /// A fuzz target's body.
 pub type Target = fn(&[u8]);

@@ -16,10 +16,10 @@ use shared::proto::{
     CatalogEvent, CheckoutEvent, ProductUpsertedV1, StockDeliveredV1, catalog_event, checkout_event,
 };
 
+use crate::admin::import::{self, IMAGE_URL_SEPARATOR, PRODUCT_COLUMNS, STOCK_COLUMNS};
 use crate::commands::meta;
 use crate::config::KafkaConfig;
 use crate::engine::kafka::{self, BrokerStatus};
-use crate::tools::import::{self, IMAGE_URL_SEPARATOR, PRODUCT_COLUMNS, STOCK_COLUMNS};
 
 #[derive(clap::Args)]
 pub struct GenerateArgs {
@@ -809,8 +809,8 @@ fn push_lower(buf: &mut String, word: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::admin::import::{parse_products, parse_stock};
     use crate::catalog::validate::validate_product;
-    use crate::tools::import::{parse_products, parse_stock};
     use shared::proto::{Money, UpsertProduct};
 
     #[test]

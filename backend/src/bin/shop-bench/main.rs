@@ -54,6 +54,7 @@ use shared::proto::{
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
+use backend::admin::import;
 use backend::app::Server;
 use backend::catalog::{Catalog, CatalogFold};
 use backend::checkout::{Checkout, CheckoutFold};
@@ -62,7 +63,7 @@ use backend::engine::kafka::{self, BrokerStatus};
 use backend::engine::snapshot;
 use backend::engine::{self, Context, Fold};
 use backend::http::cookie;
-use backend::tools::{generate, import};
+use backend::tools::generate;
 use backend::{commands, shutdown};
 
 /// A cart cookie as the shop would issue it: its shops run on loopback without `CART_KEY`, so

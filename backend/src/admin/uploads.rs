@@ -1,13 +1,13 @@
 //! `POST /api/admin/imports/{kind}` and `GET /api/admin/imports/{kind}/{id}`: a CSV file of
 //! products or stock, uploaded from the browser and written exactly as `shop import` writes it
-//! (one implementation: [`crate::tools::import`] checks the whole file and builds the records).
+//! (one implementation: [`crate::admin::import`] checks the whole file and builds the records).
 //! One bad row and nothing is written. An upload's `Idempotency-Key` names the import: the same
 //! key again answers with it and writes nothing twice; the same key with another file is
 //! refused.
 //!
 //! One upload at a time per replica ([`super::jobs`]): another one meanwhile is answered 503
 //! with `Retry-After` at once (its body read and dropped, so the client sees the answer). A
-//! refusal lists the first [`MAX_KEPT_ERRORS`](crate::tools::import::MAX_KEPT_ERRORS) bad rows and counts them all; a bad value is
+//! refusal lists the first [`MAX_KEPT_ERRORS`](crate::admin::import::MAX_KEPT_ERRORS) bad rows and counts them all; a bad value is
 //! quoted short. The answer says what the import changes: rows applied, and rows already in
 //! effect, which are not written.
 //!
@@ -41,7 +41,7 @@ pub struct Api<'a> {
     pub max_import_bytes: usize,
     pub body_timeout: std::time::Duration,
 }
-use crate::tools::import::{BadRows, FileKind};
+use crate::admin::import::{BadRows, FileKind};
 
 /// Seconds an upload refused because another import is in progress is told to wait.
 pub const BUSY_RETRY_AFTER_SECS: u32 = 5;
@@ -293,7 +293,7 @@ pub fn status(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tools::import::{MAX_KEPT_ERRORS, RowError};
+    use crate::admin::import::{MAX_KEPT_ERRORS, RowError};
 
     #[test]
     fn a_refusal_lists_every_bad_row() {
