@@ -3,7 +3,7 @@
 # (DEV_PORT, default 8081): edits a string, saves, polls until the change is served, restores the
 # file and waits for that reload too. RUNS times each:
 #
-# - handler: the "no such endpoint" message in backend/src/http/route.rs, until the rebuilt,
+# - handler: the "no such endpoint" message in backend/src/server/route.rs, until the rebuilt,
 #   restarted backend answers GET /api/nowhere-x with it through trunk's proxy;
 # - component: the not-found page's heading in frontend/src/pages/not_found.rs, until trunk
 #   serves a .wasm that holds it (the browser reload trunk then triggers adds a page load).
@@ -53,9 +53,9 @@ measure() { # measure NAME FILE FROM TO CHECK
   done
 }
 
-files=(backend/src/http/route.rs frontend/src/pages/not_found.rs)
+files=(backend/src/server/route.rs frontend/src/pages/not_found.rs)
 backup="$(mktemp -d)"
 cp "${files[@]}" "$backup/"
 trap 'for f in "${files[@]}"; do cp "$backup/$(basename "$f")" "$f"; done; rm -rf "$backup"' EXIT
-measure handler backend/src/http/route.rs "no such endpoint" "no endpoint at" handler_says
+measure handler backend/src/server/route.rs "no such endpoint" "no endpoint at" handler_says
 measure component frontend/src/pages/not_found.rs "Page not found" "Page missing" wasm_has

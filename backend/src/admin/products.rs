@@ -2,14 +2,13 @@
 //! sees it. The list takes the shop's own queries (the shop's parser reads them) plus
 //! `include_disabled`, which merges the disabled products' sorted listing into the page.
 
-use arc_swap::Guard;
 use http::header::{ETAG, HeaderValue};
 use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use shared::proto::{AdminProductPage, AdminProductView};
 
 use super::Api;
-use crate::catalog::http::{LIST_PRODUCTS_QUERY, page, parse_list_query};
+use crate::catalog::http::{LIST_PRODUCTS_QUERY, page, parse_list_query, where_to_search};
 use crate::catalog::query::{self, list_all, product_view, version};
 use crate::catalog::{Catalog, Product, search};
 use crate::checkout::Checkout;
@@ -121,15 +120,7 @@ pub async fn list(cx: &Api<'_>, req: &Request<Incoming>) -> Result<Resp, ApiErro
         };
         reply(format, StatusCode::OK, &view)
     };
-    // A large catalog's searches run on the search threads, as the shop's own list does.
-    if !searching || catalog.search_index().enabled().block_count() <= 16 {
-        return Ok(answer(&catalog, &checkout));
-    }
-    let (catalog, checkout) = (Guard::into_inner(catalog), Guard::into_inner(checkout));
-    cx.search
-        .run(move || answer(&catalog, &checkout))
-        .await
-        .map_err(|e| ApiError::unavailable(e.to_string(), 1))
+    where_to_search(cx.search, catalog, checkout, searching, answer).await
 }
 
 pub fn get(cx: &Api<'_>, req: &Request<Incoming>, id: &str) -> Result<Resp, ApiError> {

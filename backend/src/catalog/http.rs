@@ -229,12 +229,24 @@ pub async fn list(cx: &Api<'_>, req: &Request<Incoming>) -> Result<Resp, ApiErro
             page(catalog, checkout, &q, &plan, low).body(format),
         )
     };
+    where_to_search(cx.search, catalog, checkout, searching, answer).await
+}
+
+/// Answers a list query where it costs least: on the request's worker when it is no search or
+/// the catalog is small ([`INLINE_SEARCH_BLOCKS`]), else on the search threads (the shop's list
+/// and the operator's both come here).
+pub async fn where_to_search(
+    pool: &SearchPool,
+    catalog: Guard<Arc<Catalog>>,
+    checkout: Guard<Arc<Checkout>>,
+    searching: bool,
+    answer: impl FnOnce(&Catalog, &Checkout) -> Resp + Send + 'static,
+) -> Result<Resp, ApiError> {
     if !searching || catalog.search_index().enabled().block_count() <= INLINE_SEARCH_BLOCKS {
         return Ok(answer(&catalog, &checkout));
     }
     let (catalog, checkout) = (Guard::into_inner(catalog), Guard::into_inner(checkout));
-    cx.search
-        .run(move || answer(&catalog, &checkout))
+    pool.run(move || answer(&catalog, &checkout))
         .await
         .map_err(|e| ApiError::unavailable(e.to_string(), 1))
 }
@@ -375,13 +387,18 @@ pub fn get(cx: &Api<'_>, req: &Request<Incoming>, id: &str) -> Result<Resp, ApiE
     let p = catalog
         .enabled_product(id)
         .ok_or_else(|| ApiError::not_found(format!("no product {id}")))?;
-    let format = Format::accepted(req.headers());
-    let availability = product_availability(&cx.checkout.model(), id, cx.shop.low_stock_threshold);
-    Ok(reply_body(
+    Ok(product_reply(cx, p, Format::accepted(req.headers())))
+}
+
+/// A product's view with its availability: the answer of a read and of every product command.
+fn product_reply(cx: &Api<'_>, p: &Arc<Product>, format: Format) -> Resp {
+    let availability =
+        product_availability(&cx.checkout.model(), p.id, cx.shop.low_stock_threshold);
+    reply_body(
         format,
         StatusCode::OK,
         view::product_body(format, p, &availability),
-    ))
+    )
 }
 
 pub fn categories(cx: &Api<'_>, req: &Request<Incoming>) -> Result<Resp, ApiError> {
@@ -450,12 +467,7 @@ fn answer(cx: &Api<'_>, id: u64, format: Format) -> Result<Resp, ApiError> {
     let p: &Arc<Product> = catalog
         .product(id)
         .ok_or_else(|| ApiError::internal("product vanished after its command"))?;
-    let availability = product_availability(&cx.checkout.model(), id, cx.shop.low_stock_threshold);
-    Ok(reply_body(
-        format,
-        StatusCode::OK,
-        view::product_body(format, p, &availability),
-    ))
+    Ok(product_reply(cx, p, format))
 }
 
 /// With `If-Match`, refuses a change to a product whose version is another than the one named

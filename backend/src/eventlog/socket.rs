@@ -30,7 +30,7 @@ use super::figures::figures;
 use super::ring::EventLog;
 use crate::http::request::same_token;
 use crate::http::wire::{ApiError, Format, Resp};
-use crate::live::socket::{CLOSE_WAIT, Out, close_frame, write};
+use crate::live::session::{self, End, Out, write};
 use crate::ops::metrics::live::LiveMetrics;
 
 /// Event-log sockets open at once, in all (503 beyond): each one gets every event.
@@ -204,13 +204,6 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Why a socket ends.
-enum End {
-    Gone,
-    Slow,
-    Close(CloseCode, String),
-}
-
 fn frame(f: Frame) -> (&'static str, bytes::Bytes) {
     (
         "event_log",
@@ -223,7 +216,7 @@ async fn run(sources: Sources, socket: hyper_tungstenite::HyperWebsocketStream) 
     let (sink, mut stream) = socket.split();
     let (queue, queued) = mpsc::channel(sources.buffer.max(2));
     let (close, close_rx) = oneshot::channel::<Option<CloseFrame>>();
-    let mut writer = tokio::spawn(write(sink, queued, close_rx, sources.metrics.clone()));
+    let writer = tokio::spawn(write(sink, queued, close_rx, sources.metrics.clone()));
     // Subscribed before the snapshot is read: nothing published after it is missed.
     let mut announced = sources.log.subscribe();
     let push = |(kind, bytes): (&'static str, bytes::Bytes)| {
@@ -280,29 +273,8 @@ async fn run(sources: Sources, socket: hyper_tungstenite::HyperWebsocketStream) 
         Ok(()) => End::Gone,
         Err(e) => e,
     };
-    if let End::Slow = end {
-        sources.metrics.slow_clients_dropped.inc();
-    }
     drop(queue);
-    let (frame, wait_for_client) = match end {
-        End::Gone => (None, true),
-        End::Slow => (
-            Some(close_frame(CloseCode::Again, "too slow: reconnect")),
-            false,
-        ),
-        End::Close(code, reason) => (Some(close_frame(code, &reason)), true),
-    };
-    let _ = close.send(frame);
-    if wait_for_client {
-        let _ = tokio::time::timeout(CLOSE_WAIT, async { while stream.next().await.is_some() {} })
-            .await;
-    }
-    if tokio::time::timeout(CLOSE_WAIT * 2, &mut writer)
-        .await
-        .is_err()
-    {
-        writer.abort();
-    }
+    session::end(end, &sources.metrics, close, &mut stream, writer).await;
 }
 
 #[cfg(test)]

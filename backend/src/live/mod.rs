@@ -17,6 +17,7 @@
 
 pub mod changes;
 pub mod frames;
+pub mod session;
 pub mod socket;
 #[cfg(test)]
 mod tests;

@@ -15,15 +15,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::stream::SplitSink;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use http::header::{self, HeaderValue};
 use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use hyper_tungstenite::HyperWebsocketStream;
+use hyper_tungstenite::tungstenite::protocol::WebSocketConfig;
 use hyper_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use hyper_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use hyper_tungstenite::tungstenite::{self, Message};
 use prost::Message as _;
 use shared::ids::CartId;
@@ -32,6 +30,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, oneshot, wat
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::Api;
+use super::session::{self, End, Out, write};
 use crate::catalog::CatalogFold;
 use crate::checkout::CheckoutFold;
 use crate::engine::Context;
@@ -46,8 +45,6 @@ use super::frames::*;
 pub const MAX_WATCHED: usize = 500;
 /// Largest `LiveRequest` read (500 ids take at most about 5.5 KB).
 const MAX_REQUEST_BYTES: usize = 16 * 1024;
-/// How long a closing handshake may take before the connection is dropped.
-pub(crate) const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// How long product frames wait for the catalog to publish what checkout's copies announce.
 const CATALOG_WAIT: Duration = Duration::from_secs(2);
 /// How many snapshots answering the client's requests wait in its queue at most, beside the
@@ -193,26 +190,6 @@ pub fn upgrade(cx: &Api<'_>, req: Request<Incoming>) -> Result<Resp, ApiError> {
     Ok(resp)
 }
 
-/// What waits in a socket's queue. A permit, where there is one, is returned once the frame is
-/// written to the socket: it holds a place that is bounded apart from the pushed frames.
-pub(crate) enum Out {
-    Frame(&'static str, Bytes),
-    /// A snapshot the client asked for (its place among [`ANSWERS_QUEUED`]).
-    Answer(&'static str, Bytes, OwnedSemaphorePermit),
-    /// A ping (its place among the pings that may wait: see `Session::ping`).
-    Ping(Option<OwnedSemaphorePermit>),
-}
-
-/// Why a socket's task ends.
-enum End {
-    /// The client closed, or the connection broke.
-    Gone,
-    /// The client fell a whole queue behind, or let pings wait past the idle limit.
-    Slow,
-    /// The server closes with this code and reason.
-    Close(CloseCode, String),
-}
-
 /// One socket's cx on the server.
 struct Session {
     sources: Sources,
@@ -242,7 +219,7 @@ async fn run(sources: Sources, cart: Option<CartId>, socket: HyperWebsocketStrea
         .div_ceil(sources.ping_every.as_millis().max(1))
         .clamp(1, 1_000) as usize;
     let (close, close_rx) = oneshot::channel();
-    let mut writer = tokio::spawn(write(sink, queued, close_rx, sources.metrics.clone()));
+    let writer = tokio::spawn(write(sink, queued, close_rx, sources.metrics.clone()));
     // Subscribed before the first frame is built: nothing published after it is missed.
     let mut batches = sources.hub.batches.subscribe();
     let mut closing = sources.hub.closing.subscribe();
@@ -259,28 +236,10 @@ async fn run(sources: Sources, cart: Option<CartId>, socket: HyperWebsocketStrea
         Ok(()) => session.serve(&mut stream, &mut batches, &mut closing).await,
         Err(end) => end,
     };
-    if let End::Slow = end {
-        session.sources.metrics.slow_clients_dropped.inc();
-    }
+    let metrics = session.sources.metrics.clone();
     // Dropping the queue's sender lets the writer see its end.
     drop(session);
-    let frame = match end {
-        End::Gone => None,
-        End::Slow => Some(close_frame(CloseCode::Again, "too slow: reconnect")),
-        End::Close(code, reason) => Some(close_frame(code, &reason)),
-    };
-    let _ = close.send(frame);
-    // Reading on completes the closing handshake (tungstenite answers a close itself), and takes
-    // what a slow client still sent: a socket dropped with unread requests is reset, and the
-    // reset would discard the frames and the close frame on their way to it.
-    let _ =
-        tokio::time::timeout(CLOSE_WAIT, async { while stream.next().await.is_some() {} }).await;
-    if tokio::time::timeout(CLOSE_WAIT * 2, &mut writer)
-        .await
-        .is_err()
-    {
-        writer.abort();
-    }
+    session::end(end, &metrics, close, &mut stream, writer).await;
 }
 
 impl Session {
@@ -454,60 +413,4 @@ impl Session {
             mpsc::error::TrySendError::Closed(_) => End::Gone,
         })
     }
-}
-
-pub(crate) fn close_frame(code: CloseCode, reason: &str) -> CloseFrame {
-    CloseFrame {
-        code,
-        reason: reason.to_owned().into(),
-    }
-}
-
-/// Writes the queue to the socket until the session ends it: with a close frame (pending frames
-/// are dropped), or with None once the client closed (the handshake is completed).
-pub(crate) async fn write(
-    mut sink: SplitSink<HyperWebsocketStream, Message>,
-    mut queue: mpsc::Receiver<Out>,
-    mut close: oneshot::Receiver<Option<CloseFrame>>,
-    metrics: LiveMetrics,
-) {
-    loop {
-        let out = tokio::select! {
-            biased;
-            frame = &mut close => return finish(&mut sink, frame.ok().flatten()).await,
-            out = queue.recv() => out,
-        };
-        // A place (an answer's, a ping's) is given back once its frame is written.
-        let (message, kind, _place) = match out {
-            Some(Out::Frame(kind, bytes)) => (Message::Binary(bytes), Some(kind), None),
-            Some(Out::Answer(kind, bytes, place)) => {
-                (Message::Binary(bytes), Some(kind), Some(place))
-            }
-            Some(Out::Ping(place)) => (Message::Ping(Bytes::new()), None, place),
-            None => return finish(&mut sink, None).await,
-        };
-        // A client that stops reading blocks this send; the session notices the queue filling.
-        tokio::select! {
-            biased;
-            frame = &mut close => return finish(&mut sink, frame.ok().flatten()).await,
-            sent = sink.send(message) => match (sent, kind) {
-                (Ok(()), Some(kind)) => metrics.frame_sent(kind),
-                (Ok(()), None) => {}
-                (Err(e), _) => {
-                    tracing::debug!(%e, "cannot write to a live socket");
-                    return;
-                }
-            },
-        }
-    }
-}
-
-async fn finish(sink: &mut SplitSink<HyperWebsocketStream, Message>, frame: Option<CloseFrame>) {
-    let closing = async {
-        match frame {
-            Some(frame) => sink.send(Message::Close(Some(frame))).await,
-            None => sink.close().await,
-        }
-    };
-    let _ = tokio::time::timeout(CLOSE_WAIT, closing).await;
 }
