@@ -25,7 +25,7 @@ use std::ops::Bound;
 
 use super::index::{CATEGORY, CHUNK, Columns, FIELDS, SearchIndex, Term};
 use super::text::{self, prefix_forms, stem, typos_allowed, walk};
-use crate::catalog::fold::{Catalog, SortKey, compare};
+use crate::catalog::model::{Catalog, SortKey, compare};
 use crate::engine::idset::{self, Cursor, IdSet, Mask, WORDS, for_each_bit};
 
 /// Terms one word may stand for.
