@@ -11,6 +11,10 @@
 //! written for a row that is kept), and [`records`] reads it again to build each record as it
 //! is written. Neither holds a copy of the rows, so a file of millions of bad rows costs little
 //! more than the file.
+//!
+//! One file past 600 lines because both passes read the same rows through the same reader
+//! (`Records`) and problems (`Problem`, `RowError`); the produce loop the bulk tools share
+//! (`produce_all`, at the end) is the part that can leave first.
 
 use std::collections::VecDeque;
 use std::fmt;

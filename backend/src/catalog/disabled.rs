@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
-pub use super::fold::Disabled;
-use super::fold::{Listing, Product};
+pub use super::model::Disabled;
+use super::model::Listing;
+use super::product::Product;
 
-// The type is declared beside the model that holds it, so the fold needs nothing from here.
+// The type is declared beside the model that holds it, so the model needs nothing from here.
 impl Disabled {
     pub fn all(&self) -> &Listing {
         &self.all

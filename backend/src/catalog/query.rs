@@ -7,7 +7,8 @@ use shared::money;
 use shared::paging::PageRequest;
 use shared::proto::{Money, ProductView};
 
-use super::fold::{Catalog, Listing, Product, SortKey, compare};
+use super::model::{Catalog, Listing, SortKey, compare};
+use super::product::Product;
 use super::search::{self, Filters, Found, Order, Plan, Typos};
 use crate::checkout::Checkout;
 use crate::checkout::query::product_availability;

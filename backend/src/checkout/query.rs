@@ -8,7 +8,7 @@ use shared::proto::{
 };
 use shared::rejection::changed_lines_text;
 
-use super::fold::{Checkout, Order};
+use super::model::{Checkout, Order};
 
 /// "in stock", "only N left" (at or below the threshold, or fewer than wanted) or "out of stock".
 pub fn availability(stock: u64, wanted: u32, low_threshold: u64) -> Availability {

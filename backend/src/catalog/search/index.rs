@@ -20,6 +20,10 @@
 //! the few blocks it touches), keyed by product id (ties by id need no renumbering, and checkout's
 //! in-stock set combines with it block by block), and deterministic: it is a function of the set
 //! of enabled products, whatever order the events came in.
+//!
+//! One file past 600 lines because terms, pairs and columns change together for one product
+//! (`update`), are built together (in parallel at start-up) and encoded together: split apart,
+//! one event's change would be spread over three files that must stay in step.
 
 use std::sync::Arc;
 

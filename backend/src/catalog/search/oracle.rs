@@ -5,7 +5,8 @@
 use super::index::{CATEGORY, FIELDS};
 use super::query::{Filters, Found, Order, Plan, WordPlan};
 use super::text::{stem, words};
-use crate::catalog::fold::{Product, compare};
+use crate::catalog::model::compare;
+use crate::catalog::product::Product;
 
 /// Each field's terms in order.
 fn terms(p: &Product) -> [Vec<String>; FIELDS] {

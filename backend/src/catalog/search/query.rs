@@ -19,13 +19,22 @@
 //! - **Facets** follow the query: category counts with the price filter applied but not the
 //!   category filter (so the shopper can switch category), the price range with the category
 //!   filter applied but not the price filter.
+//!
+//! The steps, in order: [`plan`] (words to terms); [`search`], which runs one pass per word count
+//! tried: `Candidates` (per block, the products holding every word), `Facets` (the filters, with
+//! the counts beside them), then the page (`Ranking`'s bounded heap, or `select` for a sort
+//! order); [`highlights`] and [`did_you_mean`] for the answer shown.
+//!
+//! One file past 600 lines because the steps share the block-level types (`WordMasks`,
+//! `WordSets`, the mask helpers) and the rank key's bit layout, which `rank`, `below` and
+//! `best_possible` must agree on bit for bit: one file keeps them in step.
 
 use std::collections::BinaryHeap;
 use std::ops::Bound;
 
 use super::index::{CATEGORY, CHUNK, Columns, FIELDS, SearchIndex, Term};
 use super::text::{self, prefix_forms, stem, typos_allowed, walk};
-use crate::catalog::fold::{Catalog, SortKey, compare};
+use crate::catalog::model::{Catalog, SortKey, compare};
 use crate::engine::idset::{self, Cursor, IdSet, Mask, WORDS, for_each_bit};
 
 /// Terms one word may stand for.
@@ -405,6 +414,9 @@ impl WordSets<'_> {
     }
 }
 
+/// One pass over the blocks for these words: per block, the candidates (every word, the `only`
+/// set), then the filters with the facets beside them, then the page (ranked in a bounded heap,
+/// or kept for a sort order); at the end the facets and the page's ids.
 fn run(
     catalog: &Catalog,
     words: &[WordPlan],
@@ -421,38 +433,135 @@ fn run(
         price_range: None,
         work: 0,
     };
-    let mut sets: Vec<WordSets> = Vec::with_capacity(words.len());
-    for w in words {
-        let mut set = WordSets {
-            classes: Default::default(),
-            single_class: None,
+    let Some(mut candidates) = Candidates::new(index, words, filters.only) else {
+        return found;
+    };
+    let blocks = blocks_to_visit(index, words);
+    let empty = IdSet::default();
+    let mut facets = Facets::new(index, filters, &empty);
+    let mut page = match order {
+        Order::Relevance => Page::Ranked(Ranking::new(index, words, limit)),
+        Order::By(key, descending) => Page::Sorted(key, descending, Vec::new()),
+    };
+    let mut work = 0u64;
+
+    for &b in &blocks {
+        let c = candidates.block(b, &mut work);
+        if is_empty(&c) {
+            continue;
+        }
+        work += 1;
+        let Some(columns) = index.columns(b) else {
+            continue;
         };
-        for v in &w.variants {
-            if let Some(t) = index.term(&v.term) {
-                let class = if v.prefix {
-                    PREFIX
-                } else {
-                    usize::from(v.typos.min(2))
-                };
-                for (f, s) in t.fields.iter().enumerate().take(v.fields) {
-                    if !s.is_empty() {
-                        set.classes[class][f].push(s.cursor());
+        let r = facets.filter(b, columns, &c);
+        let n = idset::count(&r);
+        if n == 0 {
+            continue;
+        }
+        found.total += u64::from(n);
+        match &mut page {
+            Page::Sorted(_, _, results) => results.push((b, Box::new(r))),
+            Page::Ranked(ranking) => ranking.block(b, r, &candidates.masks),
+        }
+    }
+    found.work = work;
+    facets.finish(index, &mut found);
+    found.ids = match page {
+        Page::Ranked(ranking) => ranking.ids(),
+        Page::Sorted(key, descending, results) => select(
+            catalog,
+            &results,
+            found.total,
+            key,
+            descending,
+            limit,
+            filters,
+        ),
+    };
+    found
+}
+
+/// The products of a block that hold every word (every enabled product when there are no
+/// words) and are in the `only` set; each word's masks of the block, which ranking reads.
+struct Candidates<'a> {
+    sets: Vec<WordSets<'a>>,
+    masks: Vec<WordMasks>,
+    enabled: Cursor<'a>,
+    only: Option<Cursor<'a>>,
+}
+
+impl<'a> Candidates<'a> {
+    /// `None` when a word stands for no term of the index: nothing holds it.
+    fn new(index: &'a SearchIndex, words: &[WordPlan], only: Option<&'a IdSet>) -> Option<Self> {
+        let mut sets: Vec<WordSets> = Vec::with_capacity(words.len());
+        for w in words {
+            let mut set = WordSets {
+                classes: Default::default(),
+                single_class: None,
+            };
+            for v in &w.variants {
+                if let Some(t) = index.term(&v.term) {
+                    let class = if v.prefix {
+                        PREFIX
+                    } else {
+                        usize::from(v.typos.min(2))
+                    };
+                    for (f, s) in t.fields.iter().enumerate().take(v.fields) {
+                        if !s.is_empty() {
+                            set.classes[class][f].push(s.cursor());
+                        }
                     }
                 }
             }
+            let used: Vec<usize> = (0..CLASSES)
+                .filter(|&c| set.classes[c].iter().any(|f| !f.is_empty()))
+                .collect();
+            if used.is_empty() {
+                return None;
+            }
+            set.single_class = (used.len() == 1).then(|| used[0]);
+            sets.push(set);
         }
-        let used: Vec<usize> = (0..CLASSES)
-            .filter(|&c| set.classes[c].iter().any(|f| !f.is_empty()))
-            .collect();
-        if used.is_empty() {
-            return found;
-        }
-        set.single_class = (used.len() == 1).then(|| used[0]);
-        sets.push(set);
+        Some(Candidates {
+            sets,
+            masks: (0..words.len()).map(|_| WordMasks::default()).collect(),
+            enabled: index.enabled().cursor(),
+            only: only.map(IdSet::cursor),
+        })
     }
-    // Blocks to visit: those of the rarest word (every result holds it), or of every enabled
-    // product when there are no words.
-    let blocks: Vec<u64> = match words.iter().min_by_key(|w| {
+
+    /// The candidates of block `b`, adding the sets read to `work`.
+    fn block(&mut self, b: u64, work: &mut u64) -> Mask {
+        let mut c: Mask = [0; WORDS];
+        if self.sets.is_empty() {
+            self.enabled.or_block(b, &mut c);
+        } else {
+            for (w, set) in self.sets.iter_mut().enumerate() {
+                *work += set.masks(b, &mut self.masks[w]);
+                if w == 0 {
+                    c = self.masks[w].any;
+                } else {
+                    and(&mut c, &self.masks[w].any);
+                }
+                if is_empty(&c) {
+                    break;
+                }
+            }
+        }
+        if let Some(only) = self.only.as_mut() {
+            let mut o: Mask = [0; WORDS];
+            only.or_block(b, &mut o);
+            and(&mut c, &o);
+        }
+        c
+    }
+}
+
+/// Blocks to visit: those of the rarest word (every result holds it), or of every enabled
+/// product when there are no words.
+fn blocks_to_visit(index: &SearchIndex, words: &[WordPlan]) -> Vec<u64> {
+    match words.iter().min_by_key(|w| {
         w.variants
             .iter()
             .filter_map(|v| index.term(&v.term).map(|t| &t.fields[..v.fields]))
@@ -484,10 +593,163 @@ fn run(
             }
         }
         None => index.enabled().block_numbers().collect(),
-    };
-    // Adjacency of consecutive words: the pair sets of their first variants.
-    let mut pairs: Vec<Vec<Cursor>> = Vec::new();
-    if order == Order::Relevance {
+    }
+}
+
+/// The filters (category, price) applied to a block's candidates, and the facets counted beside
+/// them: products per category with every filter but the category one, the price range with
+/// every filter but the price ones.
+struct Facets<'a> {
+    lo: i64,
+    hi: i64,
+    /// The category filter's set (an empty one for an unknown category).
+    category: Option<Cursor<'a>>,
+    /// Few categories and no price filter: counted a block at a time (a popcount per category);
+    /// otherwise per product.
+    per_category: bool,
+    category_cursors: Vec<Cursor<'a>>,
+    by_slug: Vec<u64>,
+    by_code: Vec<u64>,
+    range: Option<(i64, i64)>,
+}
+
+impl<'a> Facets<'a> {
+    fn new(index: &'a SearchIndex, filters: &Filters, empty: &'a IdSet) -> Self {
+        let price_filter = filters.min_price.is_some() || filters.max_price.is_some();
+        let (lo, hi) = (
+            filters.min_price.unwrap_or(i64::MIN),
+            filters.max_price.unwrap_or(i64::MAX),
+        );
+        let category = filters
+            .category
+            .map(|slug| index.categories().get(slug).unwrap_or(empty).cursor());
+        // Few categories: counted a block at a time (a popcount per category); many: per product.
+        let per_category = !price_filter && index.categories().len() <= 64;
+        let category_cursors: Vec<Cursor> = if per_category {
+            index.categories().values().map(IdSet::cursor).collect()
+        } else {
+            vec![]
+        };
+        Facets {
+            lo,
+            hi,
+            category,
+            per_category,
+            by_slug: vec![0u64; category_cursors.len()],
+            category_cursors,
+            by_code: vec![0u64; index.code_count()],
+            range: None,
+        }
+    }
+
+    /// The candidates `c` of block `b` that pass every filter, counted into the facets on the way.
+    fn filter(&mut self, b: u64, columns: &Columns, c: &Mask) -> Mask {
+        let mut in_category: Option<Mask> = None;
+        if let Some(cursor) = self.category.as_mut() {
+            let mut k: Mask = [0; WORDS];
+            cursor.or_block(b, &mut k);
+            in_category = Some(k);
+        }
+        // The results of this block: the words, the stock, the category and the price filters.
+        let mut r = *c;
+        // Counting one product reads its column entry (a likely cache miss, ~8 ns); a popcount per
+        // category is three passes over 64 words (~40 ns): the popcounts win from about 5 products
+        // per category on.
+        let dense = idset::count(c) as usize > self.category_cursors.len() * 5;
+        if self.per_category && !dense {
+            if let Some(k) = &in_category {
+                and(&mut r, k);
+            }
+            for_each_bit(c, |at| self.by_code[columns.category(at) as usize] += 1);
+            price_range(columns, &r, &mut self.range);
+        } else if self.per_category {
+            for (n, cursor) in self
+                .by_slug
+                .iter_mut()
+                .zip(self.category_cursors.iter_mut())
+            {
+                let mut m: Mask = [0; WORDS];
+                if cursor.or_block(b, &mut m) {
+                    and(&mut m, c);
+                    *n += u64::from(idset::count(&m));
+                }
+            }
+            if let Some(k) = &in_category {
+                and(&mut r, k);
+            }
+            price_range(columns, &r, &mut self.range);
+        } else {
+            let k = in_category.unwrap_or([!0; WORDS]);
+            let (lo, hi) = (self.lo, self.hi);
+            for_each_bit(c, |at| {
+                let price = columns.price(at);
+                let in_price = (lo..=hi).contains(&price);
+                let in_cat = k[at / 64] & (1 << (at % 64)) != 0;
+                if in_price {
+                    self.by_code[columns.category(at) as usize] += 1;
+                }
+                if in_cat {
+                    self.range = Some(match self.range {
+                        Some((a, z)) => (a.min(price), z.max(price)),
+                        None => (price, price),
+                    });
+                }
+                if !(in_price && in_cat) {
+                    r[at / 64] &= !(1 << (at % 64));
+                }
+            });
+        }
+        r
+    }
+
+    /// The facets into `found`: products per category slug, by slug, and the price range.
+    fn finish(self, index: &SearchIndex, found: &mut Found) {
+        let mut categories: std::collections::BTreeMap<&str, u64> = Default::default();
+        for (slug, &n) in index.categories().keys().zip(&self.by_slug) {
+            if n > 0 {
+                *categories.entry(slug).or_default() += n;
+            }
+        }
+        for (code, &n) in self.by_code.iter().enumerate() {
+            if n > 0
+                && let Some(slug) = index.slug(code as u32)
+            {
+                *categories.entry(slug).or_default() += n;
+            }
+        }
+        found.categories = categories
+            .into_iter()
+            .map(|(s, n)| (s.to_owned(), n))
+            .collect();
+        found.price_range = self.range;
+    }
+}
+
+/// Where a search's page comes from.
+enum Page<'a> {
+    /// By relevance: the best products so far.
+    Ranked(Ranking<'a>),
+    /// In a sort order (key, descending): every block's results, selected from at the end.
+    Sorted(SortKey, bool, Vec<(u64, Box<Mask>)>),
+}
+
+/// The best `limit` products by rank key (see the module documentation), kept in a bounded heap
+/// as the blocks go by, with the adjacency of consecutive words that proximity reads.
+struct Ranking<'a> {
+    /// Per pair of consecutive words: the pair sets of their first variants.
+    pairs: Vec<Vec<Cursor<'a>>>,
+    /// Per pair: the products of the current block where the two words are adjacent.
+    adjacent: Vec<Mask>,
+    heap: BinaryHeap<(u32, u64)>,
+    limit: usize,
+    /// A key no product can beat ([`best_possible`]).
+    best: u32,
+}
+
+impl<'a> Ranking<'a> {
+    fn new(index: &'a SearchIndex, words: &[WordPlan], limit: usize) -> Self {
+        // Adjacency of consecutive words: the pair sets of their first variants.
+        let mut pairs: Vec<Vec<Cursor>> = Vec::new();
         for pair in words.windows(2) {
             let mut cursors = Vec::new();
             for a in pair[0].variants.iter().take(PAIR_VARIANTS) {
@@ -499,188 +761,53 @@ fn run(
             }
             pairs.push(cursors);
         }
+        Ranking {
+            adjacent: vec![[0; WORDS]; pairs.len()],
+            pairs,
+            heap: BinaryHeap::with_capacity(limit + 1),
+            limit,
+            best: best_possible(index, words),
+        }
     }
-    let best = best_possible(index, words);
-    let price_filter = filters.min_price.is_some() || filters.max_price.is_some();
-    let (lo, hi) = (
-        filters.min_price.unwrap_or(i64::MIN),
-        filters.max_price.unwrap_or(i64::MAX),
-    );
-    let empty = IdSet::default();
-    let mut category = filters
-        .category
-        .map(|slug| index.categories().get(slug).unwrap_or(&empty).cursor());
-    // Few categories: counted a block at a time (a popcount per category); many: per product.
-    let per_category = !price_filter && index.categories().len() <= 64;
-    let mut category_cursors: Vec<Cursor> = if per_category {
-        index.categories().values().map(IdSet::cursor).collect()
-    } else {
-        vec![]
-    };
-    let mut by_slug = vec![0u64; category_cursors.len()];
-    let mut by_code = vec![0u64; index.code_count()];
-    let mut only = filters.only.map(IdSet::cursor);
-    let mut enabled = index.enabled().cursor();
-    let mut range: Option<(i64, i64)> = None;
-    let mut heap: BinaryHeap<(u32, u64)> = BinaryHeap::with_capacity(limit + 1);
-    let mut results: Vec<(u64, Box<Mask>)> = Vec::new();
-    let mut masks: Vec<WordMasks> = (0..words.len()).map(|_| WordMasks::default()).collect();
-    let mut adjacent: Vec<Mask> = vec![[0; WORDS]; pairs.len()];
-    let mut work = 0u64;
 
-    for &b in &blocks {
-        let mut c: Mask = [0; WORDS];
-        if words.is_empty() {
-            enabled.or_block(b, &mut c);
-        } else {
-            for (w, set) in sets.iter_mut().enumerate() {
-                work += set.masks(b, &mut masks[w]);
-                if w == 0 {
-                    c = masks[w].any;
-                } else {
-                    and(&mut c, &masks[w].any);
-                }
-                if is_empty(&c) {
-                    break;
-                }
-            }
-        }
-        if let Some(only) = only.as_mut() {
-            let mut o: Mask = [0; WORDS];
-            only.or_block(b, &mut o);
-            and(&mut c, &o);
-        }
-        if is_empty(&c) {
-            continue;
-        }
-        work += 1;
-        let Some(columns) = index.columns(b) else {
-            continue;
-        };
-        let mut in_category: Option<Mask> = None;
-        if let Some(cursor) = category.as_mut() {
-            let mut k: Mask = [0; WORDS];
-            cursor.or_block(b, &mut k);
-            in_category = Some(k);
-        }
-        // The results of this block: the words, the stock, the category and the price filters.
-        let mut r = c;
-        // Counting one product reads its column entry (a likely cache miss, ~8 ns); a popcount per
-        // category is three passes over 64 words (~40 ns): the popcounts win from about 5 products
-        // per category on.
-        let dense = idset::count(&c) as usize > category_cursors.len() * 5;
-        if per_category && !dense {
-            if let Some(k) = &in_category {
-                and(&mut r, k);
-            }
-            for_each_bit(&c, |at| by_code[columns.category(at) as usize] += 1);
-            price_range(columns, &r, &mut range);
-        } else if per_category {
-            for (n, cursor) in by_slug.iter_mut().zip(category_cursors.iter_mut()) {
-                let mut m: Mask = [0; WORDS];
-                if cursor.or_block(b, &mut m) {
-                    and(&mut m, &c);
-                    *n += u64::from(idset::count(&m));
-                }
-            }
-            if let Some(k) = &in_category {
-                and(&mut r, k);
-            }
-            price_range(columns, &r, &mut range);
-        } else {
-            let k = in_category.unwrap_or([!0; WORDS]);
-            for_each_bit(&c, |at| {
-                let price = columns.price(at);
-                let in_price = (lo..=hi).contains(&price);
-                let in_cat = k[at / 64] & (1 << (at % 64)) != 0;
-                if in_price {
-                    by_code[columns.category(at) as usize] += 1;
-                }
-                if in_cat {
-                    range = Some(match range {
-                        Some((a, z)) => (a.min(price), z.max(price)),
-                        None => (price, price),
-                    });
-                }
-                if !(in_price && in_cat) {
-                    r[at / 64] &= !(1 << (at % 64));
-                }
-            });
-        }
-        let n = idset::count(&r);
-        if n == 0 {
-            continue;
-        }
-        found.total += u64::from(n);
-        if order != Order::Relevance {
-            results.push((b, Box::new(r)));
-            continue;
-        }
-        for (p, cursors) in pairs.iter_mut().enumerate() {
-            adjacent[p] = [0; WORDS];
+    /// Ranks the results `r` of block `b`, given each word's masks of that block.
+    fn block(&mut self, b: u64, mut r: Mask, masks: &[WordMasks]) {
+        for (p, cursors) in self.pairs.iter_mut().enumerate() {
+            self.adjacent[p] = [0; WORDS];
             for cursor in cursors.iter_mut() {
-                cursor.or_block(b, &mut adjacent[p]);
+                cursor.or_block(b, &mut self.adjacent[p]);
             }
         }
         // Later ids lose ties, so once the heap is full only a strictly better key can enter:
         // with a worst key of no typos, only the products below it need a key at all.
-        if heap.len() == limit {
-            match heap.peek() {
-                None => continue,
-                Some(&(worst, _)) if worst <= best => continue,
+        if self.heap.len() == self.limit {
+            match self.heap.peek() {
+                None => return,
+                Some(&(worst, _)) if worst <= self.best => return,
                 Some(&(worst, _)) if worst >> 8 == 0 => {
-                    and(&mut r, &below(worst, &masks, &adjacent));
+                    and(&mut r, &below(worst, masks, &self.adjacent));
                 }
                 Some(_) => {}
             }
         }
         for_each_bit(&r, |at| {
-            let key = rank(&masks, &adjacent, at);
+            let key = rank(masks, &self.adjacent, at);
             let id = idset::join(b, at);
-            if heap.len() < limit {
-                heap.push((key, id));
-            } else if heap.peek().is_some_and(|&(k, _)| key < k) {
-                heap.pop();
-                heap.push((key, id));
+            if self.heap.len() < self.limit {
+                self.heap.push((key, id));
+            } else if self.heap.peek().is_some_and(|&(k, _)| key < k) {
+                self.heap.pop();
+                self.heap.push((key, id));
             }
         });
     }
-    found.work = work;
-    let mut categories: std::collections::BTreeMap<&str, u64> = Default::default();
-    for (slug, &n) in index.categories().keys().zip(&by_slug) {
-        if n > 0 {
-            *categories.entry(slug).or_default() += n;
-        }
+
+    /// The page: the best products, best first.
+    fn ids(self) -> Vec<u64> {
+        let mut v = self.heap.into_vec();
+        v.sort_unstable();
+        v.into_iter().map(|(_, id)| id).collect()
     }
-    for (code, &n) in by_code.iter().enumerate() {
-        if n > 0
-            && let Some(slug) = index.slug(code as u32)
-        {
-            *categories.entry(slug).or_default() += n;
-        }
-    }
-    found.categories = categories
-        .into_iter()
-        .map(|(s, n)| (s.to_owned(), n))
-        .collect();
-    found.price_range = range;
-    found.ids = match order {
-        Order::Relevance => {
-            let mut v = heap.into_vec();
-            v.sort_unstable();
-            v.into_iter().map(|(_, id)| id).collect()
-        }
-        Order::By(key, descending) => select(
-            catalog,
-            &results,
-            found.total,
-            key,
-            descending,
-            limit,
-            filters,
-        ),
-    };
-    found
 }
 
 /// Widens `range` to the prices of the products in `r`: per chunk, the first and last hit in

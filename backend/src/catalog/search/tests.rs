@@ -9,7 +9,8 @@ use shared::proto::{
 
 use super::query::{self, Filters, Found, Order, Typos};
 use super::{index::SearchIndex, oracle};
-use crate::catalog::fold::{Catalog, CatalogFold, SortKey};
+use crate::catalog::fold::CatalogFold;
+use crate::catalog::model::{Catalog, SortKey};
 use crate::engine::Fold;
 use crate::engine::idset::IdSet;
 

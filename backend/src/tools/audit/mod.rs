@@ -11,6 +11,10 @@
 //! The log names carts by values that open nothing, so the replicas' orders are read as the
 //! operator reads them (`GET /api/admin/orders`, each order with its cart's short hash) and
 //! held against the log's orders per cart by the same hash.
+//!
+//! One file past 600 lines because the summary and the checks are one argument read top to
+//! bottom (what the log says, what each replica serves, how the two are held against each other);
+//! the second set of rules is apart on purpose, in [`ledger`].
 
 pub mod ledger;
 
