@@ -403,7 +403,7 @@ impl Config {
             max_line_quantity: self.max_line_quantity,
             max_delivery_quantity: self.max_delivery_quantity,
             cookie_secure: self.cookie_secure,
-            search: self.search.clone(),
+            search: self.search,
             body: BodyLimits {
                 max_bytes: self.max_body_bytes,
                 timeout: self.limits.body_timeout,

@@ -441,7 +441,7 @@ async fn run(
     });
     let ((), offset) = cx
         .commands
-        .execute(command, &cx.catalog, submission, |m| {
+        .execute(command, cx.catalog, submission, |m| {
             m.command(&scoped).map(|r| (r.fingerprint, ()))
         })
         .await?;

@@ -78,7 +78,7 @@ async fn cart_of(
     reading: bool,
 ) -> Result<Option<CartRef>, ApiError> {
     let secure = cx.shop.cookie_secure;
-    match cookie::read(headers, &cx.cart_keys) {
+    match cookie::read(headers, cx.cart_keys) {
         Some(CartCookie::Issued(name)) => return Ok(Some(CartRef { name, set: None })),
         Some(CartCookie::Legacy(old)) => {
             let from = legacy_name(old);
@@ -170,7 +170,7 @@ async fn rekey(cx: &Api<'_>, from: CartId, to: &Issued) -> Result<(), ApiError> 
         },
     );
     cx.commands
-        .execute("cart_rekey", &cx.checkout, submission, |m| {
+        .execute("cart_rekey", cx.checkout, submission, |m| {
             m.command(&scoped).map(|r| (r.fingerprint, ()))
         })
         .await?;
@@ -252,7 +252,7 @@ async fn run(
     });
     let (outcome, _) = cx
         .commands
-        .execute(command, &cx.checkout, submission, |m| {
+        .execute(command, cx.checkout, submission, |m| {
             m.command(&scoped)
                 .map(|r| (r.fingerprint, r.outcome.clone()))
         })

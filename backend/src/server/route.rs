@@ -567,10 +567,10 @@ mod tests {
     use http::StatusCode;
 
     /// The template, method and path parameters a request routes to.
-    fn routed<'a>(
+    fn routed(
         method: Method,
-        path: &'a str,
-    ) -> Result<(&'static str, &'static str, Vec<&'a str>), ApiError> {
+        path: &str,
+    ) -> Result<(&'static str, &'static str, Vec<&str>), ApiError> {
         route(&method, path).map(|r| (r.name(), r.op.method, r.params))
     }
 
