@@ -10,7 +10,8 @@ use crate::admin_live::AdminHub;
 use crate::api;
 use crate::components::Header;
 use crate::hooks::{ShopHandle, refresh_cart};
-use crate::live::{self, ConnectionEvent, LiveHub, LiveStatus};
+use crate::hub::LiveStatus;
+use crate::live::{self, ConnectionEvent, LiveHub};
 use crate::pages::admin::AdminShell;
 use crate::pages::{
     CartPage, CatalogPage, NotFound, OrderConfirmation, OrderHistory, ProductDetail,

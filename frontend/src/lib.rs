@@ -16,6 +16,7 @@ pub mod catalog_query;
 pub mod components;
 pub mod format;
 pub mod hooks;
+pub mod hub;
 pub mod live;
 pub mod live_apply;
 pub mod notice;

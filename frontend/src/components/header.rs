@@ -5,7 +5,7 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::hooks::ShopHandle;
-use crate::live::LiveStatus;
+use crate::hub::LiveStatus;
 use crate::route::Route;
 
 #[component]

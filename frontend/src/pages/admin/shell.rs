@@ -11,7 +11,7 @@ use crate::admin_api;
 use crate::admin_live::{AdminEvent, AdminHub};
 use crate::api::ApiError;
 use crate::hooks::use_admin_events;
-use crate::live::LiveStatus;
+use crate::hub::LiveStatus;
 use crate::route::Route;
 
 #[derive(Properties, PartialEq)]
