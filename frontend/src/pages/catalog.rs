@@ -2,7 +2,6 @@
 //! navigation. Everything that selects what is shown lives in the URL (see `catalog_query`);
 //! the controls only change the URL, and the page reads whatever the URL says.
 
-use yew::platform::spawn_local;
 use yew::prelude::*;
 use yew_router::prelude::*;
 use yew_router::query::Raw;
@@ -13,7 +12,9 @@ use crate::components::{
     CategoryFacets, ErrorPanel, PageSizeSelect, Pager, PriceFilter, ProductCard, SearchBox,
     SearchNotes, SortSelect, Spinner,
 };
-use crate::hooks::{ShopHandle, use_live_events, use_page_state, use_read, use_watch};
+use crate::hooks::{
+    ShopHandle, use_live_events, use_page_state, use_read, use_side_read, use_watch,
+};
 use crate::route::{Route, go_catalog};
 use crate::state::catalog::{CatalogAction, CatalogState};
 
@@ -36,16 +37,11 @@ pub fn CatalogPage() -> Html {
         CatalogAction::SpinnerDue,
         CatalogAction::Loaded,
     );
-    {
-        let dispatch = dispatch.clone();
-        use_effect_with(shop.resyncs, move |_| {
-            spawn_local(async move {
-                if let Ok(c) = api::categories().await {
-                    dispatch.emit(CatalogAction::Categories(c));
-                }
-            });
-        });
-    }
+    use_side_read(
+        shop.resyncs,
+        |_| api::categories(),
+        dispatch.reform(CatalogAction::Categories),
+    );
     use_live_events(dispatch, CatalogAction::Live);
     use_watch(state.shown_ids());
     {
