@@ -25,6 +25,7 @@ pub mod route;
 pub mod state;
 pub mod stock;
 pub mod timing;
+pub mod upload;
 
 /// Mounts the app on the page's `<body>`.
 pub fn start() {
