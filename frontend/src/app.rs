@@ -5,16 +5,16 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::admin_live::AdminHub;
 use crate::components::Header;
-use crate::hooks::{ShopHandle, use_shop_feeds};
-use crate::live::LiveHub;
 use crate::pages::admin::AdminShell;
 use crate::pages::{
     CartPage, CatalogPage, NotFound, OrderConfirmation, OrderHistory, ProductDetail,
 };
-use crate::route::Route;
-use crate::state::shop::ShopState;
+use frontend::admin_live::AdminHub;
+use frontend::hooks::{ShopHandle, use_shop_feeds};
+use frontend::live::LiveHub;
+use frontend::route::Route;
+use frontend::state::shop::ShopState;
 
 fn switch(route: Route) -> Html {
     if route.is_admin() {

@@ -9,8 +9,8 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use super::Suggestions;
-use crate::hooks::use_suggestions;
-use crate::timing::{Generations, SEARCH_DEBOUNCE_MS, search_to_commit};
+use frontend::hooks::use_suggestions;
+use frontend::timing::{Generations, SEARCH_DEBOUNCE_MS, search_to_commit};
 
 #[derive(Properties, PartialEq)]
 pub struct SearchBoxProps {

@@ -7,8 +7,8 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use super::highlighted;
-use crate::catalog_query::CatalogQuery;
-use crate::route::{Route, catalog_href, follow_catalog};
+use frontend::catalog_query::CatalogQuery;
+use frontend::route::{Route, catalog_href, follow_catalog};
 
 #[derive(Properties, PartialEq)]
 pub struct SuggestionsProps {

@@ -7,15 +7,15 @@ use shared::proto::{CartLineView, CartView};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::api;
 use crate::components::{CartLine, NoticeBox, Spinner};
-use crate::format::totals_text;
-use crate::hooks::{
+use frontend::api;
+use frontend::format::totals_text;
+use frontend::hooks::{
     ShopHandle, refresh_cart, use_cart_commands, use_live_events, use_page_state, use_watch,
 };
-use crate::route::Route;
-use crate::state::cart_page::{CartCommand, CartPageAction, CartPageState};
-use crate::timing::SPINNER_DELAY_MS;
+use frontend::route::Route;
+use frontend::state::cart_page::{CartCommand, CartPageAction, CartPageState};
+use frontend::timing::SPINNER_DELAY_MS;
 
 #[component]
 pub fn CartPage() -> Html {

@@ -6,17 +6,17 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 use yew_router::query::Raw;
 
-use crate::api;
-use crate::catalog_query::CatalogQuery;
 use crate::components::{
     CategoryFacets, ErrorPanel, PageSizeSelect, Pager, PriceFilter, ProductCard, SearchBox,
     SearchNotes, SortSelect, Spinner,
 };
-use crate::hooks::{
+use frontend::api;
+use frontend::catalog_query::CatalogQuery;
+use frontend::hooks::{
     ShopHandle, use_live_events, use_page_state, use_read, use_side_read, use_watch,
 };
-use crate::route::{Route, go_catalog};
-use crate::state::catalog::{CatalogAction, CatalogState};
+use frontend::route::{Route, go_catalog};
+use frontend::state::catalog::{CatalogAction, CatalogState};
 
 #[component]
 pub fn CatalogPage() -> Html {

@@ -6,16 +6,16 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::api;
-use crate::catalog_query;
 use crate::components::{ErrorPanel, NoticeBox, ProductImage, Spinner, StockLabel};
-use crate::format::price_text;
-use crate::hooks::{
+use frontend::api;
+use frontend::catalog_query;
+use frontend::format::price_text;
+use frontend::hooks::{
     AddRequest, AddToCart, ShopHandle, use_add_to_cart, use_live_events, use_page_state, use_read,
     use_watch,
 };
-use crate::route::{Route, catalog_href, follow_catalog};
-use crate::state::product::{ProductAction, ProductState};
+use frontend::route::{Route, catalog_href, follow_catalog};
+use frontend::state::product::{ProductAction, ProductState};
 
 #[derive(Properties, PartialEq)]
 pub struct ProductDetailProps {

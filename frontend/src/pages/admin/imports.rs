@@ -10,8 +10,8 @@
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-use crate::hooks::{Uploads, use_uploads};
-use crate::upload::{Stage, progress, stage_text};
+use frontend::hooks::{Uploads, use_uploads};
+use frontend::upload::{Stage, progress, stage_text};
 
 #[component]
 pub fn AdminImports() -> Html {

@@ -6,11 +6,11 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use super::{AdminEvents, AdminImports, AdminOrders, AdminProduct, AdminProducts};
-use crate::admin_api;
-use crate::admin_live::{AdminEvent, AdminHub};
-use crate::hooks::{SignInForm, use_admin_events, use_sign_in};
-use crate::hub::LiveStatus;
-use crate::route::Route;
+use frontend::admin_api;
+use frontend::admin_live::{AdminEvent, AdminHub};
+use frontend::hooks::{SignInForm, use_admin_events, use_sign_in};
+use frontend::hub::LiveStatus;
+use frontend::route::Route;
 
 #[derive(Properties, PartialEq)]
 pub struct AdminShellProps {

@@ -4,7 +4,7 @@
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
-use crate::state::product_form::{Field, ProductForm, ProductFormAction};
+use frontend::state::product_form::{Field, ProductForm, ProductFormAction};
 
 /// Currencies offered; a product in another keeps its own in the list.
 const CURRENCIES: [&str; 5] = ["EUR", "USD", "GBP", "CHF", "JPY"];

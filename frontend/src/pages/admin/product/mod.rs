@@ -10,11 +10,11 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::components::{NoticeBox, Spinner};
-use crate::format::price_text;
-use crate::hooks::{ProductFormHandle, use_product_form};
-use crate::route::Route;
-use crate::state::product_form::{ProductForm, ProductFormAction};
 use fields::ProductFields;
+use frontend::format::price_text;
+use frontend::hooks::{ProductFormHandle, use_product_form};
+use frontend::route::Route;
+use frontend::state::product_form::{ProductForm, ProductFormAction};
 use side::{DeliveryForm, PriceForm, SaleToggle};
 
 #[derive(Properties, PartialEq)]

@@ -4,8 +4,8 @@
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::notice::Notice;
-use crate::state::product_form::{ProductFormAction, parse_price};
+use frontend::notice::Notice;
+use frontend::state::product_form::{ProductFormAction, parse_price};
 
 /// Keeps what is typed in `state`.
 fn typed(state: &UseStateHandle<String>) -> Callback<InputEvent> {
