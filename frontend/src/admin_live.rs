@@ -2,16 +2,14 @@
 //! of `shop.EventLogFrame`). The token goes in a subprotocol (`bearer.<base64url>` beside
 //! `shop-admin`), since a browser cannot set headers on a websocket and the token must never
 //! be in a URL. Every admin page subscribes to the [`AdminHub`]: the event log shows the
-//! entries, the other pages read again what an entry touched. Reconnects with backoff; a
-//! reconnect starts with a fresh snapshot, so nothing missed meanwhile stays unseen.
+//! entries, the other pages read again what an entry touched. Reconnects with backoff (the
+//! generic connection of `hub`); a reconnect starts with a fresh snapshot, so nothing missed
+//! meanwhile stays unseen.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use futures::StreamExt;
-use futures::channel::mpsc;
-use futures::future::{Either, select};
-use gloo_net::websocket::{Message, State, futures::WebSocket};
+use gloo_net::websocket::{State, futures::WebSocket};
 use gloo_timers::future::TimeoutFuture;
 use prost::Message as _;
 use shared::proto::event_log_frame::Frame;
@@ -19,8 +17,7 @@ use shared::proto::{EventLog, EventLogFrame, LogEntry};
 use wasm_bindgen::JsValue;
 use yew::Callback;
 
-use crate::backoff;
-use crate::live::LiveStatus;
+use crate::hub::{Hub, Link, LiveStatus, Subscription};
 
 /// The subprotocol answered by the server; the token travels in a second one.
 pub const PROTOCOL: &str = "shop-admin";
@@ -77,11 +74,9 @@ pub fn url(page_protocol: &str, host: &str) -> String {
 }
 
 #[derive(Default)]
-struct Hub {
-    subscribers: RefCell<Vec<(u64, Callback<AdminEvent>)>>,
-    next_id: Cell<u64>,
+struct Shared {
+    hub: Rc<Hub<AdminEvent>>,
     running: Cell<bool>,
-    stop: RefCell<Option<mpsc::UnboundedSender<()>>>,
     status: Cell<Option<LiveStatus>>,
     /// The last snapshot and everything since, for a page that subscribes later.
     last: RefCell<Option<EventLog>>,
@@ -89,27 +84,11 @@ struct Hub {
 
 /// The admin pages' meeting point with the connection.
 #[derive(Clone, Default)]
-pub struct AdminHub(Rc<Hub>);
+pub struct AdminHub(Rc<Shared>);
 
 impl PartialEq for AdminHub {
     fn eq(&self, other: &Self) -> bool {
         Rc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-/// Keeps a page subscribed until dropped.
-pub struct AdminSubscription {
-    hub: AdminHub,
-    id: u64,
-}
-
-impl Drop for AdminSubscription {
-    fn drop(&mut self) {
-        self.hub
-            .0
-            .subscribers
-            .borrow_mut()
-            .retain(|(id, _)| *id != self.id);
     }
 }
 
@@ -118,20 +97,14 @@ const KEPT: usize = 1000;
 
 impl AdminHub {
     /// Subscribes; a page that comes after the snapshot gets the status and what is kept first.
-    pub fn subscribe(&self, callback: Callback<AdminEvent>) -> AdminSubscription {
-        let id = self.0.next_id.get() + 1;
-        self.0.next_id.set(id);
+    pub fn subscribe(&self, callback: Callback<AdminEvent>) -> Subscription<AdminEvent> {
         if let Some(status) = self.0.status.get() {
             callback.emit(AdminEvent::Status(status));
         }
         if let Some(last) = self.0.last.borrow().clone() {
             callback.emit(AdminEvent::Snapshot(last));
         }
-        self.0.subscribers.borrow_mut().push((id, callback));
-        AdminSubscription {
-            hub: self.clone(),
-            id,
-        }
+        self.0.hub.subscribe(callback)
     }
 
     fn publish(&self, event: AdminEvent) {
@@ -154,16 +127,7 @@ impl AdminHub {
                 }
             }
         }
-        let subscribers: Vec<Callback<AdminEvent>> = self
-            .0
-            .subscribers
-            .borrow()
-            .iter()
-            .map(|(_, c)| c.clone())
-            .collect();
-        for cb in subscribers {
-            cb.emit(event.clone());
-        }
+        self.0.hub.publish(event);
     }
 
     /// Starts the connection unless it runs (the admin area calls it once signed in).
@@ -173,84 +137,64 @@ impl AdminHub {
         }
         let hub = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            run(&hub).await;
+            let shared = hub.0.hub.clone();
+            shared.run(&AdminLink { hub: hub.clone() }).await;
             hub.0.running.set(false);
         });
     }
 
     /// Closes the connection (signing out).
     pub fn stop(&self) {
-        if let Some(stop) = self.0.stop.borrow_mut().take() {
-            let _ = stop.unbounded_send(());
-        }
+        self.0.hub.close("signed out");
         *self.0.last.borrow_mut() = None;
         self.0.status.set(None);
     }
 }
 
-async fn run(hub: &AdminHub) {
-    let (stop_tx, mut stop_rx) = mpsc::unbounded::<()>();
-    *hub.0.stop.borrow_mut() = Some(stop_tx);
-    let mut failures: u32 = 0;
-    loop {
-        let Some(token) = crate::admin_api::token() else {
-            return;
-        };
-        hub.publish(AdminEvent::Status(LiveStatus::Connecting));
-        if let Some(mut ws) = open(&token).await {
-            hub.publish(AdminEvent::Status(LiveStatus::Connected));
-            failures = 0;
-            loop {
-                let next = match select(ws.next(), stop_rx.next()).await {
-                    Either::Left((message, _)) => Either::Left(message),
-                    Either::Right((stop, _)) => Either::Right(stop),
-                };
-                match next {
-                    Either::Left(Some(Ok(Message::Bytes(bytes)))) => {
-                        if let Some(event) = route_frame(&bytes) {
-                            hub.publish(event);
-                        }
-                    }
-                    Either::Left(Some(Ok(Message::Text(_)))) => {}
-                    Either::Left(Some(Err(_)) | None) => break,
-                    Either::Right(_) => {
-                        let _ = ws.close(Some(1000), Some("signed out"));
-                        return;
-                    }
-                }
-            }
-        }
-        hub.publish(AdminEvent::Status(LiveStatus::Offline));
-        let wait = backoff::delay(failures, js_sys::Math::random());
-        failures = failures.saturating_add(1);
-        match select(TimeoutFuture::new(wait.as_millis() as u32), stop_rx.next()).await {
-            Either::Left(_) => {}
-            Either::Right(_) => return,
-        }
-    }
+/// The event log's connection: nothing to send, every frame to the admin pages.
+struct AdminLink {
+    hub: AdminHub,
 }
 
-/// Opens the socket with the token's subprotocols; `None` when it did not open.
-async fn open(token: &str) -> Option<WebSocket> {
-    let location = web_sys::window()?.location();
-    let url = url(&location.protocol().ok()?, &location.host().ok()?);
-    let offered = js_sys::Array::new();
-    for p in protocols(token) {
-        offered.push(&JsValue::from_str(&p));
+impl Link for AdminLink {
+    /// Signed out: no token, no connection.
+    fn may_connect(&self) -> bool {
+        crate::admin_api::token().is_some()
     }
-    let raw = web_sys::WebSocket::new_with_str_sequence(&url, &offered).ok()?;
-    let ws = WebSocket::try_from(raw).ok()?;
-    // Nothing to send: wait until the socket is open (or gives up), then read.
-    let mut waited = 0;
-    while matches!(ws.state(), State::Connecting) && waited < 10_000 {
-        TimeoutFuture::new(20).await;
-        waited += 20;
+
+    /// Opens the socket with the token's subprotocols.
+    async fn open(&self) -> Option<WebSocket> {
+        let token = crate::admin_api::token()?;
+        let location = web_sys::window()?.location();
+        let url = url(&location.protocol().ok()?, &location.host().ok()?);
+        let offered = js_sys::Array::new();
+        for p in protocols(&token) {
+            offered.push(&JsValue::from_str(&p));
+        }
+        let raw = web_sys::WebSocket::new_with_str_sequence(&url, &offered).ok()?;
+        let ws = WebSocket::try_from(raw).ok()?;
+        // Nothing to send: wait until the socket is open (or gives up), then read.
+        let mut waited = 0;
+        while matches!(ws.state(), State::Connecting) && waited < 10_000 {
+            TimeoutFuture::new(20).await;
+            waited += 20;
+        }
+        if !matches!(ws.state(), State::Open) {
+            let _ = ws.close(None, None);
+            return None;
+        }
+        Some(ws)
     }
-    if !matches!(ws.state(), State::Open) {
-        let _ = ws.close(None, None);
-        return None;
+
+    fn status(&self, status: LiveStatus) {
+        self.hub.publish(AdminEvent::Status(status));
     }
-    Some(ws)
+
+    fn frame(&self, bytes: &[u8]) {
+        if let Some(event) = route_frame(bytes) {
+            self.hub.publish(event);
+        }
+    }
 }
 
 #[cfg(test)]

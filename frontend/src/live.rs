@@ -1,16 +1,16 @@
 //! Live updates over the `/api/ws` websocket (proto/live.proto). The app tells the server which
 //! products are on screen (`LiveRequest`) and receives `LiveFrame`s: product snapshots go to the
 //! page that shows them through the [`LiveHub`], the cart goes to the app's shared state. The
-//! connection reconnects with backoff and, after a reconnect or a `resync`, asks every page to
-//! re-read what it shows, because frames may have been missed in between.
+//! connection (the generic one of `hub`) reconnects with backoff and, after a reconnect or a
+//! `resync`, asks every page to re-read what it shows, because frames may have been missed in
+//! between.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
-use futures::channel::mpsc;
+use futures::SinkExt;
 use futures::future::{Either, select};
-use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::{Message, State, futures::WebSocket};
 use gloo_timers::future::TimeoutFuture;
 use prost::Message as _;
@@ -18,39 +18,12 @@ use shared::proto::live_frame::Frame;
 use shared::proto::{CartView, LiveFrame, LiveRequest, OrderRejectedLive, OrderView, ProductLive};
 use yew::Callback;
 
-use crate::backoff;
+use crate::hub::{Hub, Link, LiveStatus, Subscription};
 
 /// The server closes the socket when a request lists more.
 pub const MAX_WATCHED: usize = 500;
 /// A socket that has not opened by then is given up and tried again.
 const OPEN_TIMEOUT_MS: u32 = 10_000;
-
-/// The live connection's state as the header shows it (`data-state`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LiveStatus {
-    Connecting,
-    Connected,
-    /// Waiting before the next attempt.
-    Offline,
-}
-
-impl LiveStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LiveStatus::Connecting => "connecting",
-            LiveStatus::Connected => "connected",
-            LiveStatus::Offline => "offline",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            LiveStatus::Connecting => "Connecting…",
-            LiveStatus::Connected => "Live",
-            LiveStatus::Offline => "Offline",
-        }
-    }
-}
 
 /// What a page hears from the live connection.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,21 +95,16 @@ pub fn ws_url(api_base: Option<&str>, page_protocol: &str, host: &str) -> String
     format!("{scheme}://{host}/api/ws")
 }
 
-type Subscribers = RefCell<Vec<(u64, Callback<LiveEvent>)>>;
-
 #[derive(Default)]
-struct Hub {
-    subscribers: Subscribers,
-    next_id: Cell<u64>,
+struct Shared {
+    hub: Rc<Hub<LiveEvent>>,
     watched: RefCell<Vec<u64>>,
-    /// Wakes the connection when the watch list changes.
-    wake: RefCell<Option<mpsc::UnboundedSender<()>>>,
 }
 
 /// The meeting point of the connection and the pages: pages subscribe to events and say which
 /// products they show; the connection publishes frames and sends the watch list.
 #[derive(Clone, Default)]
-pub struct LiveHub(Rc<Hub>);
+pub struct LiveHub(Rc<Shared>);
 
 impl PartialEq for LiveHub {
     fn eq(&self, other: &Self) -> bool {
@@ -144,45 +112,14 @@ impl PartialEq for LiveHub {
     }
 }
 
-/// Keeps a page subscribed until dropped.
-pub struct Subscription {
-    hub: LiveHub,
-    id: u64,
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        self.hub
-            .0
-            .subscribers
-            .borrow_mut()
-            .retain(|(id, _)| *id != self.id);
-    }
-}
-
 impl LiveHub {
-    pub fn subscribe(&self, callback: Callback<LiveEvent>) -> Subscription {
-        let id = self.0.next_id.get() + 1;
-        self.0.next_id.set(id);
-        self.0.subscribers.borrow_mut().push((id, callback));
-        Subscription {
-            hub: self.clone(),
-            id,
-        }
+    /// Keeps `callback` subscribed until the subscription is dropped.
+    pub fn subscribe(&self, callback: Callback<LiveEvent>) -> Subscription<LiveEvent> {
+        self.0.hub.subscribe(callback)
     }
 
     pub fn publish(&self, event: LiveEvent) {
-        // Clone first: a callback may (un)subscribe while we iterate.
-        let subscribers: Vec<Callback<LiveEvent>> = self
-            .0
-            .subscribers
-            .borrow()
-            .iter()
-            .map(|(_, c)| c.clone())
-            .collect();
-        for cb in subscribers {
-            cb.emit(event.clone());
-        }
+        self.0.hub.publish(event);
     }
 
     /// The products the current page shows; sent to the server when it changes.
@@ -191,9 +128,7 @@ impl LiveHub {
             return;
         }
         *self.0.watched.borrow_mut() = ids;
-        if let Some(wake) = self.0.wake.borrow().as_ref() {
-            let _ = wake.unbounded_send(());
-        }
+        self.0.hub.update();
     }
 
     pub fn watched(&self) -> Vec<u64> {
@@ -210,77 +145,68 @@ pub enum ConnectionEvent {
     Resync,
 }
 
-/// Runs the live connection for the app's lifetime.
-pub async fn run(hub: LiveHub, app: Callback<ConnectionEvent>) {
-    let (wake_tx, mut wake_rx) = mpsc::unbounded::<()>();
-    *hub.0.wake.borrow_mut() = Some(wake_tx);
-    let mut failures: u32 = 0;
-    let mut opened_before = false;
-    loop {
-        app.emit(ConnectionEvent::Status(LiveStatus::Connecting));
-        if let Some(mut ws) = open(&hub).await {
-            app.emit(ConnectionEvent::Status(LiveStatus::Connected));
-            if opened_before || failures > 0 {
-                // Anything may have changed while we were away (or since the page first read
-                // what it shows, when the first attempts failed).
-                app.emit(ConnectionEvent::Resync);
-                hub.publish(LiveEvent::Resync);
-            }
-            opened_before = true;
-            failures = 0;
-            // The watch list just sent is current; earlier wake-ups are stale.
-            while wake_rx.try_recv().is_ok() {}
-            loop {
-                // Settle the race first, so neither borrow of the socket outlives it.
-                let next = match select(ws.next(), wake_rx.next()).await {
-                    Either::Left((message, _)) => Either::Left(message),
-                    Either::Right((wake, _)) => Either::Right(wake),
-                };
-                match next {
-                    Either::Left(Some(Ok(Message::Bytes(bytes)))) => match route_frame(&bytes) {
-                        Routed::Cart(cart) => app.emit(ConnectionEvent::Cart(cart)),
-                        Routed::Pages(LiveEvent::Resync) => {
-                            app.emit(ConnectionEvent::Resync);
-                            hub.publish(LiveEvent::Resync);
-                        }
-                        Routed::Pages(event) => hub.publish(event),
-                        Routed::Nothing => {}
-                    },
-                    Either::Left(Some(Ok(Message::Text(_)))) => {}
-                    Either::Left(Some(Err(_)) | None) => break,
-                    Either::Right(Some(())) => {
-                        let req = watch_request(&hub.watched());
-                        if ws.send(Message::Bytes(req)).await.is_err() {
-                            break;
-                        }
-                    }
-                    Either::Right(None) => return,
-                }
-            }
-        }
-        app.emit(ConnectionEvent::Status(LiveStatus::Offline));
-        let wait = backoff::delay(failures, js_sys::Math::random());
-        failures = failures.saturating_add(1);
-        TimeoutFuture::new(wait.as_millis() as u32).await;
+/// The shop's connection: the watch list out, frames to the cart or the pages.
+struct ShopLink {
+    hub: LiveHub,
+    app: Callback<ConnectionEvent>,
+}
+
+impl ShopLink {
+    fn resync(&self) {
+        self.app.emit(ConnectionEvent::Resync);
+        self.hub.publish(LiveEvent::Resync);
     }
 }
 
-/// Opens the socket and sends the first watch list; `None` when it did not open.
-async fn open(hub: &LiveHub) -> Option<WebSocket> {
-    let location = web_sys::window()?.location();
-    let url = ws_url(
-        crate::api::API_BASE,
-        &location.protocol().ok()?,
-        &location.host().ok()?,
-    );
-    let mut ws = WebSocket::open(&url).ok()?;
-    // Sending waits until the socket is open (or failed).
-    let first = Message::Bytes(watch_request(&hub.watched()));
-    let sent = match select(ws.send(first), TimeoutFuture::new(OPEN_TIMEOUT_MS)).await {
-        Either::Left((r, _)) => r.is_ok(),
-        Either::Right(_) => false,
-    };
-    (sent && matches!(ws.state(), State::Open)).then_some(ws)
+impl Link for ShopLink {
+    /// Opens the socket and sends the first watch list.
+    async fn open(&self) -> Option<WebSocket> {
+        let location = web_sys::window()?.location();
+        let url = ws_url(
+            crate::api::API_BASE,
+            &location.protocol().ok()?,
+            &location.host().ok()?,
+        );
+        let mut ws = WebSocket::open(&url).ok()?;
+        // Sending waits until the socket is open (or failed).
+        let first = Message::Bytes(watch_request(&self.hub.watched()));
+        let sent = match select(ws.send(first), TimeoutFuture::new(OPEN_TIMEOUT_MS)).await {
+            Either::Left((r, _)) => r.is_ok(),
+            Either::Right(_) => false,
+        };
+        (sent && matches!(ws.state(), State::Open)).then_some(ws)
+    }
+
+    fn status(&self, status: LiveStatus) {
+        self.app.emit(ConnectionEvent::Status(status));
+    }
+
+    fn opened(&self, resumed: bool) {
+        if resumed {
+            // Anything may have changed while we were away (or since the page first read what
+            // it shows, when the first attempts failed).
+            self.resync();
+        }
+    }
+
+    fn frame(&self, bytes: &[u8]) {
+        match route_frame(bytes) {
+            Routed::Cart(cart) => self.app.emit(ConnectionEvent::Cart(cart)),
+            Routed::Pages(LiveEvent::Resync) => self.resync(),
+            Routed::Pages(event) => self.hub.publish(event),
+            Routed::Nothing => {}
+        }
+    }
+
+    fn update(&self) -> Vec<u8> {
+        watch_request(&self.hub.watched())
+    }
+}
+
+/// Runs the live connection for the app's lifetime.
+pub async fn run(hub: LiveHub, app: Callback<ConnectionEvent>) {
+    let shared = hub.0.hub.clone();
+    shared.run(&ShopLink { hub, app }).await;
 }
 
 #[cfg(test)]

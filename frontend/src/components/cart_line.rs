@@ -4,9 +4,9 @@ use shared::proto::CartLineView;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::format::price_text;
-use crate::route::Route;
-use crate::stock::StockLevel;
+use frontend::format::price_text;
+use frontend::route::Route;
+use frontend::stock::StockLevel;
 
 /// A line's stock. "Sold out" is kept for the rejection notice ("Sold out: …"), which is the
 /// statement that matters on this page; a line says "Out of stock", so a line whose last units

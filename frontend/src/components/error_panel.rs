@@ -2,7 +2,7 @@
 
 use yew::prelude::*;
 
-use crate::api::ApiError;
+use frontend::api::ApiError;
 
 #[derive(Properties, PartialEq)]
 pub struct ErrorPanelProps {

@@ -4,9 +4,9 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::hooks::ShopHandle;
-use crate::live::LiveStatus;
-use crate::route::Route;
+use frontend::hooks::ShopHandle;
+use frontend::hub::LiveStatus;
+use frontend::route::Route;
 
 #[component]
 pub fn Header() -> Html {

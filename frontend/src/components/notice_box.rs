@@ -2,7 +2,7 @@
 
 use yew::prelude::*;
 
-use crate::notice::{Notice, Tone};
+use frontend::notice::{Notice, Tone};
 
 #[derive(Properties, PartialEq)]
 pub struct NoticeBoxProps {

@@ -4,8 +4,8 @@ use shared::proto::OrderView;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::format::{order_currency, price_text, totals_text};
-use crate::route::Route;
+use frontend::format::{order_currency, price_text, totals_text};
+use frontend::route::Route;
 
 #[derive(Properties, PartialEq)]
 pub struct OrderLinesProps {

@@ -3,7 +3,7 @@
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
-use crate::catalog_query::PAGE_SIZES;
+use frontend::catalog_query::PAGE_SIZES;
 
 #[derive(Properties, PartialEq)]
 pub struct PageSizeSelectProps {

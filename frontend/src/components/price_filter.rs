@@ -4,8 +4,8 @@
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::catalog_query::CatalogQuery;
-use crate::format::price_text;
+use frontend::catalog_query::CatalogQuery;
+use frontend::format::price_text;
 use shared::proto::Money;
 
 #[derive(Properties, PartialEq)]

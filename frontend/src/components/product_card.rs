@@ -6,9 +6,9 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use super::{StockLabel, highlighted};
-use crate::format::price_text;
-use crate::route::Route;
-use crate::stock::StockLevel;
+use frontend::format::price_text;
+use frontend::route::Route;
+use frontend::stock::StockLevel;
 
 #[derive(Properties, PartialEq)]
 pub struct ProductImageProps {

@@ -9,7 +9,8 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use super::Suggestions;
-use crate::timing::{Generations, SEARCH_DEBOUNCE_MS, search_to_commit};
+use frontend::hooks::use_suggestions;
+use frontend::timing::{Generations, SEARCH_DEBOUNCE_MS, search_to_commit};
 
 #[derive(Properties, PartialEq)]
 pub struct SearchBoxProps {
@@ -29,6 +30,7 @@ pub fn SearchBox(props: &SearchBoxProps) -> Html {
     let timer: Rc<RefCell<Option<Timeout>>> = use_mut_ref(|| None);
     let focused = use_state(|| false);
     let blur_timer: Rc<RefCell<Option<Timeout>>> = use_mut_ref(|| None);
+    let found = use_suggestions((*text).clone());
     // The timer compares with what the URL says when it fires, not when it was armed.
     *in_url.borrow_mut() = props.value.clone();
 
@@ -125,7 +127,7 @@ pub fn SearchBox(props: &SearchBoxProps) -> Html {
             <input id="search" class="search__input" type="search" data-testid="search"
                 placeholder="Search products" autocomplete="off" maxlength="200"
                 value={(*text).clone()} {oninput} {onfocus} {onblur} {onkeydown} />
-            <Suggestions typed={(*text).clone()} open={*focused} />
+            <Suggestions typed={(*text).clone()} open={*focused} {found} />
         </form>
     }
 }

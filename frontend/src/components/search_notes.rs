@@ -6,8 +6,8 @@ use shared::proto::SearchFacts;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::catalog_query::CatalogQuery;
-use crate::route::{catalog_href, follow_catalog};
+use frontend::catalog_query::CatalogQuery;
+use frontend::route::{catalog_href, follow_catalog};
 
 #[derive(Properties, PartialEq)]
 pub struct SearchNotesProps {

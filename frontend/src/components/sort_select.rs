@@ -3,7 +3,7 @@
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
-use crate::catalog_query::SORT_OPTIONS;
+use frontend::catalog_query::SORT_OPTIONS;
 
 #[derive(Properties, PartialEq)]
 pub struct SortSelectProps {

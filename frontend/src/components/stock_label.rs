@@ -2,7 +2,7 @@
 
 use yew::prelude::*;
 
-use crate::stock::StockLevel;
+use frontend::stock::StockLevel;
 
 #[derive(Properties, PartialEq)]
 pub struct StockLabelProps {

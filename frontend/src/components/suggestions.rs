@@ -1,23 +1,14 @@
 //! Suggestions under the search box while the shopper types: the best-matching titles (matched
-//! parts marked) and the categories with the most matches. Fetched a moment after the last key
-//! (sooner than the results below commit to the URL), and only the newest answer is shown.
+//! parts marked) and the categories with the most matches, as `use_suggestions` found them;
+//! shown only while they answer what the box holds.
 
-use std::cell::Cell;
-use std::rc::Rc;
-
-use gloo_timers::callback::Timeout;
 use shared::proto::ProductPage;
-use yew::platform::spawn_local;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use super::highlighted;
-use crate::api;
-use crate::catalog_query::CatalogQuery;
-use crate::route::{Route, catalog_href, follow_catalog};
-
-/// Milliseconds after the last key before suggestions are asked for.
-const SUGGEST_AFTER_MS: u32 = 120;
+use frontend::catalog_query::CatalogQuery;
+use frontend::route::{Route, catalog_href, follow_catalog};
 
 #[derive(Properties, PartialEq)]
 pub struct SuggestionsProps {
@@ -25,35 +16,14 @@ pub struct SuggestionsProps {
     pub typed: String,
     /// Whether to show them (the box has the focus).
     pub open: bool,
+    /// The newest suggestions: the text they answer and the answer.
+    pub found: Option<(String, ProductPage)>,
 }
 
 #[component]
 pub fn Suggestions(props: &SuggestionsProps) -> Html {
-    let found = use_state(|| None::<(String, ProductPage)>);
-    let generation = use_mut_ref(|| Rc::new(Cell::new(0u64)));
     let navigator = use_navigator().expect("inside the router");
-    {
-        let found = found.clone();
-        let generation = generation.borrow().clone();
-        use_effect_with(props.typed.clone(), move |typed| {
-            let g = generation.get() + 1;
-            generation.set(g);
-            let typed = typed.trim_start().to_owned();
-            let timer = (!typed.trim().is_empty()).then(|| {
-                Timeout::new(SUGGEST_AFTER_MS, move || {
-                    spawn_local(async move {
-                        if let Ok(page) = api::suggestions(&typed).await
-                            && generation.get() == g
-                        {
-                            found.set(Some((typed, page)));
-                        }
-                    });
-                })
-            });
-            move || drop(timer)
-        });
-    }
-    let Some((typed, page)) = (*found).clone() else {
+    let Some((typed, page)) = props.found.clone() else {
         return html! {};
     };
     if !props.open || typed.trim() != props.typed.trim() || page.items.is_empty() {

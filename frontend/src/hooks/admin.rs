@@ -1,13 +1,16 @@
 //! The admin pages' side of the event-log connection: events for as long as a page is shown,
 //! and a counter that goes up whenever an applied event touches what the page shows, so the
-//! page reads it again (another operator's edit, a shopper's order).
+//! page reads it again (another operator's edit, a shopper's order); and the sign-in.
 
 use std::rc::Rc;
 
 use shared::proto::LogEntry;
+use yew::platform::spawn_local;
 use yew::prelude::*;
 
+use crate::admin_api;
 use crate::admin_live::{AdminEvent, AdminHub};
+use crate::api::ApiError;
 
 /// Subscribes `callback` to the admin connection while the page is shown.
 #[hook]
@@ -46,4 +49,53 @@ pub fn use_changes(touches: Rc<dyn Fn(&LogEntry) -> bool>) -> u32 {
         _ => {}
     }));
     tick.0
+}
+
+/// What a refused sign-in means.
+fn sign_in_problem(e: &ApiError) -> String {
+    match e.status() {
+        Some(401) => "That is not this shop's admin token. Check it and try again.".into(),
+        Some(403) => {
+            "The admin API is switched off on this shop: start it with ADMIN_TOKEN set.".into()
+        }
+        _ => e.message(),
+    }
+}
+
+/// The sign-in form's side: the token is checked by the shop before it is kept.
+pub struct SignInForm {
+    /// Checks the token typed; `on_signed_in` hears when the shop accepts it.
+    pub submit: Callback<String>,
+    pub busy: bool,
+    /// Why the last attempt was refused.
+    pub problem: Option<String>,
+}
+
+#[hook]
+pub fn use_sign_in(on_signed_in: Callback<()>) -> SignInForm {
+    let problem = use_state(|| None::<String>);
+    let busy = use_state(|| false);
+    let submit = {
+        let (problem, busy) = (problem.setter(), busy.setter());
+        Callback::from(move |token: String| {
+            if token.trim().is_empty() {
+                problem.set(Some("Enter the admin token.".into()));
+                return;
+            }
+            let (problem, busy, done) = (problem.clone(), busy.clone(), on_signed_in.clone());
+            busy.set(true);
+            spawn_local(async move {
+                match admin_api::sign_in(token.trim()).await {
+                    Ok(()) => done.emit(()),
+                    Err(e) => problem.set(Some(sign_in_problem(&e))),
+                }
+                busy.set(false);
+            });
+        })
+    };
+    SignInForm {
+        submit,
+        busy: *busy,
+        problem: (*problem).clone(),
+    }
 }

@@ -99,3 +99,24 @@ where
     );
     (state, retry)
 }
+
+/// A read beside the page's own (the catalog's category sizes), when the page is first shown
+/// and whenever `inputs` change: the answer goes to `done`; a failure shows only in the offline
+/// banner, which every call feeds.
+#[hook]
+pub fn use_side_read<T, I, F, R>(inputs: I, read: R, done: Callback<T>)
+where
+    T: 'static,
+    I: PartialEq + 'static,
+    F: Future<Output = Result<T, ApiError>> + 'static,
+    R: FnOnce(&I) -> F + 'static,
+{
+    use_effect_with(inputs, move |inputs| {
+        let read = read(inputs);
+        spawn_local(async move {
+            if let Ok(value) = read.await {
+                done.emit(value);
+            }
+        });
+    });
+}

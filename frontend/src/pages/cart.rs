@@ -4,23 +4,22 @@
 //! changed since it was shown), the page shows the re-read cart and says why.
 
 use shared::proto::{CartLineView, CartView};
-use yew::platform::spawn_local;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::api;
 use crate::components::{CartLine, NoticeBox, Spinner};
-use crate::format::totals_text;
-use crate::hooks::{ShopHandle, refresh_cart, use_live_events, use_page_state, use_watch};
-use crate::route::Route;
-use crate::state::cart_page::{CartCommand, CartPageAction, CartPageState};
-use crate::state::shop::ShopAction;
-use crate::timing::SPINNER_DELAY_MS;
+use frontend::api;
+use frontend::format::totals_text;
+use frontend::hooks::{
+    ShopHandle, refresh_cart, use_cart_commands, use_live_events, use_page_state, use_watch,
+};
+use frontend::route::Route;
+use frontend::state::cart_page::{CartCommand, CartPageAction, CartPageState};
+use frontend::timing::SPINNER_DELAY_MS;
 
 #[component]
 pub fn CartPage() -> Html {
     let shop = use_context::<ShopHandle>().expect("ShopHandle is provided by App");
-    let navigator = use_navigator().expect("inside the router");
     let (state, dispatch) = use_page_state(CartPageState::default);
     let slow = use_state(|| false);
     {
@@ -41,62 +40,7 @@ pub fn CartPage() -> Html {
             .unwrap_or_default(),
     );
 
-    let run = {
-        let dispatch = dispatch.clone();
-        let shop_d = shop.dispatcher();
-        let navigator = navigator.clone();
-        let cart = cart.clone();
-        Callback::from(move |cmd: CartCommand| {
-            dispatch.emit(CartPageAction::Sent(cmd.clone()));
-            let (dispatch, shop_d, navigator, cart) = (
-                dispatch.clone(),
-                shop_d.clone(),
-                navigator.clone(),
-                cart.clone(),
-            );
-            spawn_local(async move {
-                let failed = match &cmd {
-                    CartCommand::SetLine {
-                        product_id,
-                        quantity,
-                        key,
-                    } => match api::set_cart_line(*product_id, *quantity, key).await {
-                        Ok(c) => {
-                            shop_d.dispatch(ShopAction::Cart(c));
-                            dispatch.emit(CartPageAction::LineSet(*product_id));
-                            None
-                        }
-                        Err(e) => Some(e),
-                    },
-                    CartCommand::PlaceOrder {
-                        cart_version,
-                        lines,
-                        key,
-                    } => match api::place_order(*cart_version, lines.clone(), key).await {
-                        Ok(order) => {
-                            let id = order.id;
-                            dispatch.emit(CartPageAction::Placed);
-                            refresh_cart(shop_d.clone());
-                            navigator.push(&Route::Order { id });
-                            None
-                        }
-                        Err(e) => Some(e),
-                    },
-                };
-                if let Some(error) = failed {
-                    if error.rejection().is_some() || error.status() == Some(404) {
-                        // Show the cart as it is now, next to the explanation.
-                        refresh_cart(shop_d);
-                    }
-                    dispatch.emit(CartPageAction::Failed {
-                        command: cmd,
-                        error,
-                        cart,
-                    });
-                }
-            });
-        })
-    };
+    let run = use_cart_commands(dispatch.clone(), cart.clone());
     let on_retry = state.retry.clone().map(|cmd| {
         let run = run.clone();
         Callback::from(move |_| run.emit(cmd.clone()))

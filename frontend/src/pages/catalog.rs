@@ -2,20 +2,21 @@
 //! navigation. Everything that selects what is shown lives in the URL (see `catalog_query`);
 //! the controls only change the URL, and the page reads whatever the URL says.
 
-use yew::platform::spawn_local;
 use yew::prelude::*;
 use yew_router::prelude::*;
 use yew_router::query::Raw;
 
-use crate::api;
-use crate::catalog_query::CatalogQuery;
 use crate::components::{
     CategoryFacets, ErrorPanel, PageSizeSelect, Pager, PriceFilter, ProductCard, SearchBox,
     SearchNotes, SortSelect, Spinner,
 };
-use crate::hooks::{ShopHandle, use_live_events, use_page_state, use_read, use_watch};
-use crate::route::{Route, go_catalog};
-use crate::state::catalog::{CatalogAction, CatalogState};
+use frontend::api;
+use frontend::catalog_query::CatalogQuery;
+use frontend::hooks::{
+    ShopHandle, use_live_events, use_page_state, use_read, use_side_read, use_watch,
+};
+use frontend::route::{Route, go_catalog};
+use frontend::state::catalog::{CatalogAction, CatalogState};
 
 #[component]
 pub fn CatalogPage() -> Html {
@@ -36,16 +37,11 @@ pub fn CatalogPage() -> Html {
         CatalogAction::SpinnerDue,
         CatalogAction::Loaded,
     );
-    {
-        let dispatch = dispatch.clone();
-        use_effect_with(shop.resyncs, move |_| {
-            spawn_local(async move {
-                if let Ok(c) = api::categories().await {
-                    dispatch.emit(CatalogAction::Categories(c));
-                }
-            });
-        });
-    }
+    use_side_read(
+        shop.resyncs,
+        |_| api::categories(),
+        dispatch.reform(CatalogAction::Categories),
+    );
     use_live_events(dispatch, CatalogAction::Live);
     use_watch(state.shown_ids());
     {

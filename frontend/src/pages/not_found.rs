@@ -3,7 +3,7 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::route::Route;
+use frontend::route::Route;
 
 #[component]
 pub fn NotFound() -> Html {

@@ -3,11 +3,11 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::api;
 use crate::components::{ErrorPanel, OrderLines, Spinner};
-use crate::format::placed_at;
-use crate::hooks::use_load_state;
-use crate::route::Route;
+use frontend::api;
+use frontend::format::placed_at;
+use frontend::hooks::use_load_state;
+use frontend::route::Route;
 
 #[derive(Properties, PartialEq)]
 pub struct OrderConfirmationProps {

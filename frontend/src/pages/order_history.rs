@@ -3,11 +3,11 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::api;
 use crate::components::{ErrorPanel, Spinner};
-use crate::format::{order_currency, placed_at, totals_text};
-use crate::hooks::{ShopHandle, use_load_state};
-use crate::route::Route;
+use frontend::api;
+use frontend::format::{order_currency, placed_at, totals_text};
+use frontend::hooks::{ShopHandle, use_load_state};
+use frontend::route::Route;
 
 #[component]
 pub fn OrderHistory() -> Html {

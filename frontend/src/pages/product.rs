@@ -3,19 +3,19 @@
 //! quantity).
 
 use web_sys::HtmlInputElement;
-use yew::platform::spawn_local;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::api;
-use crate::catalog_query;
 use crate::components::{ErrorPanel, NoticeBox, ProductImage, Spinner, StockLabel};
-use crate::format::price_text;
-use crate::hooks::{ShopHandle, use_live_events, use_page_state, use_read, use_watch};
-use crate::notice::{AddPlan, Notice, plan_add};
-use crate::route::{Route, catalog_href, follow_catalog};
-use crate::state::product::{AddCommand, ProductAction, ProductState};
-use crate::state::shop::ShopAction;
+use frontend::api;
+use frontend::catalog_query;
+use frontend::format::price_text;
+use frontend::hooks::{
+    AddRequest, AddToCart, ShopHandle, use_add_to_cart, use_live_events, use_page_state, use_read,
+    use_watch,
+};
+use frontend::route::{Route, catalog_href, follow_catalog};
+use frontend::state::product::{ProductAction, ProductState};
 
 #[derive(Properties, PartialEq)]
 pub struct ProductDetailProps {
@@ -39,69 +39,17 @@ pub fn ProductDetail(props: &ProductDetailProps) -> Html {
     use_live_events(dispatch.clone(), ProductAction::Live);
     use_watch(vec![id]);
 
-    // Sends exactly this command; a retry sends the same one again (same key, same quantity).
-    let send = {
-        let dispatch = dispatch.clone();
-        let shop = shop.dispatcher();
-        Callback::from(move |cmd: AddCommand| {
-            dispatch.emit(ProductAction::Adding(cmd.clone()));
-            let (dispatch, shop) = (dispatch.clone(), shop.clone());
-            spawn_local(async move {
-                match api::set_cart_line(cmd.product_id, cmd.set_to, &cmd.key).await {
-                    Ok(cart) => {
-                        shop.dispatch(ShopAction::Cart(cart));
-                        dispatch.emit(ProductAction::Added);
-                    }
-                    Err(e) => dispatch.emit(ProductAction::AddFailed(cmd, e)),
-                }
-            });
-        })
-    };
+    let AddToCart { add, send } = use_add_to_cart(id, dispatch.clone());
     let onsubmit = {
-        let dispatch = dispatch.clone();
-        let send = send.clone();
-        let shop = shop.clone();
         let state = state.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             if state.adding {
                 return;
             }
-            let (dispatch, send, cart_known, in_cart) = (
-                dispatch.clone(),
-                send.clone(),
-                shop.cart.is_some(),
-                shop.quantity_in_cart(id),
-            );
-            let (picked, max) = (state.quantity, state.max_quantity());
-            spawn_local(async move {
-                // "Add" means on top of what the cart holds, so the cart must be known first.
-                let in_cart = if cart_known {
-                    in_cart
-                } else {
-                    match api::cart().await {
-                        Ok(c) => c
-                            .lines
-                            .iter()
-                            .find(|l| l.product_id == id)
-                            .map_or(0, |l| l.quantity),
-                        Err(e) => {
-                            dispatch
-                                .emit(ProductAction::Notice(Some(Notice::problem(e.message()))));
-                            return;
-                        }
-                    }
-                };
-                match plan_add(in_cart, picked, max) {
-                    AddPlan::SetTo(set_to) => send.emit(AddCommand {
-                        product_id: id,
-                        set_to,
-                        key: api::new_idempotency_key(),
-                    }),
-                    AddPlan::Refuse(why) => {
-                        dispatch.emit(ProductAction::Notice(Some(Notice::problem(why))))
-                    }
-                }
+            add.emit(AddRequest {
+                picked: state.quantity,
+                available: state.max_quantity(),
             });
         })
     };

@@ -11,7 +11,7 @@ use yew::Reducible;
 
 use super::apply_to_copy;
 use crate::admin_live::AdminEvent;
-use crate::live::LiveStatus;
+use crate::hub::LiveStatus;
 
 /// Entries kept per context (the server's snapshot sends as many).
 pub const PER_CONTEXT: usize = 200;

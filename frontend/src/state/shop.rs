@@ -8,7 +8,8 @@ use shared::proto::CartView;
 use yew::Reducible;
 
 use super::apply_to_copy;
-use crate::live::{ConnectionEvent, LiveEvent, LiveStatus};
+use crate::hub::LiveStatus;
+use crate::live::{ConnectionEvent, LiveEvent};
 use crate::live_apply;
 
 #[derive(Debug, Clone, PartialEq)]

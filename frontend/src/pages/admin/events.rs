@@ -7,8 +7,8 @@ use shared::proto::{ContextFigures, LogEntry};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-use crate::hooks::use_admin_events;
-use crate::state::event_log::{EventLogAction, EventLogState, LogFilter, PER_CONTEXT};
+use frontend::hooks::use_admin_events;
+use frontend::state::event_log::{EventLogAction, EventLogState, LogFilter, PER_CONTEXT};
 
 /// The time of day of an event, to the millisecond (the list); with the date (the detail).
 fn time(ms: i64, with_date: bool) -> String {

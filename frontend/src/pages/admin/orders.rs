@@ -6,10 +6,10 @@ use std::rc::Rc;
 use shared::proto::LogEntry;
 use yew::prelude::*;
 
-use crate::admin_api;
 use crate::components::{ErrorPanel, Pager, Spinner};
-use crate::format::{order_currency, placed_at, price_text, totals_text};
-use crate::hooks::{use_changes, use_load_state};
+use frontend::admin_api;
+use frontend::format::{order_currency, placed_at, price_text, totals_text};
+use frontend::hooks::{use_changes, use_load_state};
 
 const PAGE_SIZE: u32 = 20;
 

@@ -10,12 +10,12 @@ use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::admin_api;
-use crate::catalog_query::encode;
 use crate::components::{ErrorPanel, Pager, Spinner};
-use crate::format::price_text;
-use crate::hooks::{use_changes, use_load_state};
-use crate::route::Route;
+use frontend::admin_api;
+use frontend::catalog_query::encode;
+use frontend::format::price_text;
+use frontend::hooks::{use_changes, use_load_state};
+use frontend::route::Route;
 
 /// What the table asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]

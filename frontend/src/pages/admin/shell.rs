@@ -2,17 +2,15 @@
 //! the state of the event-log connection, sign-out and the page of the route.
 
 use web_sys::HtmlInputElement;
-use yew::platform::spawn_local;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use super::{AdminEvents, AdminImports, AdminOrders, AdminProduct, AdminProducts};
-use crate::admin_api;
-use crate::admin_live::{AdminEvent, AdminHub};
-use crate::api::ApiError;
-use crate::hooks::use_admin_events;
-use crate::live::LiveStatus;
-use crate::route::Route;
+use frontend::admin_api;
+use frontend::admin_live::{AdminEvent, AdminHub};
+use frontend::hooks::{SignInForm, use_admin_events, use_sign_in};
+use frontend::hub::LiveStatus;
+use frontend::route::Route;
 
 #[derive(Properties, PartialEq)]
 pub struct AdminShellProps {
@@ -111,49 +109,24 @@ pub struct SignInProps {
     pub on_signed_in: Callback<()>,
 }
 
-/// What a refused sign-in means.
-pub fn sign_in_problem(e: &ApiError) -> String {
-    match e.status() {
-        Some(401) => "That is not this shop's admin token. Check it and try again.".into(),
-        Some(403) => {
-            "The admin API is switched off on this shop: start it with ADMIN_TOKEN set.".into()
-        }
-        _ => e.message(),
-    }
-}
-
 /// The admin token, checked by the shop before it is kept (in this tab's session only).
 #[component]
 pub fn SignIn(props: &SignInProps) -> Html {
     let input = use_node_ref();
-    let problem = use_state(|| None::<String>);
-    let busy = use_state(|| false);
+    let SignInForm {
+        submit,
+        busy,
+        problem,
+    } = use_sign_in(props.on_signed_in.clone());
     let onsubmit = {
-        let (input, problem, busy, done) = (
-            input.clone(),
-            problem.setter(),
-            busy.setter(),
-            props.on_signed_in.clone(),
-        );
+        let input = input.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             let token = input
                 .cast::<HtmlInputElement>()
                 .map(|i| i.value())
                 .unwrap_or_default();
-            if token.trim().is_empty() {
-                problem.set(Some("Enter the admin token.".into()));
-                return;
-            }
-            let (problem, busy, done) = (problem.clone(), busy.clone(), done.clone());
-            busy.set(true);
-            spawn_local(async move {
-                match admin_api::sign_in(token.trim()).await {
-                    Ok(()) => done.emit(()),
-                    Err(e) => problem.set(Some(sign_in_problem(&e))),
-                }
-                busy.set(false);
-            });
+            submit.emit(token);
         })
     };
     html! {
@@ -166,11 +139,11 @@ pub fn SignIn(props: &SignInProps) -> Html {
                         data-testid="admin-token" required=true />
                     <p class="hint">{ "The shop's ADMIN_TOKEN. It is kept in this tab only, until you sign out or close it." }</p>
                 </div>
-                if let Some(p) = (*problem).clone() {
+                if let Some(p) = problem {
                     <p class="field-error" role="alert" data-testid="admin-sign-in-error">{ p }</p>
                 }
                 <button type="submit" class="button button--primary" data-testid="admin-sign-in"
-                    disabled={*busy}>{ if *busy { "Checking…" } else { "Sign in" } }</button>
+                    disabled={busy}>{ if busy { "Checking…" } else { "Sign in" } }</button>
             </form>
         </section>
     }
